@@ -1,0 +1,150 @@
+//! `RunConfig`: every module's section + the seed; TOML file, `--set key=value` overrides,
+//! validation that names every bad key at once.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::algo::AlgoConfig;
+use crate::device::DeviceConfig;
+
+/// The resolved configuration of a run.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RunConfig {
+    /// Seed of every random stream of the run.
+    pub seed: u64,
+    /// `[device]`.
+    pub device: DeviceConfig,
+    /// `[algo]`.
+    pub algo: AlgoConfig,
+}
+
+/// A configuration problem; the message names the file, key or override.
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// TOML syntax, an unknown key or a wrong type (the message carries line and column).
+    #[error("{origin}: {message}")]
+    Parse {
+        /// The file, or "--set overrides".
+        origin: String,
+        /// The parser's message.
+        message: String,
+    },
+    /// A `--set` argument that is not `section.key=value`.
+    #[error("--set {arg}: {reason}")]
+    Override {
+        /// The argument.
+        arg: String,
+        /// Why.
+        reason: String,
+    },
+    /// Values out of range, all of them.
+    #[error("invalid configuration:{}", .0.iter().map(|(k, r)| format!("\n  {k}: {r}")).collect::<String>())]
+    Invalid(Vec<(&'static str, String)>),
+}
+
+impl RunConfig {
+    /// Reads `path` (or the defaults), applies `overrides` (`section.key=value`, value in TOML
+    /// syntax or a bare string), and validates.
+    ///
+    /// # Errors
+    /// Unreadable file, TOML error, unknown key, malformed override, invalid values.
+    pub fn load(path: Option<&Path>, overrides: &[String]) -> Result<Self, ConfigError> {
+        let (origin, text) = match path {
+            Some(p) => {
+                let text = std::fs::read_to_string(p)
+                    .map_err(|source| ConfigError::Read { path: p.to_path_buf(), source })?;
+                (p.display().to_string(), text)
+            }
+            None => ("built-in defaults".to_string(), String::new()),
+        };
+        let mut table: toml::Table =
+            text.parse().map_err(|e: toml::de::Error| ConfigError::Parse { origin: origin.clone(), message: e.to_string() })?;
+        for arg in overrides {
+            apply_override(&mut table, arg)?;
+        }
+        let origin = if overrides.is_empty() { origin } else { format!("{origin} with --set overrides") };
+        let cfg: RunConfig = table
+            .try_into()
+            .map_err(|e: toml::de::Error| ConfigError::Parse { origin, message: e.to_string() })?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Every invalid value at once.
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] listing each bad key.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let problems = self.algo.problems();
+        if problems.is_empty() { Ok(()) } else { Err(ConfigError::Invalid(problems)) }
+    }
+
+    /// The configuration as TOML (parses back to the same value).
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot print config: {e}"))
+    }
+}
+
+fn apply_override(table: &mut toml::Table, arg: &str) -> Result<(), ConfigError> {
+    let bad = |reason: &str| ConfigError::Override { arg: arg.to_string(), reason: reason.to_string() };
+    let (key, raw) = arg.split_once('=').ok_or_else(|| bad("expected section.key=value"))?;
+    let path: Vec<&str> = key.trim().split('.').collect();
+    if path.iter().any(|p| p.is_empty()) {
+        return Err(bad("empty key segment"));
+    }
+    let value = format!("v = {raw}")
+        .parse::<toml::Table>()
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(raw.trim().to_string()));
+    let (last, parents) = path.split_last().ok_or_else(|| bad("empty key"))?;
+    let mut cursor = table;
+    for part in parents {
+        let entry = cursor.entry(part.to_string()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        cursor = entry.as_table_mut().ok_or_else(|| bad(&format!("`{part}` is not a section")))?;
+    }
+    cursor.insert(last.to_string(), value);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::algo::Mode;
+
+    #[test]
+    fn overrides_parse_typed_and_bare_values() {
+        let args = ["algo.mode=grpo".to_string(), "algo.lambda=0.5".to_string(), "seed=7".to_string()];
+        let cfg = RunConfig::load(None, &args).unwrap();
+        assert_eq!((cfg.algo.mode, cfg.algo.lambda, cfg.seed), (Mode::Grpo, 0.5, 7));
+    }
+
+    #[test]
+    fn printed_config_parses_back() {
+        let cfg = RunConfig::load(None, &["algo.loss_norm_len=512".to_string()]).unwrap();
+        let back: RunConfig = toml::from_str(&cfg.to_toml()).unwrap();
+        assert_eq!(back, cfg);
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let unknown = RunConfig::load(None, &["algo.lamda=1".to_string()]).unwrap_err().to_string();
+        assert!(unknown.contains("lamda"), "{unknown}");
+        let invalid = RunConfig::load(None, &["algo.eps=0".to_string(), "algo.kappa=-1".to_string()]).unwrap_err().to_string();
+        assert!(invalid.contains("algo.eps") && invalid.contains("algo.kappa"), "{invalid}");
+        assert!(RunConfig::load(None, &["nokey".to_string()]).is_err());
+        let missing = RunConfig::load(Some(Path::new("/nonexistent/run.toml")), &[]).unwrap_err().to_string();
+        assert!(missing.contains("/nonexistent/run.toml"), "{missing}");
+    }
+}

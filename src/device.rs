@@ -1,0 +1,147 @@
+//! `[device]`: the only file that names backends. Picks a `burn::Device` at run time.
+//!
+//! `auto` prefers a hardware GPU through wgpu (Vulkan, Metal, DX12) and otherwise the pure-Rust
+//! CPU backend: a software Vulkan adapter (lavapipe) is ~12x slower than the CPU backend and is
+//! used only when asked for with `wgpu`. CUDA is used only when asked for (feature `cuda`).
+
+use burn::tensor::{Device, DeviceKind};
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+/// Which backend runs the tensors.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Backend {
+    /// A hardware GPU through wgpu if there is one, else the CPU backend.
+    #[default]
+    Auto,
+    /// wgpu (Vulkan / Metal / DX12; a software Vulkan adapter too); runs the WGSL kernels.
+    Wgpu,
+    /// burn's pure-Rust CPU backend (flex).
+    Cpu,
+    /// burn's CUDA backend (build with `--features cuda`).
+    Cuda,
+}
+
+/// The `[device]` section.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DeviceConfig {
+    /// Backend choice.
+    pub backend: Backend,
+    /// CUDA device index.
+    pub cuda_index: usize,
+}
+
+/// Why no device could be made.
+#[derive(Debug, Error)]
+pub enum DeviceError {
+    /// `wgpu` asked for, but no adapter found.
+    #[error("device.backend = \"wgpu\" but no wgpu adapter was found (install a Vulkan driver, e.g. Debian's mesa-vulkan-drivers, or use --device cpu)")]
+    NoAdapter,
+    /// A backend this binary was built without.
+    #[error("device.backend = \"{0}\" but this binary was built without the `{0}` feature (rebuild with --features {0})")]
+    NotCompiled(&'static str),
+}
+
+/// A chosen device and how to describe it to a person.
+#[derive(Clone, Debug)]
+pub struct Selected {
+    /// The burn device (without autodiff).
+    pub device: Device,
+    /// E.g. `wgpu: llvmpipe (LLVM 15.0.6, 256 bits) [Vulkan, Cpu]` or `cpu (flex)`.
+    pub description: String,
+}
+
+/// Kind of wgpu adapter, as the selection cares about it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Adapter {
+    /// Adapter name.
+    pub name: String,
+    /// Graphics API.
+    pub api: String,
+    /// wgpu's device type.
+    pub kind: DeviceKind,
+    /// Whether it is a real GPU (not a CPU/software adapter).
+    pub hardware: bool,
+}
+
+/// The wgpu adapters of this machine, hardware first.
+#[cfg(feature = "wgpu")]
+pub fn adapters() -> Vec<Adapter> {
+    use cubecl::wgpu::wgpu;
+    let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
+    let found = futures_lite::future::block_on(instance.enumerate_adapters(wgpu::Backends::all()));
+    let mut seen = std::collections::HashMap::<String, usize>::new();
+    let mut out: Vec<Adapter> = found
+        .iter()
+        .map(|a| {
+            let info = a.get_info();
+            let type_name = format!("{:?}", info.device_type);
+            let index = *seen.entry(type_name.clone()).and_modify(|i| *i += 1).or_insert(0);
+            let (kind, hardware) = match info.device_type {
+                wgpu::DeviceType::DiscreteGpu => (DeviceKind::DiscreteGpu(index), true),
+                wgpu::DeviceType::IntegratedGpu => (DeviceKind::IntegratedGpu(index), true),
+                wgpu::DeviceType::VirtualGpu => (DeviceKind::VirtualGpu(index), true),
+                _ => (DeviceKind::Cpu, false),
+            };
+            Adapter { name: info.name, api: format!("{:?}", info.backend), kind, hardware }
+        })
+        .collect();
+    out.sort_by_key(|a| !a.hardware);
+    out
+}
+
+/// No wgpu in this build.
+#[cfg(not(feature = "wgpu"))]
+pub fn adapters() -> Vec<Adapter> {
+    Vec::new()
+}
+
+fn wgpu_device(adapter: &Adapter) -> Result<Selected, DeviceError> {
+    #[cfg(feature = "wgpu")]
+    {
+        let description = format!("wgpu: {} [{}, {:?}]", adapter.name, adapter.api, adapter.kind);
+        Ok(Selected { device: Device::wgpu(adapter.kind.clone()), description })
+    }
+    #[cfg(not(feature = "wgpu"))]
+    {
+        let _ = adapter;
+        Err(DeviceError::NotCompiled("wgpu"))
+    }
+}
+
+fn cpu() -> Selected {
+    Selected { device: Device::flex(), description: "cpu (burn-flex)".to_string() }
+}
+
+/// The device for `cfg`.
+///
+/// # Errors
+/// `wgpu` without an adapter, or a backend this build lacks.
+pub fn select(cfg: &DeviceConfig) -> Result<Selected, DeviceError> {
+    match cfg.backend {
+        Backend::Cpu => Ok(cpu()),
+        Backend::Wgpu => {
+            if !cfg!(feature = "wgpu") {
+                return Err(DeviceError::NotCompiled("wgpu"));
+            }
+            adapters().first().map_or(Err(DeviceError::NoAdapter), wgpu_device)
+        }
+        Backend::Auto => match adapters().into_iter().find(|a| a.hardware) {
+            Some(gpu) => wgpu_device(&gpu),
+            None => Ok(cpu()),
+        },
+        Backend::Cuda => cuda(cfg.cuda_index),
+    }
+}
+
+#[cfg(feature = "cuda")]
+fn cuda(index: usize) -> Result<Selected, DeviceError> {
+    Ok(Selected { device: Device::cuda(index), description: format!("cuda:{index}") })
+}
+
+#[cfg(not(feature = "cuda"))]
+fn cuda(_: usize) -> Result<Selected, DeviceError> {
+    Err(DeviceError::NotCompiled("cuda"))
+}

@@ -1,0 +1,81 @@
+//! Hand-written WGSL kernels (`shaders/`) for the AWPO advantage and loss, launched through
+//! burn's custom-kernel API on the wgpu backend.
+//!
+//! Layer 1: knows burn and `kernels::source`, never the algorithm's config types — callers pass
+//! plain [`AdvantageParams`] / [`LossParams`]. Each kernel has twins: the f64 specification in
+//! `algo::reference` and a burn tensor-op version in `algo` (used where WGSL cannot run).
+
+pub mod params;
+pub mod source;
+
+#[cfg(feature = "wgpu")]
+mod awpo_loss;
+#[cfg(feature = "wgpu")]
+mod extension;
+#[cfg(feature = "wgpu")]
+mod group_advantage;
+#[cfg(feature = "wgpu")]
+mod launch;
+
+#[cfg(feature = "wgpu")]
+pub use launch::set_poison_outputs;
+pub use params::{ADVANTAGE_STATS, AdvantageParams, LOSS_STATS, LossParams};
+
+use burn::tensor::{Device, Tensor};
+
+/// Whether `device` runs the WGSL kernels: a wgpu device on its default (WGSL) compiler.
+/// CUDA, the CPU backend and SPIR-V/MSL-pinned wgpu devices answer `false`.
+pub fn kernels_available(device: &Device) -> bool {
+    #[cfg(feature = "wgpu")]
+    {
+        use burn::backend::DispatchDevice;
+        use cubecl::device::WgpuBackend;
+        match device.as_dispatch().clone().inner() {
+            DispatchDevice::Cube(cubecl::Device::Wgpu(wgpu)) => {
+                matches!(wgpu.backend, WgpuBackend::Auto | WgpuBackend::WebGpu)
+            }
+            _ => false,
+        }
+    }
+    #[cfg(not(feature = "wgpu"))]
+    {
+        let _ = device;
+        false
+    }
+}
+
+/// `shaders/group_advantage.wgsl` on `rewards [P, G, 2]` (f32, on a device where
+/// [`kernels_available`]): (advantages `[P, G]`, statistics `[P, 8]`). Shapes are the caller's
+/// to check.
+#[cfg(feature = "wgpu")]
+pub fn group_advantage(rewards: Tensor<3>, params: AdvantageParams) -> (Tensor<2>, Tensor<2>) {
+    use burn::backend::Dispatch;
+    use extension::AwpoKernels;
+    let (adv, stats) = <Dispatch as AwpoKernels>::group_advantage(rewards.into_dispatch(), params);
+    (Tensor::from_dispatch(adv), Tensor::from_dispatch(stats))
+}
+
+/// `shaders/awpo_loss*.wgsl`: (out `[8]`, per-row sums `[B, 8]`); `out[0]` is differentiable
+/// with respect to `logp` when `logp` is tracked. `ref_logp` may be any 1-element tensor when
+/// `params.use_ref = 0`.
+#[cfg(feature = "wgpu")]
+pub fn awpo_loss(
+    logp: Tensor<2>,
+    old_logp: Tensor<2>,
+    ref_logp: Tensor<2>,
+    adv: Tensor<1>,
+    mask: Tensor<2>,
+    params: LossParams,
+) -> (Tensor<1>, Tensor<2>) {
+    use burn::backend::Dispatch;
+    use extension::AwpoKernels;
+    let (out, rows) = <Dispatch as AwpoKernels>::awpo_loss(
+        logp.into_dispatch(),
+        old_logp.into_dispatch(),
+        ref_logp.into_dispatch(),
+        adv.into_dispatch(),
+        mask.into_dispatch(),
+        params,
+    );
+    (Tensor::from_dispatch(out), Tensor::from_dispatch(rows))
+}

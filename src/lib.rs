@@ -1,0 +1,33 @@
+//! # awpo
+//!
+//! Reinforcement learning for tool-using language models with AWPO (Advantage-Weighted Policy
+//! Optimization, arXiv 2512.19126) on any GPU through wgpu (Vulkan, Metal, DX12), on CUDA, or
+//! on the CPU, chosen at run time.
+//!
+//! ```text
+//! rewards [P, G, 2] ──algo::advantage──▶ adv [P, G] ──▶ LossBatch { logp, old_logp, ref_logp, mask [B, T], adv [B] }
+//!                      (WGSL kernel | burn ops)                   │
+//!                                                        algo::loss ──▶ loss [1] ──backward──▶ d/d logp
+//!                                                        (WGSL fwd/bwd kernels | burn ops)
+//! ```
+//!
+//! Owned boundaries (a module imports only from lower layers):
+//! - layer 0 (std + serde): [`error`], `algo::{config, error, reference}`;
+//! - layer 1 (burn): [`device`], [`kernels`], [`reduce`];
+//! - layer 2: [`algo`] (tensors in, tensors out), [`selfcheck`];
+//! - top: [`config`], [`cli`] and the binary.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod algo;
+pub mod cli;
+pub mod config;
+pub mod device;
+pub mod error;
+pub mod kernels;
+pub mod reduce;
+pub mod selfcheck;
+
+pub use algo::{AlgoConfig, LossBatch, ObjectiveError, advantage, loss};
+pub use config::RunConfig;
+pub use error::{Error, Result};

@@ -1,0 +1,8 @@
+//! Cross-module tests on the CPU backend (flex): one binary, submodules in `tests/e2e/`.
+
+mod common;
+
+#[path = "e2e/cli.rs"]
+mod cli;
+#[path = "e2e/objective.rs"]
+mod objective;

@@ -1,0 +1,36 @@
+//! The `awpo` binary as a person runs it.
+
+use std::process::Command;
+
+fn awpo(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_awpo")).args(args).output().expect("the binary runs")
+}
+
+#[test]
+fn config_print_parses_back_with_overrides() {
+    let out = awpo(&["config", "print", "--set", "algo.mode=naive-sum", "--set", "algo.lambda=0.25"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let cfg: awpo::RunConfig = toml::from_str(&text).expect("printed config parses");
+    assert_eq!(cfg.algo.mode, awpo::algo::Mode::NaiveSum);
+    assert_eq!(cfg.algo.lambda, 0.25);
+}
+
+#[test]
+fn bad_configuration_is_one_line_naming_the_key() {
+    let out = awpo(&["config", "print", "--set", "algo.kapa=1"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("kapa") && !err.contains("panicked"), "{err}");
+    let out = awpo(&["config", "print", "--config", "/nonexistent/run.toml"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/run.toml"));
+}
+
+#[test]
+fn check_on_cpu_passes() {
+    let out = awpo(&["check", "--device", "cpu", "--groups", "4", "--group-size", "4", "--tokens", "64"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("check passed") && stdout.contains("burn tensor ops"), "{stdout}");
+}

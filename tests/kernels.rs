@@ -1,0 +1,168 @@
+//! WGSL kernels against the f64 specification on a real wgpu adapter (lavapipe in CI), with
+//! outputs poisoned (NaN) before every launch; naga validation of every rendered shader (CPU).
+
+mod common;
+
+use awpo::algo::error::{LossTensor, RewardStream};
+use awpo::algo::{AlgoConfig, KernelMode, LossBatch, ObjectiveError, advantage, loss};
+use awpo::kernels::source::{ALL, WORKGROUP_SIZE, render};
+use awpo::selfcheck::{Inputs, compare};
+use burn::tensor::{Device, Tensor, TensorData};
+use common::{assert_close, configs, gpu_device};
+
+#[test]
+fn naga_validates_every_rendered_shader() {
+    for shader in ALL {
+        let text = render(&shader, WORKGROUP_SIZE);
+        let module = naga::front::wgsl::parse_str(&text).unwrap_or_else(|e| panic!("{}: {}", shader.name, e.emit_to_string(&text)));
+        let mut validator = naga::valid::Validator::new(naga::valid::ValidationFlags::all(), naga::valid::Capabilities::default());
+        validator.validate(&module).unwrap_or_else(|e| panic!("{}: {}", shader.name, e.emit_to_string(&text)));
+    }
+}
+
+fn device() -> Option<Device> {
+    awpo::kernels::set_poison_outputs(true);
+    gpu_device()
+}
+
+#[test]
+fn wgsl_matches_the_reference_across_group_sizes_and_knobs() {
+    let Some(device) = device() else { return };
+    assert!(awpo::kernels::kernels_available(&device));
+    // (P, G, T): G = 1 gives zero advantages; G = 256 fills a workgroup; G = 300 loops past it.
+    let shapes = [(5, 1, 33), (7, 2, 64), (6, 8, 129), (4, 16, 300), (3, 64, 40), (2, 256, 20), (1, 300, 17)];
+    for (i, (p, g, t)) in shapes.into_iter().enumerate() {
+        let inputs = Inputs::random(p, g, t, 100 + i as u64);
+        for (k, cfg) in configs(KernelMode::Wgsl).iter().enumerate() {
+            let c = compare(&device, &inputs, cfg).expect("valid inputs");
+            assert_close(&c, &format!("P={p} G={g} T={t} config {k}"));
+        }
+    }
+}
+
+#[test]
+fn wgsl_handles_grids_past_65535_workgroups() {
+    let Some(device) = device() else { return };
+    let cfg = AlgoConfig { kernel: KernelMode::Wgsl, kl_beta: 0.02, ..AlgoConfig::default() };
+    // 70,000 groups: the advantage grid needs a second dimension.
+    let inputs = Inputs::random(70_000, 2, 1, 7);
+    let c = compare(&device, &inputs, &cfg).expect("valid inputs");
+    assert_close(&c, "P=70000 G=2");
+    // 65,600 rows × 256 tokens: the row grid and the token grid (65,600 workgroups of 256) both
+    // split; 16.8M tokens, 67 MB per tensor (under lavapipe's 128 MiB binding limit).
+    let inputs = Inputs::random(32_800, 2, 256, 8);
+    let c = compare(&device, &inputs, &cfg).expect("valid inputs");
+    assert_close(&c, "B=65600 T=256");
+}
+
+#[test]
+fn tensor_twin_on_wgpu_matches_the_reference() {
+    let Some(device) = device() else { return };
+    let inputs = Inputs::random(8, 8, 96, 3);
+    for (k, cfg) in configs(KernelMode::Tensor).iter().enumerate() {
+        let c = compare(&device, &inputs, cfg).expect("valid inputs");
+        assert_close(&c, &format!("tensor twin on wgpu, config {k}"));
+    }
+}
+
+#[test]
+fn wgsl_gradient_matches_finite_differences() {
+    let Some(device) = device() else { return };
+    let (b, t) = (4, 6);
+    let inputs = Inputs::random(2, 2, t, 11);
+    let cfg = AlgoConfig { kernel: KernelMode::Wgsl, kl_beta: 0.1, ..AlgoConfig::default() };
+    let adv = vec![0.9f32, -0.4, 1.3, -1.1];
+    let eval = |logp: &[f32], d: &Device| {
+        let t2 = |v: &[f32]| Tensor::<2>::from_data(TensorData::new(v.to_vec(), [b, t]), d);
+        let lp = if d.is_autodiff() { t2(logp).require_grad() } else { t2(logp) };
+        let batch = LossBatch {
+            logp: lp.clone(),
+            old_logp: t2(&inputs.old_logp),
+            ref_logp: Some(t2(&inputs.ref_logp)),
+            adv: Tensor::<1>::from_data(TensorData::new(adv.clone(), [b]), d),
+            mask: t2(&inputs.mask),
+        };
+        let (value, _) = loss(batch, &cfg).expect("valid");
+        let grad = d.is_autodiff().then(|| lp.grad(&value.backward())).flatten().map(|g| g.into_data().try_to_vec::<f32>().unwrap());
+        (value.into_data().try_to_vec::<f32>().unwrap()[0], grad)
+    };
+    let ad = device.clone().autodiff();
+    let (_, grad) = eval(&inputs.logp, &ad);
+    let grad = grad.expect("logp is tracked");
+    let scale = grad.iter().fold(0f32, |m, g| m.max(g.abs()));
+    // f32 central differences with h = 1e-2: rounding ~6e-8/h relative to |loss|, so 1e-3 of the
+    // largest gradient is the honest bound here; the tight check is against the reference above.
+    for i in 0..b * t {
+        let (mut plus, mut minus) = (inputs.logp.clone(), inputs.logp.clone());
+        plus[i] += 1e-2;
+        minus[i] -= 1e-2;
+        let numeric = (eval(&plus, &device).0 - eval(&minus, &device).0) / (plus[i] - minus[i]);
+        assert!((numeric - grad[i]).abs() <= 1e-3 * scale, "token {i}: fd {numeric} vs autodiff {}", grad[i]);
+    }
+}
+
+#[test]
+fn bad_input_is_a_typed_error_on_wgpu() {
+    let Some(device) = device() else { return };
+    let cfg = AlgoConfig { kernel: KernelMode::Wgsl, ..AlgoConfig::default() };
+    let mut r = vec![0.5f32; 3 * 4 * 2];
+    r[2 * (4 + 2) + 1] = f32::NAN; // group 1, sample 2, reasoning
+    let rewards = Tensor::<3>::from_data(TensorData::new(r, [3, 4, 2]), &device);
+    let err = advantage(rewards, &cfg).unwrap_err();
+    assert!(matches!(err, ObjectiveError::NonFiniteReward { group: 1, sample: 2, stream: RewardStream::Reasoning, .. }), "{err}");
+
+    let (b, t) = (3, 5);
+    let base = Inputs::random(1, 3, t, 5);
+    let run = |edit: &dyn Fn(&mut Inputs)| {
+        let mut x = base.clone();
+        x.mask = vec![1.0; b * t];
+        edit(&mut x);
+        let t2 = |v: &[f32]| Tensor::<2>::from_data(TensorData::new(v.to_vec(), [b, t]), &device);
+        let batch = LossBatch {
+            logp: t2(&x.logp),
+            old_logp: t2(&x.old_logp),
+            ref_logp: None,
+            adv: Tensor::<1>::from_data(TensorData::new(vec![1.0f32, -1.0, 0.5], [b]), &device),
+            mask: t2(&x.mask),
+        };
+        loss(batch, &cfg)
+    };
+    let err = run(&|x| x.logp[2 * t + 3] = f32::INFINITY).unwrap_err();
+    assert!(matches!(err, ObjectiveError::NonFinite { tensor: LossTensor::LogProb, row: 2, col: 3, .. }), "{err}");
+    let err = run(&|x| x.old_logp[t + 1] = f32::NAN).unwrap_err();
+    assert!(matches!(err, ObjectiveError::NonFinite { tensor: LossTensor::OldLogProb, row: 1, col: 1, .. }), "{err}");
+    let err = run(&|x| x.mask[t..2 * t].fill(0.0)).unwrap_err();
+    assert_eq!(err, ObjectiveError::EmptyMask { row: 1 });
+    let err = run(&|x| x.mask[4] = 0.5).unwrap_err();
+    assert!(matches!(err, ObjectiveError::BadMask { row: 0, col: 4, .. }), "{err}");
+    // Garbage under a zero mask is ignored, not propagated.
+    let (value, stats) = run(&|x| {
+        x.mask[t + 2] = 0.0;
+        x.logp[t + 2] = f32::NAN;
+        x.old_logp[t + 2] = f32::NEG_INFINITY;
+    })
+    .expect("masked garbage is fine");
+    let v = value.into_data().try_to_vec::<f32>().unwrap()[0];
+    assert!(v.is_finite() && stats.tokens == (b * t - 1) as f64, "{v} {stats:?}");
+}
+
+#[test]
+fn guarded_sums_are_right_where_burn_reductions_are_not() {
+    let Some(device) = device() else { return };
+    // Shapes from burn-0.22.md where cubecl 0.11.3's reduce returns wrong sums on lavapipe.
+    let long: Vec<f32> = (0..2 * 300_000).map(|i| ((i % 7) as f32) * 0.25).collect();
+    let want: Vec<f64> = long.chunks(300_000).map(|r| r.iter().map(|&x| f64::from(x)).sum()).collect();
+    let x = Tensor::<2>::from_data(TensorData::new(long, [2, 300_000]), &device);
+    let got = awpo::reduce::sum_rows(x).into_data().try_to_vec::<f32>().unwrap();
+    for (g, w) in got.iter().zip(&want) {
+        assert!((f64::from(*g) - w).abs() <= 1e-6 * w, "sum_rows [2, 300000]: {g} vs {w}");
+    }
+    let tall: Vec<f32> = (0..70_000 * 8).map(|i| ((i % 5) as f32) * 0.5).collect();
+    let want: Vec<f64> = (0..8).map(|c| (0..70_000).map(|r| f64::from(tall[r * 8 + c])).sum()).collect();
+    let x = Tensor::<2>::from_data(TensorData::new(tall, [70_000, 8]), &device);
+    let got = awpo::reduce::sum_rows(x.transpose()).into_data().try_to_vec::<f32>().unwrap();
+    assert_eq!(got.len(), 8);
+    for (g, w) in got.iter().zip(&want) {
+        assert!((f64::from(*g) - w).abs() <= 1e-6 * w, "column sums of [70000, 8]: {g} vs {w}");
+    }
+}
