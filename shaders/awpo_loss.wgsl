@@ -33,18 +33,19 @@ struct Params {
     norm_len: f32,
 }
 
-@group(0) @binding(0) var<storage, read> logp: array<f32>;
-@group(0) @binding(1) var<storage, read> old_logp: array<f32>;
-@group(0) @binding(2) var<storage, read> ref_logp: array<f32>;
-@group(0) @binding(3) var<storage, read> adv: array<f32>;
-@group(0) @binding(4) var<storage, read> mask: array<f32>;
-@group(0) @binding(5) var<storage, read> params: Params;
+@group(0) @binding(0) var<storage, read_write> logp: array<f32>;
+@group(0) @binding(1) var<storage, read_write> old_logp: array<f32>;
+@group(0) @binding(2) var<storage, read_write> ref_logp: array<f32>;
+@group(0) @binding(3) var<storage, read_write> adv: array<f32>;
+@group(0) @binding(4) var<storage, read_write> mask: array<f32>;
+@group(0) @binding(5) var<storage, read_write> params: Params;
 @group(0) @binding(6) var<storage, read_write> dl: array<f32>;
 @group(0) @binding(7) var<storage, read_write> rows: array<f32>;
 
 const WG: u32 = {{ workgroup_size }}u;
 
 var<workgroup> partial: array<vec4<f32>, WG>;
+var<workgroup> shared_params: Params;
 
 fn non_finite(x: f32) -> bool {
     return (bitcast<u32>(x) & 0x7f800000u) == 0x7f800000u;
@@ -72,8 +73,13 @@ fn workgroup_sum(lid: u32, v: vec4<f32>) -> vec4<f32> {
 
 @compute @workgroup_size({{ workgroup_size }})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    let row = wid.x + wid.y * params.rows_per_x;
-    if row >= params.rows {
+    // read_write storage is not uniform: see group_advantage.wgsl.
+    if lid == 0u {
+        shared_params = params;
+    }
+    let u = workgroupUniformLoad(&shared_params);
+    let row = wid.x + wid.y * u.rows_per_x;
+    if row >= u.rows {
         return;
     }
     let a = adv[row];

@@ -26,10 +26,10 @@ struct Params {
     norm_len: f32,
 }
 
-@group(0) @binding(0) var<storage, read> dl: array<f32>;
-@group(0) @binding(1) var<storage, read> row_scale: array<f32>;
-@group(0) @binding(2) var<storage, read> upstream: array<f32>;
-@group(0) @binding(3) var<storage, read> params: Params;
+@group(0) @binding(0) var<storage, read_write> dl: array<f32>;
+@group(0) @binding(1) var<storage, read_write> row_scale: array<f32>;
+@group(0) @binding(2) var<storage, read_write> upstream: array<f32>;
+@group(0) @binding(3) var<storage, read_write> params: Params;
 @group(0) @binding(4) var<storage, read_write> grad: array<f32>;
 
 const WG: u32 = {{ workgroup_size }}u;

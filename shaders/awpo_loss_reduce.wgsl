@@ -29,8 +29,8 @@ struct Params {
     norm_len: f32,
 }
 
-@group(0) @binding(0) var<storage, read> rows: array<f32>;
-@group(0) @binding(1) var<storage, read> params: Params;
+@group(0) @binding(0) var<storage, read_write> rows: array<f32>;
+@group(0) @binding(1) var<storage, read_write> params: Params;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 @group(0) @binding(3) var<storage, read_write> row_scale: array<f32>;
 

@@ -1,10 +1,12 @@
 // AWPO group-relative advantages (../docs: README "The algorithm"; spec in src/algo/reference.rs).
 //
 // One workgroup per prompt group p = wid.x + wid.y * params.groups_per_row (2-D grid, so P may
-// exceed 65535). Three passes over the group's G samples, each closed by a shared-memory sum:
-//   1. means of the outcome stream xo (= ro, or ro + lambda*rr in reward-sum mode) and of rr;
-//   2. population std from deviations snapped to 0 when |x - mean| <= zero_tol;
-//   3. Ao = do/den_o, Ar = dr/den_r, c = lambda*g*w*Ar (advantage mode), clipped to
+// exceed 65535). Four passes over the group's G samples, each closed by a shared-memory sum:
+//   1. first means m1 of the outcome stream xo (= ro, or ro + lambda*rr in reward-sum mode) and rr;
+//   2. the correction c = mean(x - m1) (corrected two-pass: deviations d = (x - m1) - c stay
+//      relatively accurate even when a group's rewards differ by far less than their size);
+//   3. population std from deviations snapped to 0 when |d| <= zero_tol;
+//   4. Ao = do/den_o, Ar = dr/den_r, c = lambda*g*w*Ar (advantage mode), clipped to
 //      +-kappa*|Ao| (Ao != 0) or +-c_max (Ao == 0); A = Ao + c.
 // Non-finite rewards are detected on their bit pattern (WGSL may assume no NaN) and counted.
 //
@@ -33,14 +35,15 @@ struct Params {
     zero_tol: f32,
 }
 
-@group(0) @binding(0) var<storage, read> rewards: array<f32>;
-@group(0) @binding(1) var<storage, read> params: Params;
+@group(0) @binding(0) var<storage, read_write> rewards: array<f32>;
+@group(0) @binding(1) var<storage, read_write> params: Params;
 @group(0) @binding(2) var<storage, read_write> adv: array<f32>;
 @group(0) @binding(3) var<storage, read_write> stats: array<f32>;
 
 const WG: u32 = {{ workgroup_size }}u;
 
 var<workgroup> partial: array<vec4<f32>, WG>;
+var<workgroup> shared_params: Params;
 
 fn non_finite(x: f32) -> bool {
     return (bitcast<u32>(x) & 0x7f800000u) == 0x7f800000u;
@@ -76,8 +79,8 @@ fn streams(i: u32) -> vec2<f32> {
     return vec2<f32>(ro, rr);
 }
 
-fn snapped(x: vec2<f32>, mean: vec2<f32>) -> vec2<f32> {
-    let d = x - mean;
+fn snapped(x: vec2<f32>, first_mean: vec2<f32>, correction: vec2<f32>) -> vec2<f32> {
+    let d = (x - first_mean) - correction;
     return select(d, vec2<f32>(0.0), abs(d) <= vec2<f32>(params.zero_tol));
 }
 
@@ -123,8 +126,15 @@ fn weight(mu_o: f32) -> f32 {
 
 @compute @workgroup_size({{ workgroup_size }})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    let p = wid.x + wid.y * params.groups_per_row;
-    if p >= params.groups {
+    // Storage is read_write (cubecl sub-allocates tensors from shared buffers, so a read-only
+    // binding could alias a written one), hence not uniform: broadcast the parameters that
+    // steer control flow around barriers through workgroupUniformLoad.
+    if lid == 0u {
+        shared_params = params;
+    }
+    let u = workgroupUniformLoad(&shared_params);
+    let p = wid.x + wid.y * u.groups_per_row;
+    if p >= u.groups {
         return;
     }
     let size = params.group_size;
@@ -139,19 +149,26 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         acc += vec4<f32>(streams(base + i), bad, 0.0);
     }
     let sums = workgroup_sum(lid, acc);
-    let mean = sums.xy / n;
+    let first_mean = sums.xy / n;
 
     acc = vec4<f32>(0.0);
     for (var i = lid; i < size; i += WG) {
-        let d = snapped(streams(base + i), mean);
+        acc += vec4<f32>(streams(base + i) - first_mean, 0.0, 0.0);
+    }
+    let correction = workgroup_sum(lid, acc).xy / n;
+    let mean = first_mean + correction;
+
+    acc = vec4<f32>(0.0);
+    for (var i = lid; i < size; i += WG) {
+        let d = snapped(streams(base + i), first_mean, correction);
         acc += vec4<f32>(d * d, 0.0, 0.0);
     }
     let sd = sqrt(workgroup_sum(lid, acc).xy / n);
 
     var den = vec2<f32>(1.0);
-    if params.scale == 0u {
+    if u.scale == 0u {
         den = sd + vec2<f32>(params.eps);
-    } else if params.scale == 1u {
+    } else if u.scale == 1u {
         den = batch_sd(lid) + vec2<f32>(params.eps);
     }
     let g = gate(sd);
@@ -159,7 +176,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 
     acc = vec4<f32>(0.0);
     for (var i = lid; i < size; i += WG) {
-        let d = snapped(streams(base + i), mean);
+        let d = snapped(streams(base + i), first_mean, correction);
         let ao = d.x / den.x;
         var c = 0.0;
         if params.mix == 0u {

@@ -84,6 +84,8 @@ pub struct Comparison {
     pub grad: f64,
     /// Tokens whose ratio lies within 1e-5 of a clip boundary (either branch is right there).
     pub boundary_tokens: usize,
+    /// Tokens whose gradient was compared.
+    pub compared_tokens: usize,
     /// Advantage wall time (kernel launch + read-back).
     pub advantage_time: Duration,
     /// Loss forward + backward + read-back wall time.
@@ -170,6 +172,7 @@ pub fn compare(device: &Device, inputs: &Inputs, cfg: &AlgoConfig) -> Result<Com
             cmp.boundary_tokens += 1;
             continue;
         }
+        cmp.compared_tokens += 1;
         let err = (f64::from(grad[i]) - want_loss.grad[i]).abs() / grad_scale;
         cmp.grad = cmp.grad.max(nan_is_inf(err));
     }

@@ -131,11 +131,15 @@ fn wgsl(_: Tensor<3>, _: &AdvantageSpec) -> (Tensor<2>, Tensor<2>) {
     unreachable!("use_wgsl is false without the wgpu feature")
 }
 
-/// Centred values with `|d| <= tol` snapped to exactly 0 (`x [P, G]`, `mean [P, 1]`).
-fn snapped(x: Tensor<2>, mean: Tensor<2>, tol: f64) -> Tensor<2> {
-    let d = x - mean;
+/// Group means `[P, 1]` and centred values `[P, G]` of `x [P, G]`, by the corrected two-pass
+/// method of the kernel (`d = (x - m1) - mean(x - m1)`), with `|d| <= tol` snapped to exactly 0.
+fn centre(x: Tensor<2>, tol: f64) -> (Tensor<2>, Tensor<2>) {
+    let first_mean = x.clone().mean_dim(1);
+    let first = x - first_mean.clone();
+    let correction = first.clone().mean_dim(1);
+    let d = first - correction.clone();
     let small = d.clone().abs().lower_equal_elem(tol);
-    d.mask_fill(small, 0.0)
+    (first_mean + correction, d.mask_fill(small, 0.0))
 }
 
 /// Population std of every element of `x [P, G]` → `[1, 1]`.
@@ -160,9 +164,8 @@ pub fn advantage_tensor(rewards: Tensor<3>, spec: &AdvantageSpec) -> (Tensor<2>,
         Mix::Advantage => ro,
         Mix::RewardSum => ro + rr.clone().mul_scalar(spec.lambda),
     };
-    let (mu_o, mu_r) = (xo.clone().mean_dim(1), rr.clone().mean_dim(1));
-    let d_o = snapped(xo.clone(), mu_o.clone(), spec.zero_tol);
-    let d_r = snapped(rr.clone(), mu_r.clone(), spec.zero_tol);
+    let (mu_o, d_o) = centre(xo.clone(), spec.zero_tol);
+    let (mu_r, d_r) = centre(rr.clone(), spec.zero_tol);
     let sd_o = d_o.clone().square().mean_dim(1).sqrt();
     let sd_r = d_r.clone().square().mean_dim(1).sqrt();
     let (den_o, den_r) = match spec.scale {

@@ -50,5 +50,7 @@ pub fn assert_close(c: &Comparison, what: &str) {
     for (name, err) in [("advantage", c.adv), ("group stats", c.group_stats), ("loss", c.loss), ("gradient", c.grad)] {
         assert!(err <= TOLERANCE, "{what}: {name} error {err:e} > {TOLERANCE:e}");
     }
-    assert!(c.boundary_tokens < 64, "{what}: {} tokens on a clip boundary", c.boundary_tokens);
+    // Random ratios put ~6e-5 of all tokens within 1e-5 of a boundary; 1e-3 leaves a wide margin.
+    let limit = 8 + c.compared_tokens / 1000;
+    assert!(c.boundary_tokens <= limit, "{what}: {} tokens on a clip boundary (limit {limit})", c.boundary_tokens);
 }

@@ -45,13 +45,21 @@ fn tensor_twin_gradient_matches_finite_differences() {
     let grad = grad.expect("logp is tracked");
     let scale = grad.iter().fold(0f32, |m, g| m.max(g.abs()));
     // f32 central differences (h = 1e-2): 1e-3 of the largest gradient; see tests/kernels.rs.
+    let mut checked = 0;
     for i in 0..b * t {
+        // A probe of ±h straddling a clip boundary measures a kink, not the derivative.
+        let log_ratio = inputs.logp[i] - inputs.old_logp[i];
+        if [0.8f32.ln(), 1.28f32.ln()].iter().any(|k| (log_ratio - k).abs() < 2e-2) {
+            continue;
+        }
+        checked += 1;
         let (mut plus, mut minus) = (inputs.logp.clone(), inputs.logp.clone());
         plus[i] += 1e-2;
         minus[i] -= 1e-2;
         let numeric = (eval(&plus, &device).0 - eval(&minus, &device).0) / (plus[i] - minus[i]);
         assert!((numeric - grad[i]).abs() <= 1e-3 * scale, "token {i}: fd {numeric} vs autodiff {}", grad[i]);
     }
+    assert!(checked >= b * t * 3 / 4, "only {checked} of {} tokens away from a clip boundary", b * t);
 }
 
 #[test]
