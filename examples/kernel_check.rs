@@ -21,7 +21,10 @@ fn main() -> anyhow::Result<()> {
     if awpo::kernels::kernels_available(&chosen.device) {
         modes.insert(0, KernelMode::Wgsl);
     }
-    println!("{:<8} {:>5} {:>4} {:>5} {:>9} {:>9} {:>9} {:>9} {:>10} {:>10}", "impl", "P", "G", "T", "adv", "stats", "loss", "grad", "adv ms", "loss ms");
+    println!(
+        "{:<8} {:>5} {:>4} {:>5} {:>9} {:>9} {:>9} {:>9} {:>10} {:>10}",
+        "impl", "P", "G", "T", "adv", "stats", "loss", "grad", "adv ms", "loss ms"
+    );
     for (p, g, t) in [(8, 8, 512), (32, 8, 1024), (128, 8, 1024)] {
         let inputs = Inputs::random(p, g, t, 42);
         for &kernel in &modes {

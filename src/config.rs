@@ -62,21 +62,21 @@ impl RunConfig {
     pub fn load(path: Option<&Path>, overrides: &[String]) -> Result<Self, ConfigError> {
         let (origin, text) = match path {
             Some(p) => {
-                let text = std::fs::read_to_string(p)
-                    .map_err(|source| ConfigError::Read { path: p.to_path_buf(), source })?;
+                let text =
+                    std::fs::read_to_string(p).map_err(|source| ConfigError::Read { path: p.to_path_buf(), source })?;
                 (p.display().to_string(), text)
             }
             None => ("built-in defaults".to_string(), String::new()),
         };
-        let mut table: toml::Table =
-            text.parse().map_err(|e: toml::de::Error| ConfigError::Parse { origin: origin.clone(), message: e.to_string() })?;
+        let mut table: toml::Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| ConfigError::Parse { origin: origin.clone(), message: e.to_string() })?;
         for arg in overrides {
             apply_override(&mut table, arg)?;
         }
         let origin = if overrides.is_empty() { origin } else { format!("{origin} with --set overrides") };
-        let cfg: RunConfig = table
-            .try_into()
-            .map_err(|e: toml::de::Error| ConfigError::Parse { origin, message: e.to_string() })?;
+        let cfg: RunConfig =
+            table.try_into().map_err(|e: toml::de::Error| ConfigError::Parse { origin, message: e.to_string() })?;
         cfg.validate()?;
         Ok(cfg)
     }
@@ -141,7 +141,8 @@ mod tests {
     fn errors_name_the_key() {
         let unknown = RunConfig::load(None, &["algo.lamda=1".to_string()]).unwrap_err().to_string();
         assert!(unknown.contains("lamda"), "{unknown}");
-        let invalid = RunConfig::load(None, &["algo.eps=0".to_string(), "algo.kappa=-1".to_string()]).unwrap_err().to_string();
+        let invalid =
+            RunConfig::load(None, &["algo.eps=0".to_string(), "algo.kappa=-1".to_string()]).unwrap_err().to_string();
         assert!(invalid.contains("algo.eps") && invalid.contains("algo.kappa"), "{invalid}");
         assert!(RunConfig::load(None, &["nokey".to_string()]).is_err());
         let missing = RunConfig::load(Some(Path::new("/nonexistent/run.toml")), &[]).unwrap_err().to_string();

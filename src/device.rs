@@ -1,6 +1,6 @@
 //! `[device]`: the only file that names backends. Picks a `burn::Device` at run time.
 //!
-//! `auto` prefers a hardware GPU through wgpu (Vulkan, Metal, DX12) and otherwise the pure-Rust
+//! `auto` prefers a hardware GPU through wgpu (Vulkan, Metal, DX12; not GL) and otherwise the pure-Rust
 //! CPU backend: a software Vulkan adapter (lavapipe) is ~12x slower than the CPU backend and is
 //! used only when asked for with `wgpu`. CUDA is used only when asked for (feature `cuda`).
 
@@ -37,10 +37,14 @@ pub struct DeviceConfig {
 #[derive(Debug, Error)]
 pub enum DeviceError {
     /// `wgpu` asked for, but no adapter found.
-    #[error("device.backend = \"wgpu\" but no wgpu adapter was found (install a Vulkan driver, e.g. Debian's mesa-vulkan-drivers, or use --device cpu)")]
+    #[error(
+        "device.backend = \"wgpu\" but no wgpu adapter was found (install a Vulkan driver, e.g. Debian's mesa-vulkan-drivers, or use --device cpu)"
+    )]
     NoAdapter,
     /// A backend this binary was built without.
-    #[error("device.backend = \"{0}\" but this binary was built without the `{0}` feature (rebuild with --features {0})")]
+    #[error(
+        "device.backend = \"{0}\" but this binary was built without the `{0}` feature (rebuild with --features {0})"
+    )]
     NotCompiled(&'static str),
 }
 
@@ -70,8 +74,10 @@ pub struct Adapter {
 #[cfg(feature = "wgpu")]
 pub fn adapters() -> Vec<Adapter> {
     use cubecl::wgpu::wgpu;
-    let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
-    let found = futures_lite::future::block_on(instance.enumerate_adapters(wgpu::Backends::all()));
+    let mut desc = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
+    desc.backends = wgpu::Backends::PRIMARY;
+    let instance = wgpu::Instance::new(desc);
+    let found = futures_lite::future::block_on(instance.enumerate_adapters(wgpu::Backends::PRIMARY));
     let mut seen = std::collections::HashMap::<String, usize>::new();
     let mut out: Vec<Adapter> = found
         .iter()

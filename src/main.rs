@@ -5,7 +5,9 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("AWPO_LOG").unwrap_or_else(|_| "warn".into());
+    // wgpu probes OpenGL/EGL too and logs an error where there is no GL driver: not ours to show.
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_env("AWPO_LOG").unwrap_or_else(|_| "warn,wgpu_hal::gles=off".into());
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
     let cli = awpo::cli::Cli::parse();
     match awpo::cli::run(cli).map_err(anyhow::Error::from) {

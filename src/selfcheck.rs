@@ -112,6 +112,7 @@ fn to_vec<const D: usize>(t: Tensor<D>) -> Vec<f32> {
 ///
 /// # Errors
 /// Any objective error (the random inputs are valid, so one means a broken implementation).
+#[allow(clippy::needless_range_loop)] // one index walks five parallel [B, T] arrays
 pub fn compare(device: &Device, inputs: &Inputs, cfg: &AlgoConfig) -> Result<Comparison> {
     let (p, g, t, b) = (inputs.groups, inputs.group_size, inputs.cols, inputs.rows());
     let want = reference::group_advantage(&inputs.rewards, p, g, &cfg.advantage_spec())?;
@@ -120,8 +121,13 @@ pub fn compare(device: &Device, inputs: &Inputs, cfg: &AlgoConfig) -> Result<Com
     let (adv, stats) = advantage(rewards, cfg)?;
     let adv = to_vec(adv);
     let advantage_time = start.elapsed();
-    let got_stats: Vec<f32> = stats.groups.iter().flat_map(|s| [s.mu_o, s.sd_o, s.mu_r, s.sd_r, s.gate, s.weight, s.clip_frac].map(|x| x as f32)).collect();
-    let want_stats: Vec<f64> = want.stats.iter().flat_map(|s| [s.mu_o, s.sd_o, s.mu_r, s.sd_r, s.gate, s.weight, s.clip_frac]).collect();
+    let got_stats: Vec<f32> = stats
+        .groups
+        .iter()
+        .flat_map(|s| [s.mu_o, s.sd_o, s.mu_r, s.sd_r, s.gate, s.weight, s.clip_frac].map(|x| x as f32))
+        .collect();
+    let want_stats: Vec<f64> =
+        want.stats.iter().flat_map(|s| [s.mu_o, s.sd_o, s.mu_r, s.sd_r, s.gate, s.weight, s.clip_frac]).collect();
 
     // The loss sees the reference advantages (as f32), so its check is independent of the above.
     let adv_in: Vec<f32> = want.adv.iter().map(|&a| a as f32).collect();
@@ -157,7 +163,9 @@ pub fn compare(device: &Device, inputs: &Inputs, cfg: &AlgoConfig) -> Result<Com
     let mut cmp = Comparison {
         adv: scaled_max(&adv, &want.adv),
         group_stats: scaled_max(&got_stats, &want_stats),
-        loss: nan_is_inf((f64::from(value_of(&value)) - want_loss.stats.loss).abs() / want_loss.abs_mass.max(f64::MIN_POSITIVE)),
+        loss: nan_is_inf(
+            (f64::from(value_of(&value)) - want_loss.stats.loss).abs() / want_loss.abs_mass.max(f64::MIN_POSITIVE),
+        ),
         advantage_time,
         loss_time,
         ..Comparison::default()

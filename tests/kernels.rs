@@ -14,8 +14,10 @@ use common::{assert_close, configs, gpu_device};
 fn naga_validates_every_rendered_shader() {
     for shader in ALL {
         let text = render(&shader, WORKGROUP_SIZE);
-        let module = naga::front::wgsl::parse_str(&text).unwrap_or_else(|e| panic!("{}: {}", shader.name, e.emit_to_string(&text)));
-        let mut validator = naga::valid::Validator::new(naga::valid::ValidationFlags::all(), naga::valid::Capabilities::default());
+        let module = naga::front::wgsl::parse_str(&text)
+            .unwrap_or_else(|e| panic!("{}: {}", shader.name, e.emit_to_string(&text)));
+        let mut validator =
+            naga::valid::Validator::new(naga::valid::ValidationFlags::all(), naga::valid::Capabilities::default());
         validator.validate(&module).unwrap_or_else(|e| panic!("{}: {}", shader.name, e.emit_to_string(&text)));
     }
 }
@@ -83,7 +85,11 @@ fn wgsl_gradient_matches_finite_differences() {
             mask: t2(&inputs.mask),
         };
         let (value, _) = loss(batch, &cfg).expect("valid");
-        let grad = d.is_autodiff().then(|| lp.grad(&value.backward())).flatten().map(|g| g.into_data().try_to_vec::<f32>().unwrap());
+        let grad = d
+            .is_autodiff()
+            .then(|| lp.grad(&value.backward()))
+            .flatten()
+            .map(|g| g.into_data().try_to_vec::<f32>().unwrap());
         (value.into_data().try_to_vec::<f32>().unwrap()[0], grad)
     };
     let ad = device.clone().autodiff();
@@ -117,7 +123,10 @@ fn bad_input_is_a_typed_error_on_wgpu() {
     r[2 * (4 + 2) + 1] = f32::NAN; // group 1, sample 2, reasoning
     let rewards = Tensor::<3>::from_data(TensorData::new(r, [3, 4, 2]), &device);
     let err = advantage(rewards, &cfg).unwrap_err();
-    assert!(matches!(err, ObjectiveError::NonFiniteReward { group: 1, sample: 2, stream: RewardStream::Reasoning, .. }), "{err}");
+    assert!(
+        matches!(err, ObjectiveError::NonFiniteReward { group: 1, sample: 2, stream: RewardStream::Reasoning, .. }),
+        "{err}"
+    );
 
     let (b, t) = (3, 5);
     let base = Inputs::random(1, 3, t, 5);

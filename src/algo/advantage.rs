@@ -197,10 +197,6 @@ fn gate_tensor(spec: &AdvantageSpec, sd_o: Tensor<2>, sd_r: Tensor<2>) -> Tensor
         Gate::Hard => sd_o.lower_equal_elem(spec.tau).float(),
         Gate::Off => sd_o.ones_like(),
     };
-    let g_r = if spec.tau_r > 0.0 {
-        sd_r.div_scalar(spec.tau_r).clamp_max(1.0)
-    } else {
-        sd_r.ones_like()
-    };
+    let g_r = if spec.tau_r > 0.0 { sd_r.div_scalar(spec.tau_r).clamp_max(1.0) } else { sd_r.ones_like() };
     g_o * g_r
 }

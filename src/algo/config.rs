@@ -292,13 +292,8 @@ mod tests {
 
     #[test]
     fn problems_name_every_bad_key() {
-        let cfg = AlgoConfig {
-            eps: 0.0,
-            clip_low: 1.5,
-            lambda: f64::NAN,
-            loss_norm_len: Some(0),
-            ..AlgoConfig::default()
-        };
+        let cfg =
+            AlgoConfig { eps: 0.0, clip_low: 1.5, lambda: f64::NAN, loss_norm_len: Some(0), ..AlgoConfig::default() };
         let keys: Vec<_> = cfg.problems().into_iter().map(|(k, _)| k).collect();
         assert_eq!(keys, ["algo.lambda", "algo.eps", "algo.clip_low", "algo.loss_norm_len"]);
         assert!(AlgoConfig::default().problems().is_empty());

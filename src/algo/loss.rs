@@ -4,7 +4,7 @@
 
 use burn::tensor::{DType, Tensor};
 
-use super::config::{AlgoConfig, Aggregation, LossSpec};
+use super::config::{Aggregation, AlgoConfig, LossSpec};
 use super::error::{LossTensor, ObjectiveError};
 use super::reference::{self, LossStats};
 use super::{read_f32, use_wgsl};
@@ -103,7 +103,7 @@ pub fn loss(batch: LossBatch, cfg: &AlgoConfig) -> Result<(Tensor<1>, LossStats)
         approx_kl: f64::from(s[7]),
     };
     debug_assert_eq!(table.len(), b * LOSS_STATS);
-    Ok((out.slice([0..1]), stats))
+    Ok((out.narrow(0, 0, 1), stats))
 }
 
 /// Reads row `row` back and names its first bad value with the reference's own check.
@@ -116,7 +116,7 @@ fn locate(batch: &LossBatch, row: usize, t: usize) -> Result<(), ObjectiveError>
         None => None,
     };
     let mask = row_of(&batch.mask, "mask")?;
-    let adv = read_f32(batch.adv.clone().slice([row..row + 1]), "adv")?[0];
+    let adv = read_f32(batch.adv.clone().narrow(0, row, 1), "adv")?[0];
     reference::check_row(row, adv, &logp, &old, refs.as_deref(), &mask)
 }
 

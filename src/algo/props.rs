@@ -17,8 +17,13 @@ fn knobs() -> impl Strategy<Value = AlgoConfig> {
     let scale = prop_oneof![Just(Scale::Group), Just(Scale::Batch), Just(Scale::None)];
     let gate = prop_oneof![Just(Gate::Soft), Just(Gate::Hard), Just(Gate::Off)];
     let weight = prop_oneof![Just(Weighting::HardFirst), Just(Weighting::Mid), Just(Weighting::Off)];
-    (scale, gate, weight, 0.0f64..3.0, 0.0f64..1.0).prop_map(|(scale, gate, weight, lambda, kappa)| {
-        AlgoConfig { scale, gate, weight, lambda, kappa, ..AlgoConfig::default() }
+    (scale, gate, weight, 0.0f64..3.0, 0.0f64..1.0).prop_map(|(scale, gate, weight, lambda, kappa)| AlgoConfig {
+        scale,
+        gate,
+        weight,
+        lambda,
+        kappa,
+        ..AlgoConfig::default()
     })
 }
 
@@ -110,10 +115,13 @@ fn numerical_gradient_matches_the_analytic_one() {
     let refs: Vec<f32> = logp.iter().map(|x| x - 0.2).collect();
     let adv = [0.7f32, -1.2, 0.1];
     let mask: Vec<f32> = (0..b * t).map(|i| if i % 5 == 4 && i != 14 { 0.0 } else { 1.0 }).collect();
-    for agg in [super::Aggregation::TokenMean, super::Aggregation::SeqMeanTokenMean, super::Aggregation::SeqMeanTokenSumNorm] {
+    for agg in
+        [super::Aggregation::TokenMean, super::Aggregation::SeqMeanTokenMean, super::Aggregation::SeqMeanTokenSumNorm]
+    {
         let cfg = AlgoConfig { kl_beta: 0.05, loss_agg: agg, ..AlgoConfig::default() };
         let spec = cfg.loss_spec();
-        let input = LossInput { rows: b, cols: t, logp: &logp, old_logp: &old, ref_logp: &refs, adv: &adv, mask: &mask };
+        let input =
+            LossInput { rows: b, cols: t, logp: &logp, old_logp: &old, ref_logp: &refs, adv: &adv, mask: &mask };
         let exact = awpo_loss(&input, &spec).unwrap();
         for i in 0..b * t {
             let h = 1e-3f32;

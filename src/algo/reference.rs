@@ -68,11 +68,7 @@ pub fn check_rewards(rewards: &[f32], groups: usize, group_size: usize) -> Resul
 fn centre(xs: &[f64], zero_tol: f64) -> (f64, Vec<f64>, f64) {
     let n = xs.len() as f64;
     let mean = xs.iter().sum::<f64>() / n;
-    let dev: Vec<f64> = xs
-        .iter()
-        .map(|x| x - mean)
-        .map(|d| if d.abs() <= zero_tol { 0.0 } else { d })
-        .collect();
+    let dev: Vec<f64> = xs.iter().map(|x| x - mean).map(|d| if d.abs() <= zero_tol { 0.0 } else { d }).collect();
     let sd = (dev.iter().map(|d| d * d).sum::<f64>() / n).sqrt();
     (mean, dev, sd)
 }
@@ -113,10 +109,7 @@ pub fn group_advantage(
 ) -> Result<AdvantageOutput, ObjectiveError> {
     check_rewards(rewards, groups, group_size)?;
     let lambda_sum = if spec.mix == Mix::RewardSum { spec.lambda } else { 0.0 };
-    let xo: Vec<f64> = rewards
-        .chunks(2)
-        .map(|r| f64::from(r[0]) + lambda_sum * f64::from(r[1]))
-        .collect();
+    let xo: Vec<f64> = rewards.chunks(2).map(|r| f64::from(r[0]) + lambda_sum * f64::from(r[1])).collect();
     let xr: Vec<f64> = rewards.chunks(2).map(|r| f64::from(r[1])).collect();
     let (batch_o, batch_r) = (batch_sd(&xo), batch_sd(&xr));
     let b = groups * group_size;
@@ -328,6 +321,7 @@ pub fn row_scales(counts: &[f64], cols: usize, spec: &LossSpec) -> Vec<f64> {
 }
 
 /// The aggregated token-level loss, its statistics and its gradient with respect to `logp`.
+#[allow(clippy::needless_range_loop)] // (row, col) indexing is the specification's notation
 pub fn awpo_loss(input: &LossInput<'_>, spec: &LossSpec) -> Result<LossOutput, ObjectiveError> {
     let use_ref = spec.beta > 0.0;
     check_loss_shapes(input, use_ref)?;
@@ -338,8 +332,7 @@ pub fn awpo_loss(input: &LossInput<'_>, spec: &LossSpec) -> Result<LossOutput, O
         let (lp, olp, m) = (&input.logp[span.clone()], &input.old_logp[span.clone()], &input.mask[span]);
         check_row(row, input.adv[row], lp, olp, ref_row, m)?;
     }
-    let counts: Vec<f64> =
-        input.mask.chunks(t).map(|m| m.iter().map(|&x| f64::from(x)).sum()).collect();
+    let counts: Vec<f64> = input.mask.chunks(t).map(|m| m.iter().map(|&x| f64::from(x)).sum()).collect();
     let row_scale = row_scales(&counts, t, spec);
     let mut grad = vec![0.0; b * t];
     let (mut loss, mut abs_mass) = (0.0, 0.0);

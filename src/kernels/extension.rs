@@ -19,10 +19,7 @@ use super::params::{AdvantageParams, LossParams};
 #[backend_extension(Autodiff, Cube)]
 pub trait AwpoKernels: Backend {
     /// Rewards `[P, G, 2]` → (advantages `[P, G]`, statistics `[P, 8]`).
-    fn group_advantage(
-        rewards: FloatTensor<Self>,
-        params: AdvantageParams,
-    ) -> (FloatTensor<Self>, FloatTensor<Self>);
+    fn group_advantage(rewards: FloatTensor<Self>, params: AdvantageParams) -> (FloatTensor<Self>, FloatTensor<Self>);
 
     /// (logp, old_logp, ref_logp `[B, T]`, adv `[B]`, mask `[B, T]`) → (out `[8]`, rows `[B, 8]`).
     /// `out[0]` is the loss and carries the gradient to `logp`; the rest are statistics.
@@ -73,10 +70,7 @@ impl Backward<CubeBackend, 1> for AwpoLossBackward {
 }
 
 impl<C: CheckpointStrategy> AwpoKernels for Autodiff<CubeBackend, C> {
-    fn group_advantage(
-        rewards: FloatTensor<Self>,
-        params: AdvantageParams,
-    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+    fn group_advantage(rewards: FloatTensor<Self>, params: AdvantageParams) -> (FloatTensor<Self>, FloatTensor<Self>) {
         let (adv, stats) = CubeBackend::group_advantage(Self::inner(rewards), params);
         (Self::from_inner(adv), Self::from_inner(stats))
     }

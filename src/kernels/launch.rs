@@ -64,7 +64,7 @@ pub(crate) fn output(like: &CubeTensor, shape: impl Into<Shape>) -> CubeTensor {
 /// A small read-only buffer holding `value` (kernel parameters, dummies).
 pub(crate) fn upload<T: bytemuck::Pod>(like: &CubeTensor, value: &[T]) -> CubeTensor {
     let handle = like.client.create_from_slice(bytemuck::cast_slice(value));
-    let shape = Shape::from([value.len() * std::mem::size_of::<T>() / 4]);
+    let shape = Shape::from([std::mem::size_of_val(value) / 4]);
     CubeTensor::new_contiguous(like.client.clone(), like.device.clone(), shape, handle, DType::F32)
 }
 
@@ -73,9 +73,5 @@ pub(crate) fn launch(shader: Shader, grid: (u32, u32), bindings: &[&CubeTensor])
     let client = bindings[0].client.clone();
     let buffers = bindings.iter().map(|t| t.handle.clone().binding()).collect();
     let kernel = SourceKernel::new(WgslKernel { shader }, CubeDim::new_1d(WORKGROUP_SIZE));
-    client.launch(
-        Box::new(kernel),
-        CubeCount::Static(grid.0, grid.1, 1),
-        KernelArguments::new().with_buffers(buffers),
-    );
+    client.launch(Box::new(kernel), CubeCount::Static(grid.0, grid.1, 1), KernelArguments::new().with_buffers(buffers));
 }

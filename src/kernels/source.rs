@@ -17,10 +17,7 @@ pub struct Shader {
 
 macro_rules! shader {
     ($name:literal) => {
-        Shader {
-            name: $name,
-            template: include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/shaders/", $name, ".wgsl")),
-        }
+        Shader { name: $name, template: include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/shaders/", $name, ".wgsl")) }
     };
 }
 

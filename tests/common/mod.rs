@@ -1,7 +1,7 @@
 //! Helpers shared by the test binaries.
 #![allow(dead_code)]
 
-use awpo::algo::{AlgoConfig, Aggregation, Gate, KernelMode, Mode, Scale, Weighting};
+use awpo::algo::{Aggregation, AlgoConfig, Gate, KernelMode, Mode, Scale, Weighting};
 use awpo::selfcheck::Comparison;
 use burn::tensor::Device;
 

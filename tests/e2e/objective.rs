@@ -38,7 +38,11 @@ fn tensor_twin_gradient_matches_finite_differences() {
             mask: t2(&inputs.mask),
         };
         let (value, _) = loss(batch, &cfg).expect("valid");
-        let grad = d.is_autodiff().then(|| lp.grad(&value.backward())).flatten().map(|g| g.into_data().try_to_vec::<f32>().unwrap());
+        let grad = d
+            .is_autodiff()
+            .then(|| lp.grad(&value.backward()))
+            .flatten()
+            .map(|g| g.into_data().try_to_vec::<f32>().unwrap());
         (value.into_data().try_to_vec::<f32>().unwrap()[0], grad)
     };
     let (_, grad) = eval(&inputs.logp, &device.clone().autodiff());
@@ -87,7 +91,8 @@ fn shapes_and_sizes_are_checked_before_any_work() {
     let kl = AlgoConfig { kl_beta: 0.1, ..cfg.clone() };
     let err = loss(LossBatch { old_logp: z(3, 4), ..batch.clone() }, &kl).unwrap_err();
     assert!(matches!(err, ObjectiveError::Shape { tensor: LossTensor::RefLogProb, .. }), "{err}");
-    let err = loss(LossBatch { old_logp: z(3, 4), adv: Tensor::<1>::zeros([2], &device), ..batch.clone() }, &cfg).unwrap_err();
+    let err = loss(LossBatch { old_logp: z(3, 4), adv: Tensor::<1>::zeros([2], &device), ..batch.clone() }, &cfg)
+        .unwrap_err();
     assert!(matches!(err, ObjectiveError::Shape { tensor: LossTensor::Advantage, .. }), "{err}");
     let wgsl = AlgoConfig { kernel: KernelMode::Wgsl, ..cfg };
     let err = loss(LossBatch { old_logp: z(3, 4), ..batch }, &wgsl).unwrap_err();
