@@ -20,6 +20,8 @@
 #![warn(missing_docs)]
 
 pub mod algo;
+#[cfg(test)]
+mod architecture;
 pub mod cli;
 pub mod config;
 pub mod device;

@@ -105,6 +105,19 @@ pub fn advantage(rewards: Tensor<3>, cfg: &AlgoConfig) -> Result<(Tensor<2>, Adv
     if table.chunks(ADVANTAGE_STATS).any(|row| row[7] != 0.0) {
         reference::check_rewards(&read_f32(rewards, "rewards")?, p, g)?;
     }
+    if let Some(i) = table.iter().position(|v| !v.is_finite()) {
+        let what = [
+            "outcome mean",
+            "outcome std",
+            "reasoning mean",
+            "reasoning std",
+            "gate",
+            "weight",
+            "clip share",
+            "bad count",
+        ][i % ADVANTAGE_STATS];
+        return Err(ObjectiveError::Overflow { what, unit: "group", index: i / ADVANTAGE_STATS, value: table[i] });
+    }
     let groups = table
         .chunks(ADVANTAGE_STATS)
         .map(|s| GroupStats {

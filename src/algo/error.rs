@@ -111,6 +111,19 @@ pub enum ObjectiveError {
         /// Row `b`.
         row: usize,
     },
+    /// Finite inputs whose result overflowed f32 (e.g. `logp - old_logp > 88` makes the ratio
+    /// infinite): reported instead of a silent inf/NaN.
+    #[error("the {what} of {unit} {index} is not finite ({value}): inputs overflow f32 arithmetic")]
+    Overflow {
+        /// The quantity.
+        what: &'static str,
+        /// "group" or "batch".
+        unit: &'static str,
+        /// Its index.
+        index: usize,
+        /// The value.
+        value: f32,
+    },
     /// WGSL requested on a device that cannot run it.
     #[error("algo.kernel = \"wgsl\" but the device {device} cannot run WGSL kernels (use \"auto\" or \"tensor\")")]
     KernelUnavailable {

@@ -93,6 +93,10 @@ pub fn loss(batch: LossBatch, cfg: &AlgoConfig) -> Result<(Tensor<1>, LossStats)
         locate(&batch, row, t)?;
     }
     let s = read_f32(out.clone().detach(), "loss statistics")?;
+    if let Some((i, &value)) = s.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+        let what = ["loss", "token count", "KL", "ratio mean", "clip share", "clip share", "bad count", "approx KL"][i];
+        return Err(ObjectiveError::Overflow { what, unit: "batch", index: 0, value });
+    }
     let stats = LossStats {
         loss: f64::from(s[0]),
         tokens: f64::from(s[1]),

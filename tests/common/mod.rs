@@ -5,6 +5,16 @@ use awpo::algo::{Aggregation, AlgoConfig, Gate, KernelMode, Mode, Scale, Weighti
 use awpo::selfcheck::Comparison;
 use burn::tensor::Device;
 
+/// A fresh seed per run (printed, so a failure can be replayed with `AWPO_TEST_SEED=<seed>`).
+pub fn seed(test: &str) -> u64 {
+    let seed = std::env::var("AWPO_TEST_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        now.as_nanos() as u64
+    });
+    eprintln!("{test}: AWPO_TEST_SEED={seed}");
+    seed
+}
+
 /// Largest scaled error accepted between an f32 implementation and the f64 reference.
 pub const TOLERANCE: f64 = 1e-5;
 
