@@ -18,21 +18,6 @@
 //   7 rows     : [B, 8] f32 (loss_sum, tokens, kl_sum, ratio_sum, clip_low, clip_high,
 //                            bad, approx_kl_sum)                                         write
 
-struct Params {
-    rows: u32,
-    cols: u32,
-    rows_per_x: u32,
-    agg: u32,
-    use_ref: u32,
-    tokens_per_x: u32,
-    pad0: u32,
-    pad1: u32,
-    eps_low: f32,
-    eps_high: f32,
-    beta: f32,
-    norm_len: f32,
-}
-
 @group(0) @binding(0) var<storage, read_write> logp: array<f32>;
 @group(0) @binding(1) var<storage, read_write> old_logp: array<f32>;
 @group(0) @binding(2) var<storage, read_write> ref_logp: array<f32>;
@@ -42,34 +27,7 @@ struct Params {
 @group(0) @binding(6) var<storage, read_write> dl: array<f32>;
 @group(0) @binding(7) var<storage, read_write> rows: array<f32>;
 
-const WG: u32 = {{ workgroup_size }}u;
-
-var<workgroup> partial: array<vec4<f32>, WG>;
 var<workgroup> shared_params: Params;
-
-fn non_finite(x: f32) -> bool {
-    return (bitcast<u32>(x) & 0x7f800000u) == 0x7f800000u;
-}
-
-// Sum of `v` over the workgroup; every invocation must call it (uniform control flow).
-fn workgroup_sum(lid: u32, v: vec4<f32>) -> vec4<f32> {
-    partial[lid] = v;
-    workgroupBarrier();
-    var stride = WG / 2u;
-    loop {
-        if stride == 0u {
-            break;
-        }
-        if lid < stride {
-            partial[lid] = partial[lid] + partial[lid + stride];
-        }
-        workgroupBarrier();
-        stride = stride / 2u;
-    }
-    let total = partial[0];
-    workgroupBarrier();
-    return total;
-}
 
 @compute @workgroup_size({{ workgroup_size }})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {

@@ -8,23 +8,8 @@
 //   0 dl        : [B, T] f32 unscaled d loss_t / d logp from awpo_loss.wgsl              read
 //   1 row_scale : [B]    f32 from awpo_loss_reduce.wgsl                                  read
 //   2 upstream  : [8]    f32 gradient of the forward output                              read
-//   3 params    : Params (same layout as awpo_loss.wgsl)                                 read
+//   3 params    : Params (shaders/loss_params.wgsl)                                      read
 //   4 grad      : [B, T] f32                                                             write
-
-struct Params {
-    rows: u32,
-    cols: u32,
-    rows_per_x: u32,
-    agg: u32,
-    use_ref: u32,
-    tokens_per_x: u32,
-    pad0: u32,
-    pad1: u32,
-    eps_low: f32,
-    eps_high: f32,
-    beta: f32,
-    norm_len: f32,
-}
 
 @group(0) @binding(0) var<storage, read_write> dl: array<f32>;
 @group(0) @binding(1) var<storage, read_write> row_scale: array<f32>;

@@ -9,54 +9,15 @@
 //
 // Bindings (positional, see src/kernels/awpo_loss.rs):
 //   0 rows      : [B, 8] f32 from awpo_loss.wgsl                                        read
-//   1 params    : Params (same layout as awpo_loss.wgsl)                                read
+//   1 params    : Params (shaders/loss_params.wgsl)                                     read
 //   2 out       : [8] f32 (loss, tokens, kl_ref, ratio_mean, clip_low_frac,
 //                          clip_high_frac, bad, approx_kl)                              write
 //   3 row_scale : [B] f32                                                               write
-
-struct Params {
-    rows: u32,
-    cols: u32,
-    rows_per_x: u32,
-    agg: u32,
-    use_ref: u32,
-    tokens_per_x: u32,
-    pad0: u32,
-    pad1: u32,
-    eps_low: f32,
-    eps_high: f32,
-    beta: f32,
-    norm_len: f32,
-}
 
 @group(0) @binding(0) var<storage, read_write> rows: array<f32>;
 @group(0) @binding(1) var<storage, read_write> params: Params;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 @group(0) @binding(3) var<storage, read_write> row_scale: array<f32>;
-
-const WG: u32 = {{ workgroup_size }}u;
-
-var<workgroup> partial: array<vec4<f32>, WG>;
-
-// Sum of `v` over the workgroup; every invocation must call it (uniform control flow).
-fn workgroup_sum(lid: u32, v: vec4<f32>) -> vec4<f32> {
-    partial[lid] = v;
-    workgroupBarrier();
-    var stride = WG / 2u;
-    loop {
-        if stride == 0u {
-            break;
-        }
-        if lid < stride {
-            partial[lid] = partial[lid] + partial[lid + stride];
-        }
-        workgroupBarrier();
-        stride = stride / 2u;
-    }
-    let total = partial[0];
-    workgroupBarrier();
-    return total;
-}
 
 fn scale(n_row: f32, total: f32) -> f32 {
     let b = f32(params.rows);

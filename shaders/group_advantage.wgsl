@@ -40,34 +40,7 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> adv: array<f32>;
 @group(0) @binding(3) var<storage, read_write> stats: array<f32>;
 
-const WG: u32 = {{ workgroup_size }}u;
-
-var<workgroup> partial: array<vec4<f32>, WG>;
 var<workgroup> shared_params: Params;
-
-fn non_finite(x: f32) -> bool {
-    return (bitcast<u32>(x) & 0x7f800000u) == 0x7f800000u;
-}
-
-// Sum of `v` over the workgroup; every invocation must call it (uniform control flow).
-fn workgroup_sum(lid: u32, v: vec4<f32>) -> vec4<f32> {
-    partial[lid] = v;
-    workgroupBarrier();
-    var stride = WG / 2u;
-    loop {
-        if stride == 0u {
-            break;
-        }
-        if lid < stride {
-            partial[lid] = partial[lid] + partial[lid + stride];
-        }
-        workgroupBarrier();
-        stride = stride / 2u;
-    }
-    let total = partial[0];
-    workgroupBarrier();
-    return total;
-}
 
 // (xo, xr) of sample `i` of the whole batch.
 fn streams(i: u32) -> vec2<f32> {

@@ -2,8 +2,9 @@
 #![allow(dead_code)]
 
 use awpo::algo::{Aggregation, AlgoConfig, Gate, KernelMode, Mode, Scale, Weighting};
-use awpo::selfcheck::Comparison;
-use burn::tensor::Device;
+use awpo::algo::{LossBatch, loss};
+use awpo::selfcheck::{Comparison, Inputs};
+use burn::tensor::{Device, Tensor, TensorData};
 
 /// A fresh seed per run (printed, so a failure can be replayed with `AWPO_TEST_SEED=<seed>`).
 pub fn seed(test: &str) -> u64 {
@@ -63,4 +64,52 @@ pub fn assert_close(c: &Comparison, what: &str) {
     // Random ratios put ~6e-5 of all tokens within 1e-5 of a boundary; 1e-3 leaves a wide margin.
     let limit = 8 + c.compared_tokens / 1000;
     assert!(c.boundary_tokens <= limit, "{what}: {} tokens on a clip boundary (limit {limit})", c.boundary_tokens);
+}
+
+/// Autodiff gradient of the loss (through `kernel`) vs f32 central differences of the same loss.
+pub fn finite_difference_check(device: &Device, kernel: KernelMode, label: &str) {
+    let (b, t) = (4, 6);
+    let inputs = Inputs::random(2, 2, t, seed(label));
+    let cfg = AlgoConfig { kernel, kl_beta: 0.1, ..AlgoConfig::default() };
+    let adv = vec![0.9f32, -0.4, 1.3, -1.1];
+    let eval = |logp: &[f32], d: &Device| {
+        let t2 = |v: &[f32]| Tensor::<2>::from_data(TensorData::new(v.to_vec(), [b, t]), d);
+        let lp = if d.is_autodiff() { t2(logp).require_grad() } else { t2(logp) };
+        let batch = LossBatch {
+            logp: lp.clone(),
+            old_logp: t2(&inputs.old_logp),
+            ref_logp: Some(t2(&inputs.ref_logp)),
+            adv: Tensor::<1>::from_data(TensorData::new(adv.clone(), [b]), d),
+            mask: t2(&inputs.mask),
+        };
+        let (value, _) = loss(batch, &cfg).expect("valid");
+        let grad = d
+            .is_autodiff()
+            .then(|| lp.grad(&value.backward()))
+            .flatten()
+            .map(|g| g.into_data().try_to_vec::<f32>().unwrap());
+        (value.into_data().try_to_vec::<f32>().unwrap()[0], grad)
+    };
+    let ad = device.clone().autodiff();
+    let (_, grad) = eval(&inputs.logp, &ad);
+    let grad = grad.expect("logp is tracked");
+    let scale = grad.iter().fold(0f32, |m, g| m.max(g.abs()));
+    // f32 central differences with h = 1e-2: rounding ~6e-8/h relative to |loss|, so 1e-3 of the
+    // largest gradient is the honest bound here; the tight checks are the comparisons with the
+    // f64 reference (`assert_close`).
+    let mut checked = 0;
+    for i in 0..b * t {
+        // A probe of ±h straddling a clip boundary measures a kink, not the derivative.
+        let log_ratio = inputs.logp[i] - inputs.old_logp[i];
+        if [0.8f32.ln(), 1.28f32.ln()].iter().any(|k| (log_ratio - k).abs() < 2e-2) {
+            continue;
+        }
+        checked += 1;
+        let (mut plus, mut minus) = (inputs.logp.clone(), inputs.logp.clone());
+        plus[i] += 1e-2;
+        minus[i] -= 1e-2;
+        let numeric = (eval(&plus, device).0 - eval(&minus, device).0) / (plus[i] - minus[i]);
+        assert!((numeric - grad[i]).abs() <= 1e-3 * scale, "token {i}: fd {numeric} vs autodiff {}", grad[i]);
+    }
+    assert!(checked >= b * t / 2, "only {checked} of {} tokens away from a clip boundary", b * t);
 }

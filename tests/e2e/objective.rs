@@ -5,7 +5,7 @@ use awpo::algo::{AlgoConfig, KernelMode, LossBatch, ObjectiveError, advantage, l
 use awpo::selfcheck::{Inputs, compare};
 use burn::tensor::{Device, Tensor, TensorData};
 
-use crate::common::{assert_close, configs, seed};
+use crate::common::{assert_close, configs, finite_difference_check, seed};
 
 #[test]
 fn tensor_twin_matches_the_reference_on_cpu() {
@@ -23,48 +23,7 @@ fn tensor_twin_matches_the_reference_on_cpu() {
 
 #[test]
 fn tensor_twin_gradient_matches_finite_differences() {
-    let device = Device::flex();
-    let (b, t) = (4, 6);
-    let inputs = Inputs::random(2, 2, t, seed("twin finite differences"));
-    let cfg = AlgoConfig { kl_beta: 0.1, ..AlgoConfig::default() };
-    let adv = vec![0.9f32, -0.4, 1.3, -1.1];
-    let eval = |logp: &[f32], d: &Device| {
-        let t2 = |v: &[f32]| Tensor::<2>::from_data(TensorData::new(v.to_vec(), [b, t]), d);
-        let lp = if d.is_autodiff() { t2(logp).require_grad() } else { t2(logp) };
-        let batch = LossBatch {
-            logp: lp.clone(),
-            old_logp: t2(&inputs.old_logp),
-            ref_logp: Some(t2(&inputs.ref_logp)),
-            adv: Tensor::<1>::from_data(TensorData::new(adv.clone(), [b]), d),
-            mask: t2(&inputs.mask),
-        };
-        let (value, _) = loss(batch, &cfg).expect("valid");
-        let grad = d
-            .is_autodiff()
-            .then(|| lp.grad(&value.backward()))
-            .flatten()
-            .map(|g| g.into_data().try_to_vec::<f32>().unwrap());
-        (value.into_data().try_to_vec::<f32>().unwrap()[0], grad)
-    };
-    let (_, grad) = eval(&inputs.logp, &device.clone().autodiff());
-    let grad = grad.expect("logp is tracked");
-    let scale = grad.iter().fold(0f32, |m, g| m.max(g.abs()));
-    // f32 central differences (h = 1e-2): 1e-3 of the largest gradient; see tests/kernels.rs.
-    let mut checked = 0;
-    for i in 0..b * t {
-        // A probe of ±h straddling a clip boundary measures a kink, not the derivative.
-        let log_ratio = inputs.logp[i] - inputs.old_logp[i];
-        if [0.8f32.ln(), 1.28f32.ln()].iter().any(|k| (log_ratio - k).abs() < 2e-2) {
-            continue;
-        }
-        checked += 1;
-        let (mut plus, mut minus) = (inputs.logp.clone(), inputs.logp.clone());
-        plus[i] += 1e-2;
-        minus[i] -= 1e-2;
-        let numeric = (eval(&plus, &device).0 - eval(&minus, &device).0) / (plus[i] - minus[i]);
-        assert!((numeric - grad[i]).abs() <= 1e-3 * scale, "token {i}: fd {numeric} vs autodiff {}", grad[i]);
-    }
-    assert!(checked >= b * t / 2, "only {checked} of {} tokens away from a clip boundary", b * t);
+    finite_difference_check(&Device::flex(), KernelMode::Auto, "twin finite differences");
 }
 
 #[test]
