@@ -1,5 +1,6 @@
 //! Command line: `awpo check | config print | devices`.
 
+use std::num::NonZeroUsize;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
@@ -68,14 +69,14 @@ pub struct CheckArgs {
     #[arg(long, value_enum)]
     pub kernel: Option<KernelArg>,
     /// Prompts per step `P`.
-    #[arg(long, default_value_t = 64)]
-    pub groups: usize,
+    #[arg(long, default_value = "64")]
+    pub groups: NonZeroUsize,
     /// Rollouts per prompt `G`.
-    #[arg(long, default_value_t = 8)]
-    pub group_size: usize,
+    #[arg(long, default_value = "8")]
+    pub group_size: NonZeroUsize,
     /// Padded tokens per rollout `T`.
-    #[arg(long, default_value_t = 512)]
-    pub tokens: usize,
+    #[arg(long, default_value = "512")]
+    pub tokens: NonZeroUsize,
 }
 
 /// `--kernel` values (mirror of [`KernelMode`], which stays free of clap).
@@ -132,8 +133,9 @@ fn check(args: CheckArgs) -> Result<bool> {
     let selected = device::select(&cfg.device)?;
     let wgsl = crate::kernels::kernels_available(&selected.device) && cfg.algo.kernel != KernelMode::Tensor;
     println!("device: {} ({})", selected.description, if wgsl { "WGSL kernels" } else { "burn tensor ops" });
-    let inputs = Inputs::random(args.groups, args.group_size, args.tokens, cfg.seed);
-    println!("P = {}, G = {}, T = {}, mode = {:?}", args.groups, args.group_size, args.tokens, cfg.algo.mode);
+    let (groups, group_size, tokens) = (args.groups.get(), args.group_size.get(), args.tokens.get());
+    let inputs = Inputs::random(groups, group_size, tokens, cfg.seed);
+    println!("P = {groups}, G = {group_size}, T = {tokens}, mode = {:?}", cfg.algo.mode);
     // The first run compiles the kernels; the second is timed.
     selfcheck::compare(&selected.device, &inputs, &cfg.algo)?;
     let c = selfcheck::compare(&selected.device, &inputs, &cfg.algo)?;

@@ -12,7 +12,7 @@
 //! ```
 //!
 //! Owned boundaries (a module imports only from lower layers):
-//! - layer 0 (std + serde): [`error`], `algo::{config, error, reference}`;
+//! - layer 0 (std + serde): [`error`], `algo::{config, error, reference}`, [`tools`];
 //! - layer 1 (burn): [`device`], [`kernels`], [`reduce`];
 //! - layer 2: [`algo`] (tensors in, tensors out), [`selfcheck`];
 //! - top: [`config`], [`cli`] and the binary.
@@ -29,6 +29,7 @@ pub mod error;
 pub mod kernels;
 pub mod reduce;
 pub mod selfcheck;
+pub mod tools;
 
 pub use algo::{AlgoConfig, LossBatch, ObjectiveError, advantage, loss};
 pub use config::RunConfig;

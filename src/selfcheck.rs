@@ -41,7 +41,9 @@ impl Inputs {
 
     /// Random inputs shaped like RL rollouts: discrete and continuous rewards, some groups with
     /// all-equal outcomes or reasoning scores, a masked prompt, a generated span, padding.
+    /// Sizes of 0 are raised to 1.
     pub fn random(groups: usize, group_size: usize, cols: usize, seed: u64) -> Self {
+        let (groups, group_size, cols) = (groups.max(1), group_size.max(1), cols.max(1));
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let (b, t) = (groups * group_size, cols);
         let mut rewards = Vec::with_capacity(b * 2);

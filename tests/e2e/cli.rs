@@ -28,6 +28,14 @@ fn bad_configuration_is_one_line_naming_the_key() {
 }
 
 #[test]
+fn zero_sizes_are_rejected_by_the_parser() {
+    let out = awpo(&["check", "--device", "cpu", "--tokens", "0"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--tokens") && !err.contains("panicked"), "{err}");
+}
+
+#[test]
 fn check_on_cpu_passes() {
     let out = awpo(&["check", "--device", "cpu", "--groups", "4", "--group-size", "4", "--tokens", "64"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
