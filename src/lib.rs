@@ -12,7 +12,8 @@
 //! ```
 //!
 //! Owned boundaries (a module imports only from lower layers):
-//! - layer 0 (std + serde): [`error`], `algo::{config, error, reference}`, [`tools`];
+//! - layer 0 (std + serde): [`error`], `algo::{config, error, reference}`, [`tools`], [`data`],
+//!   [`reward`];
 //! - layer 1 (burn): [`device`], [`kernels`], [`reduce`];
 //! - layer 2: [`algo`] (tensors in, tensors out), [`selfcheck`];
 //! - top: [`config`], [`cli`] and the binary.
@@ -24,10 +25,12 @@ pub mod algo;
 mod architecture;
 pub mod cli;
 pub mod config;
+pub mod data;
 pub mod device;
 pub mod error;
 pub mod kernels;
 pub mod reduce;
+pub mod reward;
 pub mod selfcheck;
 pub mod tools;
 

@@ -2,6 +2,8 @@
 
 mod common;
 
+#[path = "e2e/bfcl.rs"]
+mod bfcl;
 #[path = "e2e/cli.rs"]
 mod cli;
 #[path = "e2e/objective.rs"]

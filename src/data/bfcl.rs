@@ -1,0 +1,129 @@
+//! BFCL v4 single-turn items from an unpacked `bfcl-eval` data folder (`scripts/fetch-assets.sh
+//! bfcl`): `BFCL_v4_<category>.json` (questions + function schemas) joined by `id` with
+//! `possible_answer/BFCL_v4_<category>.json` (acceptable values). Both files are JSON lines.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use thiserror::Error;
+
+use crate::reward::bfcl::ExpectedCall;
+
+/// One message of a question.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct Message {
+    /// `system`, `user`, …
+    pub role: String,
+    /// Text.
+    pub content: String,
+}
+
+/// One BFCL item.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Item {
+    /// E.g. `simple_python_0`.
+    pub id: String,
+    /// Turns of messages (single-turn categories have one).
+    pub question: Vec<Vec<Message>>,
+    /// Function schemas as BFCL writes them (BFCL type names: `dict`, `float`, `tuple`, `any`).
+    pub functions: Vec<Value>,
+    /// Expected calls; empty for categories without possible answers (irrelevance).
+    pub expected: Vec<ExpectedCall>,
+}
+
+/// A problem with a BFCL file; names the file and line.
+#[derive(Debug, Error)]
+pub enum BfclError {
+    /// Unreadable file.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A line that is not the expected JSON.
+    #[error("{path}:{line}: {field}: {reason}")]
+    Line {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// The offending field.
+        field: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
+    /// An answer whose id has no question.
+    #[error("{path}:{line}: id {id:?} has no question in the category file")]
+    Orphan {
+        /// The answer file.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// The id.
+        id: String,
+    },
+}
+
+#[derive(Deserialize)]
+struct RawItem {
+    id: String,
+    question: Vec<Vec<Message>>,
+    function: Vec<Value>,
+}
+
+#[derive(Deserialize)]
+struct RawAnswer {
+    id: String,
+    ground_truth: Vec<Map<String, Value>>,
+}
+
+fn lines(path: &Path) -> Result<Vec<(usize, String)>, BfclError> {
+    let text = std::fs::read_to_string(path).map_err(|source| BfclError::Read { path: path.to_path_buf(), source })?;
+    Ok(text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()).map(|(i, l)| (i + 1, l.to_string())).collect())
+}
+
+fn parse_line<T: for<'de> Deserialize<'de>>(path: &Path, line: usize, text: &str) -> Result<T, BfclError> {
+    serde_json::from_str(text).map_err(|e| BfclError::Line {
+        path: path.to_path_buf(),
+        line,
+        field: "record",
+        reason: e.to_string(),
+    })
+}
+
+/// Loads `category` (e.g. `simple_python`) from the `bfcl_eval/data` folder `dir`.
+///
+/// # Errors
+/// Unreadable files, malformed lines (with file, line and field), answers without a question.
+pub fn load(dir: &Path, category: &str) -> Result<Vec<Item>, BfclError> {
+    let questions = dir.join(format!("BFCL_v4_{category}.json"));
+    let mut items = Vec::new();
+    for (line, text) in lines(&questions)? {
+        let raw: RawItem = parse_line(&questions, line, &text)?;
+        items.push(Item { id: raw.id, question: raw.question, functions: raw.function, expected: Vec::new() });
+    }
+    let answers = dir.join("possible_answer").join(format!("BFCL_v4_{category}.json"));
+    if !answers.exists() {
+        return Ok(items);
+    }
+    let index: std::collections::HashMap<String, usize> =
+        items.iter().enumerate().map(|(i, item)| (item.id.clone(), i)).collect();
+    for (line, text) in lines(&answers)? {
+        let raw: RawAnswer = parse_line(&answers, line, &text)?;
+        let Some(&i) = index.get(&raw.id) else {
+            return Err(BfclError::Orphan { path: answers, line, id: raw.id });
+        };
+        for call in raw.ground_truth {
+            let mut entries = call.into_iter();
+            let (Some((name, Value::Object(args))), None) = (entries.next(), entries.next()) else {
+                let reason = "each ground_truth entry must be {function: {argument: [values]}}".to_string();
+                return Err(BfclError::Line { path: answers, line, field: "ground_truth", reason });
+            };
+            items[i].expected.push((name, args));
+        }
+    }
+    Ok(items)
+}
