@@ -7,7 +7,7 @@ use super::config::{AdvantageSpec, AlgoConfig, Gate, Mix, Scale, Weighting};
 use super::error::{LossTensor, ObjectiveError};
 use super::reference::{self, GroupStats, REWARD_COMPONENTS};
 use super::{read_f32, use_wgsl};
-use crate::kernels::{ADVANTAGE_STATS, AdvantageParams};
+use crate::kernels::{ADVANTAGE_STAT_NAMES, ADVANTAGE_STATS, AdvantageParams};
 use crate::reduce::sum_all;
 
 /// Summary of one batch's groups, for the step metrics.
@@ -106,16 +106,7 @@ pub fn advantage(rewards: Tensor<3>, cfg: &AlgoConfig) -> Result<(Tensor<2>, Adv
         reference::check_rewards(&read_f32(rewards, "rewards")?, p, g)?;
     }
     if let Some(i) = table.iter().position(|v| !v.is_finite()) {
-        let what = [
-            "outcome mean",
-            "outcome std",
-            "reasoning mean",
-            "reasoning std",
-            "gate",
-            "weight",
-            "clip share",
-            "bad count",
-        ][i % ADVANTAGE_STATS];
+        let what = ADVANTAGE_STAT_NAMES[i % ADVANTAGE_STATS];
         return Err(ObjectiveError::Overflow { what, unit: "group", index: i / ADVANTAGE_STATS, value: table[i] });
     }
     let groups = table

@@ -8,7 +8,7 @@ use super::config::{Aggregation, AlgoConfig, LossSpec};
 use super::error::{LossTensor, ObjectiveError};
 use super::reference::{self, LossStats};
 use super::{read_f32, use_wgsl};
-use crate::kernels::{LOSS_STATS, LossParams};
+use crate::kernels::{LOSS_OUT_NAMES, LOSS_STATS, LossParams};
 use crate::reduce::{sum_all, sum_rows};
 
 /// One (micro-)batch of the loss. Rows are `B = P·G` rollouts, right-padded to `T` tokens.
@@ -94,7 +94,7 @@ pub fn loss(batch: LossBatch, cfg: &AlgoConfig) -> Result<(Tensor<1>, LossStats)
     }
     let s = read_f32(out.clone().detach(), "loss statistics")?;
     if let Some((i, &value)) = s.iter().enumerate().find(|(_, v)| !v.is_finite()) {
-        let what = ["loss", "token count", "KL", "ratio mean", "clip share", "clip share", "bad count", "approx KL"][i];
+        let what = LOSS_OUT_NAMES[i];
         return Err(ObjectiveError::Overflow { what, unit: "batch", index: 0, value });
     }
     let stats = LossStats {

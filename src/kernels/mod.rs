@@ -19,7 +19,7 @@ mod launch;
 
 #[cfg(feature = "wgpu")]
 pub use launch::set_poison_outputs;
-pub use params::{ADVANTAGE_STATS, AdvantageParams, LOSS_STATS, LossParams};
+pub use params::{ADVANTAGE_STAT_NAMES, ADVANTAGE_STATS, AdvantageParams, LOSS_OUT_NAMES, LOSS_STATS, LossParams};
 
 use burn::tensor::{Device, Tensor};
 

@@ -73,8 +73,14 @@ pub struct LossParams {
 
 /// Columns of the per-group statistics table `[P, 8]`.
 pub const ADVANTAGE_STATS: usize = 8;
+/// What each column of the per-group table holds (`shaders/group_advantage.wgsl`, binding 3).
+pub const ADVANTAGE_STAT_NAMES: [&str; ADVANTAGE_STATS] =
+    ["outcome mean", "outcome std", "reasoning mean", "reasoning std", "gate", "weight", "clip share", "bad count"];
 /// Columns of the per-row table `[B, 8]` and length of the loss output `[8]`.
 pub const LOSS_STATS: usize = 8;
+/// What each entry of the loss output holds (`shaders/awpo_loss_reduce.wgsl`, binding 2).
+pub const LOSS_OUT_NAMES: [&str; LOSS_STATS] =
+    ["loss", "token count", "KL", "ratio mean", "low clip share", "high clip share", "bad count", "approx KL"];
 
 /// Largest workgroup count per grid dimension that every WebGPU adapter accepts.
 pub const MAX_GROUPS_PER_DIM: u32 = 65_535;
