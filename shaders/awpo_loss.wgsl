@@ -1,4 +1,5 @@
 // AWPO token loss, forward row pass (spec: src/algo/reference.rs `token_term`).
+// src/kernels/source.rs prepends shaders/loss_params.wgsl (Params) and workgroup_sum.wgsl (WG, workgroup_sum, non_finite).
 //
 // One workgroup per row b = wid.x + wid.y * params.rows_per_x (2-D grid). For every token t with
 // mask 1: r = exp(logp - old_logp); loss_t = -min(r*A, clamp(r, 1-eps_low, 1+eps_high)*A)
@@ -7,7 +8,9 @@
 // masked tokens and mask values other than 0/1 are counted (bit-pattern test), never propagated:
 // masked-out tokens contribute through `select`, so garbage there cannot poison the loss.
 //
-// Bindings (positional, see src/kernels/awpo_loss.rs):
+// Bindings (positional, see src/kernels/awpo_loss.rs)
+//   (the read/write column is what the kernel does; every binding is declared read_write
+//   because cubecl may place several tensors in one buffer)
 //   0 logp     : [B, T] f32                                                              read
 //   1 old_logp : [B, T] f32                                                              read
 //   2 ref_logp : [B, T] f32 (a 1-element dummy when use_ref = 0)                        read

@@ -1,10 +1,13 @@
 // AWPO token loss, backward: d out[0] / d logp[b, t] = upstream * row_scale[b] * dl[b, t].
+// src/kernels/source.rs prepends shaders/loss_params.wgsl (Params).
 //
 // One invocation per token, on a 2-D grid of workgroups (index = (wid.x + wid.y *
 // params.tokens_per_x) * WG + lid) so that B*T may exceed 65535 workgroups' worth of tokens.
 // Only the gradient of out[0] (the loss) is read: the statistics out[1..8] are detached.
 //
-// Bindings (positional, see src/kernels/awpo_loss.rs):
+// Bindings (positional, see src/kernels/awpo_loss.rs)
+//   (the read/write column is what the kernel does; every binding is declared read_write
+//   because cubecl may place several tensors in one buffer)
 //   0 dl        : [B, T] f32 unscaled d loss_t / d logp from awpo_loss.wgsl              read
 //   1 row_scale : [B]    f32 from awpo_loss_reduce.wgsl                                  read
 //   2 upstream  : [8]    f32 gradient of the forward output                              read

@@ -1,4 +1,5 @@
 // AWPO token loss, forward reduction: the per-row sums of awpo_loss.wgsl -> the aggregated loss,
+// src/kernels/source.rs prepends shaders/loss_params.wgsl (Params) and workgroup_sum.wgsl (WG, workgroup_sum).
 // its statistics and each row's aggregation weight (spec: src/algo/reference.rs `row_scales`).
 //
 // A single workgroup loops over all B rows twice (total token count first, then the weighted
@@ -7,7 +8,9 @@
 //   1 seq-mean-token-mean         scale_b = 1 / (B * n_b)
 //   2 seq-mean-token-sum-norm     scale_b = 1 / (B * norm_len)
 //
-// Bindings (positional, see src/kernels/awpo_loss.rs):
+// Bindings (positional, see src/kernels/awpo_loss.rs)
+//   (the read/write column is what the kernel does; every binding is declared read_write
+//   because cubecl may place several tensors in one buffer)
 //   0 rows      : [B, 8] f32 from awpo_loss.wgsl                                        read
 //   1 params    : Params (shaders/loss_params.wgsl)                                     read
 //   2 out       : [8] f32 (loss, tokens, kl_ref, ratio_mean, clip_low_frac,

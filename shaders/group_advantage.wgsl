@@ -1,4 +1,5 @@
-// AWPO group-relative advantages (../docs: README "The algorithm"; spec in src/algo/reference.rs).
+// AWPO group-relative advantages (README "The algorithm"; spec in src/algo/reference.rs).
+// src/kernels/source.rs prepends shaders/workgroup_sum.wgsl (WG, workgroup_sum, non_finite).
 //
 // One workgroup per prompt group p = wid.x + wid.y * params.groups_per_row (2-D grid, so P may
 // exceed 65535). Four passes over the group's G samples, each closed by a shared-memory sum:
@@ -10,7 +11,9 @@
 //      +-kappa*|Ao| (Ao != 0) or +-c_max (Ao == 0); A = Ao + c.
 // Non-finite rewards are detected on their bit pattern (WGSL may assume no NaN) and counted.
 //
-// Bindings (positional, see src/kernels/group_advantage.rs):
+// Bindings (positional, see src/kernels/group_advantage.rs)
+//   (the read/write column is what the kernel does; every binding is declared read_write
+//   because cubecl may place several tensors in one buffer)
 //   0 rewards : [P, G, 2] f32 (outcome, reasoning)                                     read
 //   1 params  : Params                                                                   read
 //   2 adv     : [P, G]    f32                                                            write
