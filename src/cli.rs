@@ -1,4 +1,4 @@
-//! Command line: `awpo check | config print | devices`.
+//! Command line: `awpo check | config print | data check | data from-bfcl | devices`.
 
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
@@ -34,6 +34,9 @@ pub enum Command {
     /// Configuration commands.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Task data: validate a JSONL task file, or convert BFCL v4 categories to it.
+    #[command(subcommand)]
+    Data(crate::cli_data::DataCommand),
     /// List the wgpu adapters and the device `--device auto` would pick.
     Devices,
 }
@@ -123,6 +126,7 @@ pub fn run(cli: Cli) -> Result<bool> {
             Ok(true)
         }
         Command::Check(args) => check(args),
+        Command::Data(command) => crate::cli_data::run(command),
     }
 }
 

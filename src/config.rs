@@ -8,6 +8,7 @@ use thiserror::Error;
 
 use crate::algo::AlgoConfig;
 use crate::device::DeviceConfig;
+use crate::reward::RewardConfig;
 
 /// The resolved configuration of a run.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -19,6 +20,8 @@ pub struct RunConfig {
     pub device: DeviceConfig,
     /// `[algo]`.
     pub algo: AlgoConfig,
+    /// `[reward]`.
+    pub reward: RewardConfig,
 }
 
 /// A configuration problem; the message names the file, key or override.
@@ -86,7 +89,8 @@ impl RunConfig {
     /// # Errors
     /// [`ConfigError::Invalid`] listing each bad key.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let problems = self.algo.problems();
+        let mut problems = self.algo.problems();
+        problems.extend(self.reward.problems());
         if problems.is_empty() { Ok(()) } else { Err(ConfigError::Invalid(problems)) }
     }
 

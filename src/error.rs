@@ -2,8 +2,12 @@
 
 use thiserror::Error;
 
+use std::path::PathBuf;
+
 use crate::algo::ObjectiveError;
 use crate::config::ConfigError;
+use crate::data::bfcl::BfclError;
+use crate::data::task::TaskError;
 use crate::device::DeviceError;
 
 /// Any error of the library.
@@ -18,6 +22,20 @@ pub enum Error {
     /// Bad input to the objective.
     #[error(transparent)]
     Objective(#[from] ObjectiveError),
+    /// A task file.
+    #[error(transparent)]
+    Task(#[from] TaskError),
+    /// A BFCL data file.
+    #[error(transparent)]
+    Bfcl(#[from] BfclError),
+    /// An output file.
+    #[error("cannot write {path}: {source}")]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
 }
 
 /// `Result` with [`Error`].

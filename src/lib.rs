@@ -24,6 +24,7 @@ pub mod algo;
 #[cfg(test)]
 mod architecture;
 pub mod cli;
+pub mod cli_data;
 pub mod config;
 pub mod data;
 pub mod device;

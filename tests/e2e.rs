@@ -8,3 +8,5 @@ mod bfcl;
 mod cli;
 #[path = "e2e/objective.rs"]
 mod objective;
+#[path = "e2e/tasks.rs"]
+mod tasks;

@@ -8,7 +8,9 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use thiserror::Error;
 
-use crate::reward::bfcl::ExpectedCall;
+use super::schema::bfcl_tool;
+use super::task::{Role, Task};
+use crate::reward::bfcl::{ExpectedCall, Language};
 
 /// One message of a question.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
@@ -65,6 +67,32 @@ pub enum BfclError {
         /// The id.
         id: String,
     },
+}
+
+impl Item {
+    /// The item in the project's task format: the first turn's messages, the tools as BFCL's
+    /// prompt shows them (JSON Schema, language hints), BFCL's own docs for the checker.
+    pub fn to_task(&self, category: &str) -> Task {
+        let language = Language::of_category(category);
+        let messages = self.question.first().into_iter().flatten().map(|m| super::task::Message {
+            role: match m.role.as_str() {
+                "system" => Role::System,
+                "assistant" => Role::Assistant,
+                "tool" => Role::Tool,
+                _ => Role::User,
+            },
+            content: m.content.clone(),
+        });
+        Task {
+            id: self.id.clone(),
+            messages: messages.collect(),
+            tools: self.functions.iter().map(|f| bfcl_tool(f, language)).collect(),
+            answers: vec![self.expected.clone()],
+            language,
+            checker_functions: Some(self.functions.clone()),
+            category: Some(category.to_string()),
+        }
+    }
 }
 
 #[derive(Deserialize)]

@@ -1,5 +1,8 @@
 //! Task data. Leaf module (std + serde): no tensors.
 //!
-//! So far: [`bfcl`], the BFCL v4 single-turn loader.
+//! [`task`]: the project's JSONL task format and its loader; [`bfcl`]: the BFCL v4 single-turn
+//! loader; [`schema`]: BFCL function docs → the JSON Schema tools BFCL's prompts show.
 
 pub mod bfcl;
+pub mod schema;
+pub mod task;

@@ -20,7 +20,7 @@ const CATEGORIES: [&str; 7] =
     ["simple_python", "simple_java", "simple_javascript", "multiple", "parallel", "parallel_multiple", "irrelevance"];
 
 /// `bfcl_eval/data` of the pinned wheel, fetched (sha256-checked) by the project script.
-fn data_dir() -> PathBuf {
+pub fn data_dir() -> PathBuf {
     let out = Command::new("bash")
         .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/fetch-assets.sh"))
         .arg("bfcl")

@@ -130,15 +130,17 @@ impl Language {
 
     /// The Python type BFCL's table gives a schema type name (`PYTHON_TYPE_MAPPING`,
     /// `JAVA_TYPE_CONVERSION`, `JS_TYPE_CONVERSION`); `None` where BFCL has no entry (or a `set`).
+    /// Python also takes JSON Schema's `number` and `object` (absent from BFCL's data), so tasks
+    /// whose tools are plain JSON Schema are checked with the same rules.
     fn py_type(self, name: &str) -> Option<PyType> {
         use PyType::{Bool, Dict, Float, Int, List, Str};
         Some(match (self, name) {
             (Language::Python, "string" | "any") => Str,
             (Language::Python, "integer") => Int,
-            (Language::Python, "float") => Float,
+            (Language::Python, "float" | "number") => Float,
             (Language::Python, "boolean") => Bool,
             (Language::Python, "array" | "tuple") => List,
-            (Language::Python, "dict") => Dict,
+            (Language::Python, "dict" | "object") => Dict,
             (Language::Java, "byte" | "short" | "integer" | "long") => Int,
             (Language::Java, "float" | "double") => Float,
             (Language::Java, "boolean") => Bool,
@@ -255,7 +257,7 @@ fn check_argument(
         None => None,
     };
     let value = match (language, value) {
-        (Language::Python, Value::Number(n)) if type_name == "float" && !n.is_f64() => {
+        (Language::Python, Value::Number(n)) if matches!(type_name, "float" | "number") && !n.is_f64() => {
             n.as_f64().map_or(value.clone(), Value::from)
         }
         (Language::Python, _) => value.clone(),

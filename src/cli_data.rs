@@ -1,0 +1,128 @@
+//! `awpo data check | from-bfcl`: validate a task file (and score its own answers), or turn
+//! BFCL v4 categories into the task format.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+
+use crate::data::{bfcl, task};
+use crate::error::{Error, Result};
+use crate::reward::bfcl::first_acceptable;
+use crate::reward::{Expectation, score};
+use crate::tools::ToolCall;
+use crate::tools::parse::parse;
+
+/// `data` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum DataCommand {
+    /// Validate a JSONL task file: errors name the file, line and field; prints counts and the
+    /// outcome components its own first acceptable answers score (all 1 for a sound file).
+    Check(CheckArgs),
+    /// Write BFCL v4 single-turn categories in the task format (JSON lines on stdout or --out).
+    FromBfcl(FromBfclArgs),
+}
+
+/// `awpo data check` options.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The JSONL task file.
+    pub file: PathBuf,
+    /// Skip malformed lines (counted, the first few shown) instead of stopping at the first.
+    #[arg(long)]
+    pub skip_bad_lines: bool,
+}
+
+/// `awpo data from-bfcl` options.
+#[derive(Debug, Args)]
+pub struct FromBfclArgs {
+    /// Categories, e.g. `simple_python,multiple` (non-live single-turn).
+    #[arg(long, value_delimiter = ',', required = true)]
+    pub category: Vec<String>,
+    /// An unpacked `bfcl_eval/data` folder (default: the one `scripts/fetch-assets.sh bfcl` fetched).
+    #[arg(long, value_name = "DIR")]
+    pub bfcl_dir: Option<PathBuf>,
+    /// Output file (default: stdout).
+    #[arg(long, value_name = "PATH")]
+    pub out: Option<PathBuf>,
+}
+
+/// The BFCL data folder `scripts/fetch-assets.sh bfcl` unpacks into the asset cache.
+pub fn default_bfcl_dir() -> PathBuf {
+    let assets = std::env::var_os("AWPO_ASSETS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default().join(".cache/awpo/assets"));
+    assets.join("bfcl-eval-2026.3.23/bfcl_eval/data")
+}
+
+/// Runs a `data` subcommand; `Ok(false)` when a checked file's own answers do not score 1.
+///
+/// # Errors
+/// Unreadable or malformed files, unwritable output.
+pub fn run(command: DataCommand) -> Result<bool> {
+    match command {
+        DataCommand::Check(args) => check(&args),
+        DataCommand::FromBfcl(args) => from_bfcl(&args),
+    }
+}
+
+fn check(args: &CheckArgs) -> Result<bool> {
+    let loaded = task::load(&args.file, args.skip_bad_lines)?;
+    if !loaded.skipped.is_empty() {
+        tracing::warn!("{} bad lines skipped in {}", loaded.skipped.len(), args.file.display());
+        for e in loaded.skipped.iter().take(5) {
+            eprintln!("  skipped: {e}");
+        }
+    }
+    let (mut turns, mut calls, mut full) = (0, 0, 0);
+    for t in &loaded.tasks {
+        let mut ok = true;
+        for expected in &t.answers {
+            turns += 1;
+            calls += expected.len();
+            let oracle = first_acceptable(t.language, t.checker_functions(), expected);
+            let text = if oracle.is_empty() {
+                "No tool fits this request.".to_string()
+            } else {
+                oracle.iter().map(ToolCall::render).collect()
+            };
+            let want = Expectation { functions: t.checker_functions(), expected, language: t.language };
+            let s = score(&parse(&text), want);
+            if s.bfcl < 1.0 || s.format < 1.0 {
+                println!("{}: its first acceptable answer scores bfcl {} format {}", t.id, s.bfcl, s.format);
+                ok = false;
+            }
+        }
+        full += usize::from(ok);
+    }
+    println!(
+        "{}: {} tasks, {turns} turns, {calls} expected calls, {} bad lines skipped",
+        args.file.display(),
+        loaded.tasks.len(),
+        loaded.skipped.len()
+    );
+    println!("first acceptable answers at full marks: {full}/{}", loaded.tasks.len());
+    Ok(full == loaded.tasks.len())
+}
+
+fn from_bfcl(args: &FromBfclArgs) -> Result<bool> {
+    let dir = args.bfcl_dir.clone().unwrap_or_else(default_bfcl_dir);
+    let mut out: Box<dyn Write> = match &args.out {
+        Some(path) => {
+            Box::new(std::fs::File::create(path).map_err(|source| Error::Write { path: path.clone(), source })?)
+        }
+        None => Box::new(std::io::stdout().lock()),
+    };
+    let target = args.out.clone().unwrap_or_else(|| PathBuf::from("<stdout>"));
+    let mut count = 0;
+    for category in &args.category {
+        for item in bfcl::load(&dir, category)? {
+            writeln!(out, "{}", item.to_task(category).to_json())
+                .map_err(|source| Error::Write { path: target.clone(), source })?;
+            count += 1;
+        }
+    }
+    out.flush().map_err(|source| Error::Write { path: target.clone(), source })?;
+    eprintln!("wrote {count} tasks to {}", target.display());
+    Ok(true)
+}
