@@ -30,6 +30,7 @@ pub mod data;
 pub mod device;
 pub mod error;
 pub mod kernels;
+pub mod model;
 pub mod reduce;
 pub mod reward;
 pub mod selfcheck;

@@ -1,0 +1,179 @@
+//! The decoder (`model.*`) and its language-model head: token ids in, logits out; it knows no
+//! text. `[B, T]` ids and a `[B, T]` attention mask (1 = token, 0 = right padding) give
+//! `[B, T, V]` logits; positions are `0..T` in every row, as Hugging Face numbers them for
+//! right-padded batches.
+
+use std::path::Path;
+
+use burn::module::{Module, Param};
+use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
+
+use super::attention::{Attention, Context};
+use super::config::ModelConfig;
+use super::error::ModelError;
+use super::layers::{LoraLinear, Mlp, RmsNorm, frozen};
+use super::weights::Weights;
+
+/// One block (`model.layers.N`): pre-norm attention and MLP with residuals.
+#[derive(Module, Debug)]
+pub struct DecoderLayer {
+    /// Before attention.
+    pub input_layernorm: RmsNorm,
+    /// `self_attn`.
+    pub self_attn: Attention,
+    /// Before the MLP.
+    pub post_attention_layernorm: RmsNorm,
+    /// `mlp`.
+    pub mlp: Mlp,
+}
+
+impl DecoderLayer {
+    fn forward(&self, x: Tensor<3>, ctx: &Context) -> Tensor<3> {
+        let x = x.clone() + self.self_attn.forward(self.input_layernorm.forward(x), ctx);
+        x.clone() + self.mlp.forward(self.post_attention_layernorm.forward(x), ctx.adapter)
+    }
+}
+
+/// `model` + `lm_head`.
+#[derive(Module, Debug)]
+pub struct CausalLm {
+    /// `model.embed_tokens.weight`, `[V, D]`.
+    pub embed_tokens: Param<Tensor<2>>,
+    /// `model.layers`.
+    pub layers: Vec<DecoderLayer>,
+    /// `model.norm`.
+    pub norm: RmsNorm,
+    /// `lm_head` `[D, V]`; `None` when tied to `embed_tokens`.
+    pub lm_head: Option<LoraLinear>,
+    #[module(skip)]
+    config: ModelConfig,
+}
+
+impl CausalLm {
+    /// Loads `config.json` and `model.safetensors` (or its shards) from `dir`, base weights frozen.
+    ///
+    /// # Errors
+    /// Missing files or tensors, wrong shapes or dtypes, unsupported configurations.
+    pub fn load(dir: &Path, device: &Device) -> Result<Self, ModelError> {
+        let config = ModelConfig::from_file(&dir.join("config.json"))?;
+        let weights = Weights::open(dir, "model.safetensors")?;
+        Self::from_weights(config, &weights, device)
+    }
+
+    /// Builds the model from an opened checkpoint.
+    ///
+    /// # Errors
+    /// Missing tensors, wrong shapes or dtypes.
+    pub fn from_weights(config: ModelConfig, w: &Weights, device: &Device) -> Result<Self, ModelError> {
+        let c = &config;
+        let (d, v, dh) = (c.hidden_size, c.vocab_size, c.head_dim);
+        let (q_out, kv_out) = (c.num_attention_heads * dh, c.num_key_value_heads * dh);
+        let embed = w.get("model.embed_tokens.weight", &[v, d])?;
+        let mut layers = Vec::with_capacity(c.num_hidden_layers);
+        for i in 0..c.num_hidden_layers {
+            let p = format!("model.layers.{i}");
+            let lin = |name: &str, d_in: usize, d_out: usize, bias: bool| {
+                LoraLinear::load(w, &format!("{p}.{name}"), d_in, d_out, bias, device)
+            };
+            let proj = [
+                lin("self_attn.q_proj", d, q_out, c.qkv_bias)?,
+                lin("self_attn.k_proj", d, kv_out, c.qkv_bias)?,
+                lin("self_attn.v_proj", d, kv_out, c.qkv_bias)?,
+                lin("self_attn.o_proj", q_out, d, c.o_bias)?,
+            ];
+            let norms = if c.qk_norm {
+                let n = |name: &str| RmsNorm::load(w, &format!("{p}.self_attn.{name}"), dh, c.rms_norm_eps, device);
+                (Some(n("q_norm")?), Some(n("k_norm")?))
+            } else {
+                (None, None)
+            };
+            let i_size = c.intermediate_size;
+            layers.push(DecoderLayer {
+                input_layernorm: RmsNorm::load(w, &format!("{p}.input_layernorm"), d, c.rms_norm_eps, device)?,
+                self_attn: Attention::new(c, proj, norms),
+                post_attention_layernorm: RmsNorm::load(
+                    w,
+                    &format!("{p}.post_attention_layernorm"),
+                    d,
+                    c.rms_norm_eps,
+                    device,
+                )?,
+                mlp: Mlp {
+                    gate_proj: lin("mlp.gate_proj", d, i_size, false)?,
+                    up_proj: lin("mlp.up_proj", d, i_size, false)?,
+                    down_proj: lin("mlp.down_proj", i_size, d, false)?,
+                },
+            });
+        }
+        let lm_head = if c.tie_word_embeddings && !w.contains("lm_head.weight") {
+            None
+        } else {
+            Some(LoraLinear::load(w, "lm_head", d, v, false, device)?)
+        };
+        Ok(CausalLm {
+            embed_tokens: frozen(TensorData::new(embed, [v, d]), device),
+            layers,
+            norm: RmsNorm::load(w, "model.norm", d, c.rms_norm_eps, device)?,
+            lm_head,
+            config,
+        })
+    }
+
+    /// The configuration it was built from.
+    pub fn config(&self) -> &ModelConfig {
+        &self.config
+    }
+
+    /// The device its weights live on.
+    pub fn device(&self) -> Device {
+        self.embed_tokens.val().device()
+    }
+
+    /// Final hidden states `[B, T, D]` (after `model.norm`) of `tokens` `[B, T]` under `mask`
+    /// `[B, T]` (1 = token, 0 = padding); `adapter = false` runs the base model.
+    ///
+    /// # Errors
+    /// Shapes that differ, or an empty batch.
+    pub fn hidden(&self, tokens: Tensor<2, Int>, mask: Tensor<2, Int>, adapter: bool) -> Result<Tensor<3>, ModelError> {
+        let [b, t] = tokens.dims();
+        if mask.dims() != [b, t] || b == 0 || t == 0 {
+            return Err(ModelError::Input(format!(
+                "tokens {:?} and mask {:?} must be equal, non-empty [B, T]",
+                [b, t],
+                mask.dims()
+            )));
+        }
+        let device = tokens.device();
+        let d = self.config.hidden_size;
+        let x = self.embed_tokens.val().select(0, tokens.reshape([b * t])).reshape([b, t, d]);
+        let (cos, sin) = super::rope::tables(&self.config, 0, t, &device);
+        // `tril_mask` is true above the diagonal: the keys a query may not see.
+        let causal: Tensor<2, Bool> = Tensor::tril_mask([t, t], 0, &device);
+        let padded_key = mask.equal_elem(0).reshape([b, 1, 1, t]).expand([b, 1, t, t]);
+        let ctx =
+            Context { cos, sin, mask: causal.reshape([1, 1, t, t]).expand([b, 1, t, t]).bool_or(padded_key), adapter };
+        let x = self.layers.iter().fold(x, |x, layer| layer.forward(x, &ctx));
+        Ok(self.norm.forward(x))
+    }
+
+    /// Logits `[.., V]` of hidden states `[.., D]`.
+    pub fn logits_of<const N: usize>(&self, hidden: Tensor<N>, adapter: bool) -> Tensor<N> {
+        match &self.lm_head {
+            Some(head) => head.forward(hidden, adapter),
+            None => burn::tensor::module::linear(hidden, self.embed_tokens.val().transpose(), None),
+        }
+    }
+
+    /// Logits `[B, T, V]`.
+    ///
+    /// # Errors
+    /// As [`CausalLm::hidden`].
+    pub fn forward(
+        &self,
+        tokens: Tensor<2, Int>,
+        mask: Tensor<2, Int>,
+        adapter: bool,
+    ) -> Result<Tensor<3>, ModelError> {
+        Ok(self.logits_of(self.hidden(tokens, mask, adapter)?, adapter))
+    }
+}

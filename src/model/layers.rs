@@ -1,0 +1,179 @@
+//! Building blocks named as in the Hugging Face checkpoints: RMSNorm, a linear layer with an
+//! optional LoRA adapter, and the SwiGLU MLP.
+
+use burn::module::{Module, Param};
+use burn::tensor::activation::silu;
+use burn::tensor::module::linear;
+use burn::tensor::{Device, Tensor, TensorData};
+
+use super::error::ModelError;
+use super::weights::Weights;
+
+/// `x / sqrt(mean(x²) + eps) · weight` over the last dimension, in f32 (as HF computes it).
+#[derive(Module, Debug)]
+pub struct RmsNorm {
+    /// `[D]`.
+    pub weight: Param<Tensor<1>>,
+    #[module(skip)]
+    eps: f64,
+}
+
+impl RmsNorm {
+    /// Loads `{prefix}.weight` of width `dim`.
+    ///
+    /// # Errors
+    /// Missing tensor or wrong shape.
+    pub fn load(w: &Weights, prefix: &str, dim: usize, eps: f64, device: &Device) -> Result<Self, ModelError> {
+        let weight = w.get(&format!("{prefix}.weight"), &[dim])?;
+        Ok(RmsNorm { weight: frozen(TensorData::new(weight, [dim]), device), eps })
+    }
+
+    /// `[.., D]` → `[.., D]`.
+    pub fn forward<const N: usize>(&self, x: Tensor<N>) -> Tensor<N> {
+        let variance = x.clone().square().mean_dim(N - 1);
+        let dims = x.dims();
+        let mut shape = [1usize; N];
+        shape[N - 1] = dims[N - 1];
+        x * variance.add_scalar(self.eps).sqrt().recip() * self.weight.val().reshape(shape)
+    }
+}
+
+/// A parameter that never receives gradients (base weights).
+pub fn frozen<const N: usize>(data: TensorData, device: &Device) -> Param<Tensor<N>> {
+    Param::from_data(data, device).set_require_grad(false)
+}
+
+/// LoRA factors of one linear layer: `Δy = scale · (x·A)·B`.
+#[derive(Module, Debug)]
+pub struct Lora {
+    /// `A`, `[in, r]` (PEFT's `lora_A.weight` is `[r, in]`).
+    pub lora_a: Param<Tensor<2>>,
+    /// `B`, `[r, out]` (PEFT's `lora_B.weight` is `[out, r]`).
+    pub lora_b: Param<Tensor<2>>,
+    /// `alpha / r`.
+    #[module(skip)]
+    pub scale: f64,
+}
+
+/// `y = x·W (+ b) (+ scale·(x·A)·B)`; `W` and `b` frozen, the LoRA factors trainable. The
+/// adapter is never merged into a dense `W + A·B` on the forward pass.
+#[derive(Module, Debug)]
+pub struct LoraLinear {
+    /// `W`, `[in, out]` (HF stores `[out, in]`).
+    pub weight: Param<Tensor<2>>,
+    /// `[out]`.
+    pub bias: Option<Param<Tensor<1>>>,
+    /// The adapter, when this layer is a LoRA target.
+    pub lora: Option<Lora>,
+}
+
+fn transpose(values: Vec<f32>, rows: usize, cols: usize) -> Vec<f32> {
+    let mut out = vec![0.0; values.len()];
+    for r in 0..rows {
+        for c in 0..cols {
+            out[c * rows + r] = values[r * cols + c];
+        }
+    }
+    out
+}
+
+impl LoraLinear {
+    /// Loads `{prefix}.weight` `[out, in]` (and `{prefix}.bias` when `bias`), frozen.
+    ///
+    /// # Errors
+    /// Missing tensor or wrong shape.
+    pub fn load(
+        w: &Weights,
+        prefix: &str,
+        d_in: usize,
+        d_out: usize,
+        bias: bool,
+        device: &Device,
+    ) -> Result<Self, ModelError> {
+        let weight = transpose(w.get(&format!("{prefix}.weight"), &[d_out, d_in])?, d_out, d_in);
+        let bias = if bias {
+            Some(frozen(TensorData::new(w.get(&format!("{prefix}.bias"), &[d_out])?, [d_out]), device))
+        } else {
+            None
+        };
+        Ok(LoraLinear { weight: frozen(TensorData::new(weight, [d_in, d_out]), device), bias, lora: None })
+    }
+
+    /// A frozen linear layer from `W` given as `[in, out]` values.
+    pub fn from_weight(weight: Vec<f32>, d_in: usize, d_out: usize, device: &Device) -> Self {
+        LoraLinear { weight: frozen(TensorData::new(weight, [d_in, d_out]), device), bias: None, lora: None }
+    }
+
+    /// `[in]` and `[out]` widths.
+    pub fn dims(&self) -> [usize; 2] {
+        self.weight.val().dims()
+    }
+
+    /// Attaches trainable factors `A` `[in, r]`, `B` `[r, out]` (row-major values).
+    pub fn attach(&mut self, a: Vec<f32>, b: Vec<f32>, rank: usize, scale: f64, device: &Device) {
+        let [d_in, d_out] = self.dims();
+        self.lora = Some(Lora {
+            lora_a: Param::from_data(TensorData::new(a, [d_in, rank]), device),
+            lora_b: Param::from_data(TensorData::new(b, [rank, d_out]), device),
+            scale,
+        });
+    }
+
+    /// PEFT's tensors for this layer: `lora_A.weight` `[r, in]` and `lora_B.weight` `[out, r]`.
+    pub fn lora_tensors(&self) -> Option<[(Vec<usize>, Vec<f32>); 2]> {
+        let lora = self.lora.as_ref()?;
+        let read = |t: Tensor<2>| t.into_data().convert::<f32>().try_into_vec::<f32>().unwrap_or_default();
+        let [d_in, rank] = lora.lora_a.val().dims();
+        let [_, d_out] = lora.lora_b.val().dims();
+        Some([
+            (vec![rank, d_in], transpose(read(lora.lora_a.val()), d_in, rank)),
+            (vec![d_out, rank], transpose(read(lora.lora_b.val()), rank, d_out)),
+        ])
+    }
+
+    /// `[.., in]` → `[.., out]`; `adapter = false` computes the base layer alone (the KL
+    /// reference, with no second copy of the weights).
+    pub fn forward<const N: usize>(&self, x: Tensor<N>, adapter: bool) -> Tensor<N> {
+        let base = linear(x.clone(), self.weight.val(), self.bias.as_ref().map(Param::val));
+        match (&self.lora, adapter) {
+            (Some(l), true) => {
+                let low = linear(x, l.lora_a.val(), None);
+                base + linear(low, l.lora_b.val(), None).mul_scalar(l.scale)
+            }
+            _ => base,
+        }
+    }
+
+    /// `W + scale·A·B` as `[in, out]` values (for `awpo merge`).
+    pub fn merged(&self) -> Vec<f32> {
+        let w = match &self.lora {
+            Some(l) => self.weight.val() + l.lora_a.val().matmul(l.lora_b.val()).mul_scalar(l.scale),
+            None => self.weight.val(),
+        };
+        w.into_data().convert::<f32>().try_into_vec::<f32>().unwrap_or_default()
+    }
+}
+
+/// SwiGLU: `down(silu(gate(x)) · up(x))`.
+#[derive(Module, Debug)]
+pub struct Mlp {
+    /// `[D, I]`.
+    pub gate_proj: LoraLinear,
+    /// `[D, I]`.
+    pub up_proj: LoraLinear,
+    /// `[I, D]`.
+    pub down_proj: LoraLinear,
+}
+
+impl Mlp {
+    /// `[B, T, D]` → `[B, T, D]`.
+    pub fn forward(&self, x: Tensor<3>, adapter: bool) -> Tensor<3> {
+        let gate = silu(self.gate_proj.forward(x.clone(), adapter));
+        self.down_proj.forward(gate * self.up_proj.forward(x, adapter), adapter)
+    }
+}
+
+/// `[in, out]` values back to HF's `[out, in]` layout.
+pub fn to_hf_layout(values: Vec<f32>, d_in: usize, d_out: usize) -> Vec<f32> {
+    transpose(values, d_in, d_out)
+}

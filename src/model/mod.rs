@@ -1,0 +1,16 @@
+//! The policy model: Llama / Qwen2 / Qwen3 decoders from Hugging Face safetensors, with LoRA
+//! adapters. Token ids in, logits out; it knows no text. Module and field names mirror the
+//! checkpoint's tensor names (`model.layers.N.self_attn.q_proj` → `layers[N].self_attn.q_proj`).
+
+pub mod attention;
+pub mod causal_lm;
+pub mod config;
+pub mod error;
+pub mod layers;
+pub mod logprob;
+pub mod rope;
+pub mod weights;
+
+pub use causal_lm::CausalLm;
+pub use config::{Architecture, ModelConfig};
+pub use error::ModelError;
