@@ -8,6 +8,7 @@ use thiserror::Error;
 
 use crate::algo::AlgoConfig;
 use crate::device::DeviceConfig;
+use crate::model::LoraConfig;
 use crate::reward::RewardConfig;
 
 /// The resolved configuration of a run.
@@ -20,6 +21,8 @@ pub struct RunConfig {
     pub device: DeviceConfig,
     /// `[algo]`.
     pub algo: AlgoConfig,
+    /// `[lora]`.
+    pub lora: LoraConfig,
     /// `[reward]`.
     pub reward: RewardConfig,
 }
@@ -90,6 +93,7 @@ impl RunConfig {
     /// [`ConfigError::Invalid`] listing each bad key.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let mut problems = self.algo.problems();
+        problems.extend(self.lora.problems());
         problems.extend(self.reward.problems());
         if problems.is_empty() { Ok(()) } else { Err(ConfigError::Invalid(problems)) }
     }

@@ -119,6 +119,49 @@ impl CausalLm {
         })
     }
 
+    /// Every projection with its checkpoint name (`model.layers.N.self_attn.q_proj`, …).
+    pub fn linear_layers(&self) -> Vec<(String, &LoraLinear)> {
+        let mut out = Vec::new();
+        for (i, l) in self.layers.iter().enumerate() {
+            let a = &l.self_attn;
+            let m = &l.mlp;
+            for (name, layer) in [
+                ("self_attn.q_proj", &a.q_proj),
+                ("self_attn.k_proj", &a.k_proj),
+                ("self_attn.v_proj", &a.v_proj),
+                ("self_attn.o_proj", &a.o_proj),
+                ("mlp.gate_proj", &m.gate_proj),
+                ("mlp.up_proj", &m.up_proj),
+                ("mlp.down_proj", &m.down_proj),
+            ] {
+                out.push((format!("model.layers.{i}.{name}"), layer));
+            }
+        }
+        out
+    }
+
+    /// As [`CausalLm::linear_layers`], mutably (to attach adapters).
+    pub fn linear_layers_mut(&mut self) -> Vec<(String, &mut LoraLinear)> {
+        let mut out = Vec::new();
+        for (i, l) in self.layers.iter_mut().enumerate() {
+            let a = &mut l.self_attn;
+            let m = &mut l.mlp;
+            let named = [
+                ("self_attn.q_proj", &mut a.q_proj),
+                ("self_attn.k_proj", &mut a.k_proj),
+                ("self_attn.v_proj", &mut a.v_proj),
+                ("self_attn.o_proj", &mut a.o_proj),
+                ("mlp.gate_proj", &mut m.gate_proj),
+                ("mlp.up_proj", &mut m.up_proj),
+                ("mlp.down_proj", &mut m.down_proj),
+            ];
+            for (name, layer) in named {
+                out.push((format!("model.layers.{i}.{name}"), layer));
+            }
+        }
+        out
+    }
+
     /// The configuration it was built from.
     pub fn config(&self) -> &ModelConfig {
         &self.config

@@ -8,9 +8,11 @@ pub mod config;
 pub mod error;
 pub mod layers;
 pub mod logprob;
+pub mod peft;
 pub mod rope;
 pub mod weights;
 
 pub use causal_lm::CausalLm;
 pub use config::{Architecture, ModelConfig};
 pub use error::ModelError;
+pub use peft::LoraConfig;

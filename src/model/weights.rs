@@ -109,6 +109,11 @@ impl Weights {
         self.index.contains_key(name)
     }
 
+    /// The stored shape of a tensor.
+    pub fn shape(&self, name: &str) -> Option<Vec<usize>> {
+        self.index.get(name).map(|e| e.shape.clone())
+    }
+
     /// Every tensor name.
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.index.keys().map(String::as_str)
