@@ -1,4 +1,4 @@
-//! Command line: `awpo check | config print | data check | data from-bfcl | devices`.
+//! Command line: `awpo check | config print | data check | data from-bfcl | perplexity | merge | devices`.
 
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
@@ -37,6 +37,10 @@ pub enum Command {
     /// Task data: validate a JSONL task file, or convert BFCL v4 categories to it.
     #[command(subcommand)]
     Data(crate::cli_data::DataCommand),
+    /// Perplexity of a text file under a model (+ adapter), in windows of the context length.
+    Perplexity(crate::cli_model::PerplexityArgs),
+    /// Merge a PEFT LoRA adapter into its base model and write a Hugging Face checkpoint.
+    Merge(crate::cli_model::MergeArgs),
     /// List the wgpu adapters and the device `--device auto` would pick.
     Devices,
 }
@@ -127,6 +131,8 @@ pub fn run(cli: Cli) -> Result<bool> {
         }
         Command::Check(args) => check(args),
         Command::Data(command) => crate::cli_data::run(command),
+        Command::Perplexity(args) => crate::cli_model::perplexity(&args),
+        Command::Merge(args) => crate::cli_model::merge(&args),
     }
 }
 

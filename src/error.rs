@@ -9,6 +9,7 @@ use crate::config::ConfigError;
 use crate::data::bfcl::BfclError;
 use crate::data::task::TaskError;
 use crate::device::DeviceError;
+use crate::model::ModelError;
 
 /// Any error of the library.
 #[derive(Debug, Error)]
@@ -25,6 +26,9 @@ pub enum Error {
     /// A task file.
     #[error(transparent)]
     Task(#[from] TaskError),
+    /// A model, adapter or tokenizer.
+    #[error(transparent)]
+    Model(#[from] ModelError),
     /// A BFCL data file.
     #[error(transparent)]
     Bfcl(#[from] BfclError),

@@ -25,6 +25,7 @@ pub mod algo;
 mod architecture;
 pub mod cli;
 pub mod cli_data;
+pub mod cli_model;
 pub mod config;
 pub mod data;
 pub mod device;

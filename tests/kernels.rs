@@ -142,3 +142,12 @@ fn guarded_sums_are_right_where_burn_reductions_are_not() {
         assert!((f64::from(*g) - w).abs() <= 1e-6 * w, "column sums of [70000, 8]: {g} vs {w}");
     }
 }
+
+/// The decoder on wgpu (lavapipe in CI) against Hugging Face's logits: one fixture per family.
+#[test]
+fn hf_logit_parity_on_wgpu() {
+    let Some(device) = device() else { return };
+    for name in ["llama_untied_rope_scaling", "qwen2_untied", "qwen3_tied"] {
+        common::fixtures::parity(name, &device);
+    }
+}

@@ -136,11 +136,11 @@ impl ModelConfig {
                 return Err(bad(field, "must be > 0".into()));
             }
         }
-        if heads % kv_heads != 0 {
+        if !heads.is_multiple_of(kv_heads) {
             return Err(bad("num_key_value_heads", format!("{kv_heads} does not divide num_attention_heads {heads}")));
         }
         let head_dim = raw.head_dim.unwrap_or(raw.hidden_size / heads);
-        if head_dim == 0 || head_dim % 2 != 0 {
+        if head_dim == 0 || !head_dim.is_multiple_of(2) {
             return Err(bad("head_dim", format!("{head_dim} must be even and > 0")));
         }
         // transformers 5 writes `rope_parameters`; 4.x writes `rope_theta` + `rope_scaling`.

@@ -6,6 +6,8 @@ use awpo::algo::{LossBatch, loss};
 use awpo::selfcheck::{Comparison, Inputs};
 use burn::tensor::{Device, Tensor, TensorData};
 
+pub mod fixtures;
+
 /// A fresh seed per run (printed, so a failure can be replayed with `AWPO_TEST_SEED=<seed>`).
 pub fn seed(test: &str) -> u64 {
     let seed = std::env::var("AWPO_TEST_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {

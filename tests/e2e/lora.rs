@@ -7,7 +7,7 @@ use awpo::model::{CausalLm, LoraConfig, peft};
 use burn::optim::{AdamWConfig, GradientsParams};
 use burn::tensor::Device;
 
-use crate::model::{Reference, fixture, values};
+use crate::common::fixtures::{Reference, fixture, values};
 
 fn adapted(device: &Device) -> CausalLm {
     let mut model = CausalLm::load(&fixture("qwen3_untied"), device).unwrap_or_else(|e| panic!("{e}"));
@@ -111,4 +111,80 @@ fn merged_checkpoint_gives_adapted_logits_and_bad_adapters_are_named() {
     assert!(e.contains("layers.9.mlp.up_proj") && e.contains("matching no projection"), "{e}");
     let missing = CausalLm::load(&fixture("no_such_model"), &device).expect_err("missing").to_string();
     assert!(missing.contains("no_such_model") && missing.contains("config.json"), "{missing}");
+}
+
+/// `awpo perplexity` on a fixture model with a word-level tokenizer built here: the printed
+/// value equals exp(mean NLL) computed from the model's own logits, and `awpo merge` writes a
+/// checkpoint that `awpo perplexity` scores like base + adapter.
+#[test]
+fn perplexity_and_merge_from_the_command_line() {
+    use burn::tensor::{Int, Tensor, TensorData};
+    use tokenizers::models::wordlevel::WordLevel;
+    use tokenizers::pre_tokenizers::whitespace::Whitespace;
+
+    let dir = std::env::temp_dir().join(format!("awpo-ppl-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    for f in ["config.json", "model.safetensors"] {
+        std::fs::copy(fixture("qwen3_untied").join(f), dir.join(f)).expect("copy");
+    }
+    let vocab = (0..96u32).map(|i| (format!("w{i}"), i)).collect();
+    let model = WordLevel::builder().vocab(vocab).unk_token("w0".into()).build().expect("word level");
+    let mut tokenizer = tokenizers::Tokenizer::new(model);
+    tokenizer.with_pre_tokenizer(Some(Whitespace {}));
+    tokenizer.save(dir.join("tokenizer.json"), false).expect("save tokenizer");
+    let ids: Vec<i64> = (0..40).map(|i| (i * 37 + 11) % 95 + 1).collect();
+    let text: String = ids.iter().map(|i| format!("w{i} ")).collect();
+    let file = dir.join("text.txt");
+    std::fs::write(&file, &text).expect("text");
+
+    // Independent NLL: full-sequence logits, log-softmax in f64.
+    let device = Device::flex();
+    let lm = CausalLm::load(&dir, &device).expect("model");
+    let n = ids.len();
+    let tokens = Tensor::<2, Int>::from_data(TensorData::new(ids.clone(), [1, n]), &device);
+    let logits = values(lm.forward(tokens, Tensor::<2, Int>::ones([1, n], &device), true).expect("forward"));
+    let v = lm.config().vocab_size;
+    let mut nll = 0.0f64;
+    for t in 0..n - 1 {
+        let row: Vec<f64> = logits[t * v..(t + 1) * v].iter().map(|&x| f64::from(x)).collect();
+        let max = row.iter().cloned().fold(f64::MIN, f64::max);
+        let lse = max + row.iter().map(|x| (x - max).exp()).sum::<f64>().ln();
+        nll += lse - row[ids[t + 1] as usize];
+    }
+    let expected = (nll / (n - 1) as f64).exp();
+
+    let awpo =
+        |args: &[&str]| std::process::Command::new(env!("CARGO_BIN_EXE_awpo")).args(args).output().expect("runs");
+    let (d, f) = (dir.to_string_lossy().to_string(), file.to_string_lossy().to_string());
+    let out = awpo(&["perplexity", "--model", &d, "--file", &f, "--device", "cpu"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    let last = stdout.lines().last().unwrap_or_default();
+    let printed: f64 = last.split_whitespace().nth(1).and_then(|p| p.parse().ok()).expect("perplexity: P ...");
+    eprintln!("{last}  (independent: {expected:.4})");
+    assert!(last.ends_with(&format!("over {} tokens)", n - 1)), "{last}");
+    assert!((printed - expected).abs() < 1e-3 * expected, "{printed} vs {expected}");
+    let windowed = awpo(&["perplexity", "--model", &d, "--file", &f, "--device", "cpu", "--context", "8"]);
+    assert!(String::from_utf8_lossy(&windowed.stdout).contains(&format!("over {} tokens)", n - 1)));
+
+    let merged = dir.join("merged");
+    let adapter = fixture("qwen3_untied_lora").to_string_lossy().to_string();
+    let out = awpo(&["merge", "--model", &d, "--adapter", &adapter, "--out", &merged.to_string_lossy()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let with_adapter = awpo(&["perplexity", "--model", &d, "--adapter", &adapter, "--file", &f, "--device", "cpu"]);
+    let from_merged = awpo(&["perplexity", "--model", &merged.to_string_lossy(), "--file", &f, "--device", "cpu"]);
+    let value = |o: &std::process::Output| -> f64 {
+        let s = String::from_utf8_lossy(&o.stdout).to_string();
+        s.lines().last().and_then(|l| l.split_whitespace().nth(1)).and_then(|p| p.parse().ok()).unwrap_or(f64::NAN)
+    };
+    let (a, m) = (value(&with_adapter), value(&from_merged));
+    assert!((a - m).abs() < 1e-3 * a && (a - printed).abs() > 1e-3, "adapter {a}, merged {m}, base {printed}");
+
+    std::fs::remove_file(dir.join("tokenizer.json")).expect("rm");
+    let out = awpo(&["perplexity", "--model", &d, "--file", &f, "--device", "cpu"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.code() == Some(2) && stderr.contains("tokenizer.json") && !stderr.contains("panicked"),
+        "{stderr}"
+    );
 }
