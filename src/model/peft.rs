@@ -180,9 +180,12 @@ pub fn save_adapter(model: &CausalLm, cfg: &LoraConfig, base: &str, dir: &Path) 
     let tmp = dir.with_extension("tmp");
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir_all(&tmp).map_err(|e| write(&tmp, e.to_string()))?;
+    // PEFT writes an integral alpha as an int.
+    let alpha =
+        if cfg.alpha.fract() == 0.0 && cfg.alpha.abs() < 1e15 { json!(cfg.alpha as i64) } else { json!(cfg.alpha) };
     let config = json!({
         "peft_type": "LORA", "task_type": "CAUSAL_LM", "base_model_name_or_path": base,
-        "r": cfg.rank, "lora_alpha": cfg.alpha, "lora_dropout": cfg.dropout, "target_modules": cfg.target_modules,
+        "r": cfg.rank, "lora_alpha": alpha, "lora_dropout": cfg.dropout, "target_modules": cfg.target_modules,
         "bias": "none", "fan_in_fan_out": false, "use_rslora": false, "use_dora": false,
         "inference_mode": true, "modules_to_save": null,
     });

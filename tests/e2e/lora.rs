@@ -73,10 +73,76 @@ fn only_adapters_learn_and_adapters_round_trip() {
     let dir = std::env::temp_dir().join(format!("awpo-adapter-{}", std::process::id()));
     let cfg = LoraConfig { rank: 4, alpha: 8.0, ..LoraConfig::default() };
     peft::save_adapter(&model, &cfg, "tests/fixtures/models/qwen3_untied", &dir).unwrap_or_else(|e| panic!("{e}"));
-    let mut back = CausalLm::load(&fixture("qwen3_untied"), &Device::flex()).expect("base");
+    let mut back = CausalLm::load(&fixture("qwen3_untied"), &device).expect("base");
     let loaded = peft::load(&mut back, &dir).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!((loaded.rank, loaded.alpha), (4, 8.0));
     assert_eq!(flat_lora(&back), lora_after, "saved adapter loads back bit for bit");
+    let (ids, mask) = reference.inputs(&device);
+    let before = values(model.forward(ids.clone(), mask.clone(), true).expect("forward"));
+    let after = values(back.forward(ids, mask, true).expect("forward"));
+    let differ = before.iter().zip(&after).filter(|(a, b)| a != b).count();
+    assert_eq!(differ, 0, "reloaded adapter gives identical logits ({differ} differ)");
+
+    // The files are those PEFT writes: same keys and shapes, same adapter_config values.
+    let peft_dir = fixture("qwen3_untied_lora");
+    let keys = |d: &std::path::Path| {
+        let w = awpo::model::weights::Weights::open(d, "adapter_model.safetensors").expect("adapter");
+        let mut k: Vec<(String, Option<Vec<usize>>)> = w.names().map(|n| (n.to_string(), w.shape(n))).collect();
+        k.sort();
+        k
+    };
+    assert_eq!(keys(&dir), keys(&peft_dir), "tensor names and shapes equal PEFT's");
+    let config = |d: &std::path::Path| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(d.join("adapter_config.json")).expect("config")).expect("json")
+    };
+    let (ours, theirs) = (config(&dir), config(&peft_dir));
+    for key in ours.as_object().expect("object").keys() {
+        assert!(theirs.get(key).is_some(), "{key} is not a key PEFT writes");
+    }
+    for key in ["peft_type", "task_type", "r", "lora_alpha", "bias", "fan_in_fan_out", "use_rslora", "use_dora"] {
+        assert_eq!(ours[key], theirs[key], "{key}");
+    }
+    let sorted = |v: &serde_json::Value| {
+        let mut t: Vec<String> =
+            v.as_array().into_iter().flatten().filter_map(|x| x.as_str().map(str::to_string)).collect();
+        t.sort();
+        t
+    };
+    assert_eq!(sorted(&ours["target_modules"]), sorted(&theirs["target_modules"]));
+}
+
+#[test]
+fn fresh_adapters_start_at_the_base_and_logprobs_are_chunk_invariant() {
+    let device = Device::flex();
+    let mut model = CausalLm::load(&fixture("qwen3_untied"), &device).expect("base");
+    let reference = Reference::load(&fixture("qwen3_untied"));
+    let (ids, mask) = reference.inputs(&device);
+    let base = values(model.forward(ids.clone(), mask.clone(), false).expect("forward"));
+    peft::attach(&mut model, &LoraConfig::default(), 7);
+    assert!(model.linear_layers().iter().all(|(_, l)| l.lora.is_some()));
+    let on = values(model.forward(ids.clone(), mask.clone(), true).expect("forward"));
+    assert_eq!(on, base, "B = 0 at init: adapter-on logits equal the base bit for bit");
+
+    // Log-probs = log_softmax(logits) gathered, for every chunking (boundaries inside and at the end).
+    let logits = values(model.forward(ids.clone(), mask.clone(), true).expect("forward"));
+    let [b, t] = reference.shape;
+    let v = model.config().vocab_size;
+    let mut expected = vec![0.0f32; b * (t - 1)];
+    for r in 0..b {
+        for c in 0..t - 1 {
+            if reference.mask[r * t + c + 1] == 1 {
+                let row = &logits[(r * t + c) * v..(r * t + c + 1) * v];
+                let max = row.iter().cloned().fold(f32::MIN, f32::max);
+                let lse = max + row.iter().map(|x| (x - max).exp()).sum::<f32>().ln();
+                expected[r * (t - 1) + c] = row[reference.ids[r * t + c + 1] as usize] - lse;
+            }
+        }
+    }
+    for chunk in [1, 3, 4, 9, 10, 64] {
+        let got = values(token_stats(&model, ids.clone(), mask.clone(), true, chunk).expect("stats").logprobs);
+        let err = got.iter().zip(&expected).map(|(a, e)| (a - e).abs()).fold(0.0f32, f32::max);
+        assert!(err < 1e-5, "chunk {chunk}: max error {err}");
+    }
 }
 
 #[test]
