@@ -68,6 +68,8 @@ pub struct Adapter {
     pub kind: DeviceKind,
     /// Whether it is a real GPU (not a CPU/software adapter).
     pub hardware: bool,
+    /// `max_storage_buffer_binding_size`: the most bytes one tensor may occupy.
+    pub max_binding_bytes: u64,
 }
 
 /// The wgpu adapters of this machine, hardware first.
@@ -91,7 +93,8 @@ pub fn adapters() -> Vec<Adapter> {
                 wgpu::DeviceType::VirtualGpu => (DeviceKind::VirtualGpu(index), true),
                 _ => (DeviceKind::Cpu, false),
             };
-            Adapter { name: info.name, api: format!("{:?}", info.backend), kind, hardware }
+            let max_binding_bytes = a.limits().max_storage_buffer_binding_size;
+            Adapter { name: info.name, api: format!("{:?}", info.backend), kind, hardware, max_binding_bytes }
         })
         .collect();
     out.sort_by_key(|a| !a.hardware);
@@ -102,6 +105,25 @@ pub fn adapters() -> Vec<Adapter> {
 #[cfg(not(feature = "wgpu"))]
 pub fn adapters() -> Vec<Adapter> {
     Vec::new()
+}
+
+/// The most bytes one tensor may occupy on `device`: on wgpu the smallest
+/// `max_storage_buffer_binding_size` of this machine's adapters (a larger tensor fails in a
+/// background thread and leaves wrong results, so callers check first); `None` elsewhere.
+pub fn binding_limit(device: &Device) -> Option<u64> {
+    #[cfg(feature = "wgpu")]
+    {
+        use burn::backend::DispatchDevice;
+        match device.as_dispatch().clone().inner() {
+            DispatchDevice::Cube(cubecl::Device::Wgpu(_)) => adapters().iter().map(|a| a.max_binding_bytes).min(),
+            _ => None,
+        }
+    }
+    #[cfg(not(feature = "wgpu"))]
+    {
+        let _ = device;
+        None
+    }
 }
 
 fn wgpu_device(adapter: &Adapter) -> Result<Selected, DeviceError> {

@@ -151,3 +151,17 @@ fn hf_logit_parity_on_wgpu() {
         common::fixtures::parity(name, &device);
     }
 }
+
+/// A weight larger than one storage binding is refused with a clear error before any upload
+/// (on wgpu it would otherwise fail in a background thread and leave wrong results).
+#[test]
+fn oversized_weights_are_refused_on_wgpu() {
+    let Some(device) = device() else { return };
+    let limit = awpo::device::binding_limit(&device).expect("wgpu has a binding limit");
+    let text = std::fs::read_to_string(common::fixtures::fixture("qwen3_tied").join("config.json")).expect("config");
+    let path = std::path::Path::new("config.json");
+    let mut config = awpo::model::ModelConfig::from_json(path, &text).expect("config");
+    config.vocab_size = (limit / (4 * config.hidden_size as u64)) as usize + 1;
+    let err = awpo::model::CausalLm::random(config, 0, &device).expect_err("too large").to_string();
+    assert!(err.contains("model.embed_tokens.weight") && err.contains(&limit.to_string()), "{err}");
+}

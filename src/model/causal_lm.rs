@@ -12,7 +12,7 @@ use super::attention::{Attention, Context};
 use super::config::ModelConfig;
 use super::error::ModelError;
 use super::layers::{LoraLinear, Mlp, RmsNorm, frozen};
-use super::weights::Weights;
+use super::weights::{Limited, RandomWeights, TensorSource, Weights, fits};
 
 /// One block (`model.layers.N`): pre-norm attention and MLP with residuals.
 #[derive(Module, Debug)]
@@ -60,15 +60,25 @@ impl CausalLm {
         Self::from_weights(config, &weights, device)
     }
 
-    /// Builds the model from an opened checkpoint.
+    /// A randomly initialised model of `config` (benchmarks; see [`RandomWeights`]).
+    ///
+    /// # Errors
+    /// None in practice (the random source has every tensor).
+    pub fn random(config: ModelConfig, seed: u64, device: &Device) -> Result<Self, ModelError> {
+        Self::from_weights(config, &RandomWeights { seed }, device)
+    }
+
+    /// Builds the model from a tensor source (an opened checkpoint, or random weights).
     ///
     /// # Errors
     /// Missing tensors, wrong shapes or dtypes.
-    pub fn from_weights(config: ModelConfig, w: &Weights, device: &Device) -> Result<Self, ModelError> {
+    pub fn from_weights(config: ModelConfig, w: &dyn TensorSource, device: &Device) -> Result<Self, ModelError> {
+        let limited = Limited { inner: w, limit: crate::device::binding_limit(device) };
+        let w: &dyn TensorSource = &limited;
         let c = &config;
         let (d, v, dh) = (c.hidden_size, c.vocab_size, c.head_dim);
         let (q_out, kv_out) = (c.num_attention_heads * dh, c.num_key_value_heads * dh);
-        let embed = w.get("model.embed_tokens.weight", &[v, d])?;
+        let embed = w.tensor("model.embed_tokens.weight", &[v, d])?;
         let mut layers = Vec::with_capacity(c.num_hidden_layers);
         for i in 0..c.num_hidden_layers {
             let p = format!("model.layers.{i}");
@@ -105,7 +115,7 @@ impl CausalLm {
                 },
             });
         }
-        let lm_head = if c.tie_word_embeddings && !w.contains("lm_head.weight") {
+        let lm_head = if c.tie_word_embeddings && !w.has("lm_head.weight") {
             None
         } else {
             Some(LoraLinear::load(w, "lm_head", d, v, false, device)?)
@@ -188,6 +198,14 @@ impl CausalLm {
         }
         let device = tokens.device();
         let d = self.config.hidden_size;
+        let limit = crate::device::binding_limit(&device);
+        let h = self.config.num_attention_heads;
+        fits(|| format!("attention scores [{b}, {h}, {t}, {t}]"), 4 * (b * h) as u64 * (t * t) as u64, limit)?;
+        fits(
+            || format!("MLP activations [{b}, {t}, {}]", self.config.intermediate_size),
+            4 * (b * t * self.config.intermediate_size) as u64,
+            limit,
+        )?;
         let x = self.embed_tokens.val().select(0, tokens.reshape([b * t])).reshape([b, t, d]);
         let (cos, sin) = super::rope::tables(&self.config, 0, t, &device);
         // `tril_mask` is true above the diagonal: the keys a query may not see.

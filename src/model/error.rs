@@ -74,6 +74,19 @@ pub enum ModelError {
         /// What.
         what: String,
     },
+    /// A tensor larger than one storage binding of the wgpu adapter allows.
+    #[error(
+        "{what} needs {bytes} bytes in one buffer, more than this wgpu adapter's storage binding limit of {limit} bytes; \
+         use --device cpu (or cuda), a GPU with larger bindings, or a smaller batch/context"
+    )]
+    TooLarge {
+        /// The tensor (a weight name or an activation).
+        what: String,
+        /// Its size.
+        bytes: u64,
+        /// The adapter's limit.
+        limit: u64,
+    },
     /// Token ids outside the vocabulary, or shapes that do not fit.
     #[error("bad model input: {0}")]
     Input(String),

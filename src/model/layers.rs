@@ -2,12 +2,13 @@
 //! optional LoRA adapter, and the SwiGLU MLP.
 
 use burn::module::{Module, Param};
+use burn::nn::{Dropout, DropoutConfig};
 use burn::tensor::activation::silu;
 use burn::tensor::module::linear;
 use burn::tensor::{Device, Tensor, TensorData};
 
 use super::error::ModelError;
-use super::weights::Weights;
+use super::weights::TensorSource;
 
 /// `x / sqrt(mean(x²) + eps) · weight` over the last dimension, in f32 (as HF computes it).
 #[derive(Module, Debug)]
@@ -23,8 +24,8 @@ impl RmsNorm {
     ///
     /// # Errors
     /// Missing tensor or wrong shape.
-    pub fn load(w: &Weights, prefix: &str, dim: usize, eps: f64, device: &Device) -> Result<Self, ModelError> {
-        let weight = w.get(&format!("{prefix}.weight"), &[dim])?;
+    pub fn load(w: &dyn TensorSource, prefix: &str, dim: usize, eps: f64, device: &Device) -> Result<Self, ModelError> {
+        let weight = w.tensor(&format!("{prefix}.weight"), &[dim])?;
         Ok(RmsNorm { weight: frozen(TensorData::new(weight, [dim]), device), eps })
     }
 
@@ -50,6 +51,8 @@ pub struct Lora {
     pub lora_a: Param<Tensor<2>>,
     /// `B`, `[r, out]` (PEFT's `lora_B.weight` is `[out, r]`).
     pub lora_b: Param<Tensor<2>>,
+    /// Dropout on the adapter's input; active only on an autodiff (training) device.
+    pub dropout: Dropout,
     /// `alpha / r`.
     #[module(skip)]
     pub scale: f64,
@@ -83,16 +86,16 @@ impl LoraLinear {
     /// # Errors
     /// Missing tensor or wrong shape.
     pub fn load(
-        w: &Weights,
+        w: &dyn TensorSource,
         prefix: &str,
         d_in: usize,
         d_out: usize,
         bias: bool,
         device: &Device,
     ) -> Result<Self, ModelError> {
-        let weight = transpose(w.get(&format!("{prefix}.weight"), &[d_out, d_in])?, d_out, d_in);
+        let weight = transpose(w.tensor(&format!("{prefix}.weight"), &[d_out, d_in])?, d_out, d_in);
         let bias = if bias {
-            Some(frozen(TensorData::new(w.get(&format!("{prefix}.bias"), &[d_out])?, [d_out]), device))
+            Some(frozen(TensorData::new(w.tensor(&format!("{prefix}.bias"), &[d_out])?, [d_out]), device))
         } else {
             None
         };
@@ -109,12 +112,14 @@ impl LoraLinear {
         self.weight.val().dims()
     }
 
-    /// Attaches trainable factors `A` `[in, r]`, `B` `[r, out]` (row-major values).
-    pub fn attach(&mut self, a: Vec<f32>, b: Vec<f32>, rank: usize, scale: f64, device: &Device) {
+    /// Attaches trainable factors `A` `[in, r]`, `B` `[r, out]` (row-major values), with
+    /// `dropout` (in [0, 1)) on the adapter's input while training.
+    pub fn attach(&mut self, a: Vec<f32>, b: Vec<f32>, rank: usize, scale: f64, dropout: f64, device: &Device) {
         let [d_in, d_out] = self.dims();
         self.lora = Some(Lora {
             lora_a: Param::from_data(TensorData::new(a, [d_in, rank]), device),
             lora_b: Param::from_data(TensorData::new(b, [rank, d_out]), device),
+            dropout: DropoutConfig::new(dropout.clamp(0.0, 0.99)).init(),
             scale,
         });
     }
@@ -137,7 +142,7 @@ impl LoraLinear {
         let base = linear(x.clone(), self.weight.val(), self.bias.as_ref().map(Param::val));
         match (&self.lora, adapter) {
             (Some(l), true) => {
-                let low = linear(x, l.lora_a.val(), None);
+                let low = linear(l.dropout.forward(x), l.lora_a.val(), None);
                 base + linear(low, l.lora_b.val(), None).mul_scalar(l.scale)
             }
             _ => base,

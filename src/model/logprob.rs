@@ -31,6 +31,16 @@ pub fn token_stats(
     if t < 2 || chunk == 0 {
         return Err(ModelError::Input(format!("need T >= 2 tokens and chunk > 0 (T = {t}, chunk = {chunk})")));
     }
+    // Each chunk's logits `[B, chunk, V]` must fit one storage binding on wgpu.
+    let v = model.config().vocab_size;
+    let chunk = match crate::device::binding_limit(&tokens.device()) {
+        Some(limit) => {
+            let per_position = 4 * (b * v) as u64;
+            super::weights::fits(|| format!("logits of one position [{b}, 1, {v}]"), per_position, Some(limit))?;
+            chunk.min((limit / per_position) as usize)
+        }
+        None => chunk,
+    };
     let hidden = model.hidden(tokens.clone(), mask.clone(), adapter)?;
     let targets = tokens.narrow(1, 1, t - 1);
     let keep = mask.narrow(1, 1, t - 1).float();

@@ -24,7 +24,7 @@ pub struct LoraConfig {
     pub rank: usize,
     /// `alpha`; the update is scaled by `alpha / r`.
     pub alpha: f64,
-    /// Dropout on the adapter's input (0 = off; only 0 is implemented so far).
+    /// Dropout on the adapter's input while training (0 = off), in [0, 1).
     pub dropout: f64,
     /// Projections that get adapters (HF names: q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj).
     pub target_modules: Vec<String>,
@@ -51,8 +51,8 @@ impl LoraConfig {
         if !(self.alpha.is_finite() && self.alpha > 0.0) {
             out.push(("lora.alpha", format!("{} is invalid: must be > 0", self.alpha)));
         }
-        if self.dropout != 0.0 {
-            out.push(("lora.dropout", format!("{} is not supported yet: only 0", self.dropout)));
+        if !(0.0..1.0).contains(&self.dropout) {
+            out.push(("lora.dropout", format!("{} is invalid: must be in [0, 1)", self.dropout)));
         }
         if let Some(bad) = self.target_modules.iter().find(|t| !TARGETS.contains(&t.as_str())) {
             out.push(("lora.target_modules", format!("{bad:?} is not one of {}", TARGETS.join(", "))));
@@ -82,7 +82,7 @@ pub fn attach(model: &mut CausalLm, cfg: &LoraConfig, seed: u64) {
         let [d_in, d_out] = layer.dims();
         let bound = 1.0 / (d_in as f32).sqrt();
         let a: Vec<f32> = (0..d_in * cfg.rank).map(|_| rng.random_range(-bound..bound)).collect();
-        layer.attach(a, vec![0.0; cfg.rank * d_out], cfg.rank, scale, &device);
+        layer.attach(a, vec![0.0; cfg.rank * d_out], cfg.rank, scale, cfg.dropout, &device);
     }
 }
 
@@ -91,6 +91,8 @@ struct AdapterFile {
     r: usize,
     lora_alpha: f64,
     target_modules: Value,
+    #[serde(default)]
+    lora_dropout: f64,
     #[serde(default)]
     use_rslora: bool,
     #[serde(default)]
@@ -120,6 +122,9 @@ pub fn load(model: &mut CausalLm, dir: &Path) -> Result<LoraConfig, ModelError> 
     if file.r == 0 {
         return Err(bad("r", "must be >= 1".into()));
     }
+    if !(0.0..1.0).contains(&file.lora_dropout) {
+        return Err(bad("lora_dropout", format!("{} must be in [0, 1)", file.lora_dropout)));
+    }
     let targets: Vec<String> = match &file.target_modules {
         Value::String(s) => vec![s.clone()],
         Value::Array(a) => a.iter().filter_map(Value::as_str).map(str::to_string).collect(),
@@ -140,7 +145,7 @@ pub fn load(model: &mut CausalLm, dir: &Path) -> Result<LoraConfig, ModelError> 
         let [d_in, d_out] = layer.dims();
         let a = super::layers::to_hf_layout(weights.get(&peft_key(&name, "A"), &[r, d_in])?, r, d_in);
         let b = super::layers::to_hf_layout(weights.get(&peft_key(&name, "B"), &[d_out, r])?, d_out, r);
-        layer.attach(a, b, r, scale, &device);
+        layer.attach(a, b, r, scale, file.lora_dropout, &device);
         attached += 1;
     }
     let mut unused: Vec<&str> = weights.names().filter(|n| !used.contains(*n)).collect();
@@ -157,7 +162,7 @@ pub fn load(model: &mut CausalLm, dir: &Path) -> Result<LoraConfig, ModelError> 
             files: "adapter_model.safetensors".into(),
         });
     }
-    Ok(LoraConfig { rank: r, alpha: file.lora_alpha, dropout: 0.0, target_modules: targets })
+    Ok(LoraConfig { rank: r, alpha: file.lora_alpha, dropout: file.lora_dropout, target_modules: targets })
 }
 
 /// Writes the model's adapters to `dir` in PEFT format (into a temporary sibling directory,

@@ -161,6 +161,83 @@ impl Weights {
     }
 }
 
+/// Where a model's tensors come from: a checkpoint ([`Weights`]) or a seeded random init
+/// ([`RandomWeights`], for benchmarks of shapes no registry ships).
+pub trait TensorSource {
+    /// The tensor `name` as f32 values of shape `expected` (HF layout).
+    ///
+    /// # Errors
+    /// Missing tensor, other shape or dtype, unreadable bytes.
+    fn tensor(&self, name: &str, expected: &[usize]) -> Result<Vec<f32>, ModelError>;
+    /// Whether the source holds `name`.
+    fn has(&self, name: &str) -> bool;
+}
+
+impl TensorSource for Weights {
+    fn tensor(&self, name: &str, expected: &[usize]) -> Result<Vec<f32>, ModelError> {
+        self.get(name, expected)
+    }
+    fn has(&self, name: &str) -> bool {
+        self.contains(name)
+    }
+}
+
+/// A source whose tensors must each fit one storage binding of `limit` bytes (wgpu).
+pub struct Limited<'a> {
+    /// The tensors.
+    pub inner: &'a dyn TensorSource,
+    /// The binding limit, if any.
+    pub limit: Option<u64>,
+}
+
+/// `Err` when `bytes` exceed `limit`.
+///
+/// # Errors
+/// [`ModelError::TooLarge`].
+pub fn fits(what: impl FnOnce() -> String, bytes: u64, limit: Option<u64>) -> Result<(), ModelError> {
+    match limit {
+        Some(limit) if bytes > limit => Err(ModelError::TooLarge { what: what(), bytes, limit }),
+        _ => Ok(()),
+    }
+}
+
+impl TensorSource for Limited<'_> {
+    fn tensor(&self, name: &str, expected: &[usize]) -> Result<Vec<f32>, ModelError> {
+        let bytes = 4 * expected.iter().product::<usize>() as u64;
+        fits(|| format!("weight {name} {expected:?} (f32)"), bytes, self.limit)?;
+        self.inner.tensor(name, expected)
+    }
+    fn has(&self, name: &str) -> bool {
+        self.inner.has(name)
+    }
+}
+
+/// Deterministic random weights: norms 1, everything else uniform in ±0.02·√3 (std 0.02,
+/// HF's `initializer_range`), from a seed mixed with each tensor's name.
+pub struct RandomWeights {
+    /// The seed.
+    pub seed: u64,
+}
+
+impl TensorSource for RandomWeights {
+    fn tensor(&self, name: &str, expected: &[usize]) -> Result<Vec<f32>, ModelError> {
+        use rand::{Rng, SeedableRng};
+        let count: usize = expected.iter().product();
+        if name.contains("norm") {
+            return Ok(vec![1.0; count]);
+        }
+        let mixed = name
+            .bytes()
+            .fold(self.seed ^ 0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(mixed);
+        let bound = 0.02 * 3f32.sqrt();
+        Ok((0..count).map(|_| rng.random_range(-bound..bound)).collect())
+    }
+    fn has(&self, name: &str) -> bool {
+        name != "lm_head.weight"
+    }
+}
+
 /// Writes f32 tensors `(name, shape, values)` to a safetensors file, through a temporary file
 /// renamed into place (a killed write leaves no half file).
 ///

@@ -138,6 +138,27 @@ fn fresh_adapters_start_at_the_base_and_logprobs_are_chunk_invariant() {
             }
         }
     }
+    // Dropout acts only while training (autodiff device); inference ignores it.
+    let cfg = LoraConfig { dropout: 0.5, ..LoraConfig::default() };
+    let mut dropped = CausalLm::load(&fixture("qwen3_untied"), &device).expect("base");
+    peft::attach(&mut dropped, &cfg, 7);
+    assert_eq!(values(dropped.forward(ids.clone(), mask.clone(), true).expect("forward")), base);
+    let train = Device::flex().autodiff();
+    let mut lm = CausalLm::load(&fixture("qwen3_untied"), &train).expect("base");
+    peft::attach(&mut lm, &cfg, 7);
+    for (_, l) in lm.linear_layers_mut() {
+        if let Some(lora) = l.lora.as_mut() {
+            lora.lora_b = burn::module::Param::from_data(
+                burn::tensor::TensorData::ones::<f32, _>(lora.lora_b.val().dims()),
+                &train,
+            );
+        }
+    }
+    let (tids, tmask) = reference.inputs(&train);
+    let first = values(lm.forward(tids.clone(), tmask.clone(), true).expect("forward"));
+    let second = values(lm.forward(tids, tmask, true).expect("forward"));
+    assert_ne!(first, second, "dropout draws a new mask per training forward");
+
     for chunk in [1, 3, 4, 9, 10, 64] {
         let got = values(token_stats(&model, ids.clone(), mask.clone(), true, chunk).expect("stats").logprobs);
         let err = got.iter().zip(&expected).map(|(a, e)| (a - e).abs()).fold(0.0f32, f32::max);
