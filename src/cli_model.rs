@@ -10,11 +10,13 @@ use crate::device::{self, Backend, DeviceConfig};
 use crate::error::{Error, Result};
 use crate::model::logprob::token_stats;
 use crate::model::{CausalLm, ModelError, peft};
+use crate::tokenizer::TextTokenizer;
 
 /// `awpo perplexity` options.
 #[derive(Debug, Args)]
 pub struct PerplexityArgs {
-    /// A Hugging Face model directory (config.json, model.safetensors or shards, tokenizer.json).
+    /// A Hugging Face model directory (config.json, model.safetensors or shards, tokenizer.json)
+    /// or a llama.cpp `.gguf` file.
     #[arg(long, value_name = "DIR")]
     pub model: PathBuf,
     /// A PEFT LoRA adapter directory to apply.
@@ -53,22 +55,13 @@ fn load(model: &Path, adapter: Option<&Path>, device: &Device) -> std::result::R
     Ok(lm)
 }
 
-/// Token ids of `text` under `dir/tokenizer.json`.
-fn tokenize(dir: &Path, text: &str) -> std::result::Result<Vec<u32>, ModelError> {
-    let path = dir.join("tokenizer.json");
-    if !path.exists() {
-        let source = std::io::Error::new(std::io::ErrorKind::NotFound, "the model directory has no tokenizer.json");
-        return Err(ModelError::Read { path, source });
+/// The tokenizer of a model directory (`tokenizer.json`) or GGUF file (its metadata).
+pub fn tokenizer_for(model: &Path) -> std::result::Result<TextTokenizer, ModelError> {
+    if model.extension().is_some_and(|e| e == "gguf") {
+        TextTokenizer::from_gguf(&crate::model::gguf::Gguf::open(model)?, model)
+    } else {
+        TextTokenizer::from_dir(model)
     }
-    let tokenizer = tokenizers::Tokenizer::from_file(&path).map_err(|e| ModelError::Json {
-        path: path.clone(),
-        field: "(file)".into(),
-        reason: e.to_string(),
-    })?;
-    let encoding = tokenizer
-        .encode(text, false)
-        .map_err(|e| ModelError::Input(format!("{}: cannot encode the text: {e}", path.display())))?;
-    Ok(encoding.get_ids().to_vec())
 }
 
 /// Mean negative log-likelihood per token of `ids`, in windows of `context` tokens overlapping
@@ -106,7 +99,7 @@ pub fn perplexity(args: &PerplexityArgs) -> Result<bool> {
     eprintln!("device: {}", selected.description);
     let text =
         std::fs::read_to_string(&args.file).map_err(|source| ModelError::Read { path: args.file.clone(), source })?;
-    let ids = tokenize(&args.model, &text)?;
+    let ids = tokenizer_for(&args.model)?.encode(&text)?;
     if ids.len() < 2 {
         return Err(Error::Model(ModelError::Input(format!("{}: fewer than 2 tokens", args.file.display()))));
     }

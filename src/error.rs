@@ -6,8 +6,7 @@ use std::path::PathBuf;
 
 use crate::algo::ObjectiveError;
 use crate::config::ConfigError;
-use crate::data::bfcl::BfclError;
-use crate::data::task::TaskError;
+use crate::data::DataError;
 use crate::device::DeviceError;
 use crate::model::ModelError;
 
@@ -23,15 +22,12 @@ pub enum Error {
     /// Bad input to the objective.
     #[error(transparent)]
     Objective(#[from] ObjectiveError),
-    /// A task file.
+    /// A data file (tasks, BFCL).
     #[error(transparent)]
-    Task(#[from] TaskError),
+    Data(#[from] DataError),
     /// A model, adapter or tokenizer.
     #[error(transparent)]
     Model(#[from] ModelError),
-    /// A BFCL data file.
-    #[error(transparent)]
-    Bfcl(#[from] BfclError),
     /// An output file.
     #[error("cannot write {path}: {source}")]
     Write {

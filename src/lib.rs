@@ -35,6 +35,7 @@ pub mod model;
 pub mod reduce;
 pub mod reward;
 pub mod selfcheck;
+pub mod tokenizer;
 pub mod tools;
 
 pub use algo::{AlgoConfig, LossBatch, ObjectiveError, advantage, loss};

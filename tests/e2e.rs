@@ -6,6 +6,8 @@ mod common;
 mod bfcl;
 #[path = "e2e/cli.rs"]
 mod cli;
+#[path = "e2e/gguf.rs"]
+mod gguf;
 #[path = "e2e/lora.rs"]
 mod lora;
 #[path = "e2e/model.rs"]

@@ -2,12 +2,12 @@
 //! bfcl`): `BFCL_v4_<category>.json` (questions + function schemas) joined by `id` with
 //! `possible_answer/BFCL_v4_<category>.json` (acceptable values). Both files are JSON lines.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
-use thiserror::Error;
 
+use super::error::DataError;
 use super::schema::bfcl_tool;
 use super::task::{Role, Task};
 use crate::reward::bfcl::{ExpectedCall, Language};
@@ -32,41 +32,6 @@ pub struct Item {
     pub functions: Vec<Value>,
     /// Expected calls; empty for categories without possible answers (irrelevance).
     pub expected: Vec<ExpectedCall>,
-}
-
-/// A problem with a BFCL file; names the file and line.
-#[derive(Debug, Error)]
-pub enum BfclError {
-    /// Unreadable file.
-    #[error("cannot read {path}: {source}")]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// A line that is not the expected JSON.
-    #[error("{path}:{line}: {field}: {reason}")]
-    Line {
-        /// The file.
-        path: PathBuf,
-        /// 1-based line.
-        line: usize,
-        /// The offending field.
-        field: &'static str,
-        /// What is wrong.
-        reason: String,
-    },
-    /// An answer whose id has no question.
-    #[error("{path}:{line}: id {id:?} has no question in the category file")]
-    Orphan {
-        /// The answer file.
-        path: PathBuf,
-        /// 1-based line.
-        line: usize,
-        /// The id.
-        id: String,
-    },
 }
 
 impl Item {
@@ -108,16 +73,16 @@ struct RawAnswer {
     ground_truth: Vec<Map<String, Value>>,
 }
 
-fn lines(path: &Path) -> Result<Vec<(usize, String)>, BfclError> {
-    let text = std::fs::read_to_string(path).map_err(|source| BfclError::Read { path: path.to_path_buf(), source })?;
+fn lines(path: &Path) -> Result<Vec<(usize, String)>, DataError> {
+    let text = std::fs::read_to_string(path).map_err(|source| DataError::Read { path: path.to_path_buf(), source })?;
     Ok(text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()).map(|(i, l)| (i + 1, l.to_string())).collect())
 }
 
-fn parse_line<T: for<'de> Deserialize<'de>>(path: &Path, line: usize, text: &str) -> Result<T, BfclError> {
-    serde_json::from_str(text).map_err(|e| BfclError::Line {
+fn parse_line<T: for<'de> Deserialize<'de>>(path: &Path, line: usize, text: &str) -> Result<T, DataError> {
+    serde_json::from_str(text).map_err(|e| DataError::Line {
         path: path.to_path_buf(),
         line,
-        field: "record",
+        field: "record".into(),
         reason: e.to_string(),
     })
 }
@@ -126,7 +91,7 @@ fn parse_line<T: for<'de> Deserialize<'de>>(path: &Path, line: usize, text: &str
 ///
 /// # Errors
 /// Unreadable files, malformed lines (with file, line and field), answers without a question.
-pub fn load(dir: &Path, category: &str) -> Result<Vec<Item>, BfclError> {
+pub fn load(dir: &Path, category: &str) -> Result<Vec<Item>, DataError> {
     let questions = dir.join(format!("BFCL_v4_{category}.json"));
     let mut items = Vec::new();
     for (line, text) in lines(&questions)? {
@@ -142,13 +107,13 @@ pub fn load(dir: &Path, category: &str) -> Result<Vec<Item>, BfclError> {
     for (line, text) in lines(&answers)? {
         let raw: RawAnswer = parse_line(&answers, line, &text)?;
         let Some(&i) = index.get(&raw.id) else {
-            return Err(BfclError::Orphan { path: answers, line, id: raw.id });
+            return Err(DataError::Orphan { path: answers, line, id: raw.id });
         };
         for call in raw.ground_truth {
             let mut entries = call.into_iter();
             let (Some((name, Value::Object(args))), None) = (entries.next(), entries.next()) else {
                 let reason = "each ground_truth entry must be {function: {argument: [values]}}".to_string();
-                return Err(BfclError::Line { path: answers, line, field: "ground_truth", reason });
+                return Err(DataError::Line { path: answers, line, field: "ground_truth".into(), reason });
             };
             items[i].expected.push((name, args));
         }

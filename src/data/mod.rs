@@ -4,5 +4,8 @@
 //! loader; [`schema`]: BFCL function docs → the JSON Schema tools BFCL's prompts show.
 
 pub mod bfcl;
+pub mod error;
 pub mod schema;
 pub mod task;
+
+pub use error::DataError;

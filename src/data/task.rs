@@ -25,12 +25,12 @@
 //! skipped and returned among [`Loaded::skipped`] so the caller can warn with a count.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::Serialize;
 use serde_json::{Map, Value, json};
-use thiserror::Error;
 
+use super::error::DataError;
 use crate::reward::bfcl::{ExpectedCall, Language};
 
 /// Who speaks.
@@ -108,59 +108,26 @@ impl Task {
     }
 }
 
-/// A problem with a task file: names the file, the line and the field.
-#[derive(Debug, Error)]
-pub enum TaskError {
-    /// Unreadable file.
-    #[error("cannot read {path}: {source}")]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// A malformed line.
-    #[error("{path}:{line}: {field}: {reason}")]
-    Line {
-        /// The file.
-        path: PathBuf,
-        /// 1-based line.
-        line: usize,
-        /// JSON path of the offending field (`answers[0][1].arguments.city`).
-        field: String,
-        /// What is wrong.
-        reason: String,
-    },
-    /// No task in the file.
-    #[error("{path}: no tasks{}", if *.skipped > 0 { format!(" ({} bad lines skipped)", .skipped) } else { String::new() })]
-    Empty {
-        /// The file.
-        path: PathBuf,
-        /// Lines skipped as bad.
-        skipped: usize,
-    },
-}
-
 /// The tasks of a file, and the bad lines skipped when asked to.
 #[derive(Debug)]
 pub struct Loaded {
     /// Good tasks in file order.
     pub tasks: Vec<Task>,
     /// The error of every skipped line.
-    pub skipped: Vec<TaskError>,
+    pub skipped: Vec<DataError>,
 }
 
 /// Loads a JSONL task file.
 ///
 /// # Errors
 /// Unreadable file; the first malformed line (unless `skip_bad_lines`); a file with no task.
-pub fn load(path: &Path, skip_bad_lines: bool) -> Result<Loaded, TaskError> {
-    let text = std::fs::read_to_string(path).map_err(|source| TaskError::Read { path: path.to_path_buf(), source })?;
+pub fn load(path: &Path, skip_bad_lines: bool) -> Result<Loaded, DataError> {
+    let text = std::fs::read_to_string(path).map_err(|source| DataError::Read { path: path.to_path_buf(), source })?;
     let mut loaded = Loaded { tasks: Vec::new(), skipped: Vec::new() };
     let mut seen: HashMap<String, usize> = HashMap::new();
     for (i, raw) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
         let line = i + 1;
-        let bad = |field: String, reason: String| TaskError::Line { path: path.to_path_buf(), line, field, reason };
+        let bad = |field: String, reason: String| DataError::Line { path: path.to_path_buf(), line, field, reason };
         let parsed = parse_line(raw).map_err(|(f, r)| bad(f, r)).and_then(|task| match seen.get(&task.id) {
             Some(first) => Err(bad("id".into(), format!("{:?} already used on line {first}", task.id))),
             None => Ok(task),
@@ -175,7 +142,7 @@ pub fn load(path: &Path, skip_bad_lines: bool) -> Result<Loaded, TaskError> {
         }
     }
     if loaded.tasks.is_empty() {
-        return Err(TaskError::Empty { path: path.to_path_buf(), skipped: loaded.skipped.len() });
+        return Err(DataError::Empty { path: path.to_path_buf(), skipped: loaded.skipped.len() });
     }
     Ok(loaded)
 }

@@ -50,11 +50,16 @@ pub struct CausalLm {
 }
 
 impl CausalLm {
-    /// Loads `config.json` and `model.safetensors` (or its shards) from `dir`, base weights frozen.
+    /// Loads a Hugging Face directory (`config.json` + `model.safetensors` or its shards) or a
+    /// llama.cpp `.gguf` file, base weights frozen.
     ///
     /// # Errors
     /// Missing files or tensors, wrong shapes or dtypes, unsupported configurations.
     pub fn load(dir: &Path, device: &Device) -> Result<Self, ModelError> {
+        if dir.extension().is_some_and(|e| e == "gguf") {
+            let gguf = super::gguf::Gguf::open(dir)?;
+            return Self::from_weights(gguf.config()?, &gguf, device);
+        }
         let config = ModelConfig::from_file(&dir.join("config.json"))?;
         let weights = Weights::open(dir, "model.safetensors")?;
         Self::from_weights(config, &weights, device)

@@ -6,6 +6,7 @@ pub mod attention;
 pub mod causal_lm;
 pub mod config;
 pub mod error;
+pub mod gguf;
 pub mod layers;
 pub mod logprob;
 pub mod peft;

@@ -4,8 +4,9 @@
 use std::path::PathBuf;
 use std::process::Command;
 
+use awpo::data::DataError;
 use awpo::data::bfcl::load as load_bfcl;
-use awpo::data::task::{TaskError, load};
+use awpo::data::task::load;
 use awpo::reward::bfcl::{Language, first_acceptable};
 use awpo::reward::{Expectation, score};
 use awpo::tools::ToolCall;
@@ -76,7 +77,7 @@ fn bad_lines_are_named_and_skippable() {
     let path = temp("bad.jsonl", BAD);
     let err = load(&path, false).expect_err("line 2 is bad");
     let text = err.to_string();
-    assert!(matches!(err, TaskError::Line { line: 2, .. }), "{text}");
+    assert!(matches!(err, DataError::Line { line: 2, .. }), "{text}");
     assert!(text.contains(&format!("{}:2: messages[0].role", path.display())), "{text}");
     let loaded = load(&path, true).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(loaded.tasks.len(), 1);
@@ -84,13 +85,13 @@ fn bad_lines_are_named_and_skippable() {
         .skipped
         .iter()
         .map(|e| match e {
-            TaskError::Line { line, field, .. } => format!("{line}:{field}"),
+            DataError::Line { line, field, .. } => format!("{line}:{field}"),
             other => other.to_string(),
         })
         .collect();
     assert_eq!(fields, ["2:messages[0].role", "3:(line)", "4:id", "5:answers[0][0].name", "6:extra"]);
     let empty = temp("empty.jsonl", "not json\n");
-    assert!(matches!(load(&empty, true), Err(TaskError::Empty { skipped: 1, .. })));
+    assert!(matches!(load(&empty, true), Err(DataError::Empty { skipped: 1, .. })));
 
     let awpo = |args: &[&str]| Command::new(env!("CARGO_BIN_EXE_awpo")).args(args).output().expect("binary runs");
     let file = path.to_string_lossy().to_string();
