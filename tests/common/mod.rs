@@ -8,6 +8,20 @@ use burn::tensor::{Device, Tensor, TensorData};
 
 pub mod fixtures;
 
+/// A registry artifact fetched (once, sha256-checked) by `scripts/fetch-assets.sh <which>`:
+/// `relative` inside the asset cache.
+pub fn asset(which: &str, relative: &str) -> std::path::PathBuf {
+    let out = std::process::Command::new("bash")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/fetch-assets.sh"))
+        .arg(which)
+        .output()
+        .expect("bash runs");
+    assert!(out.status.success(), "fetch-assets {which} failed: {}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let assets = stdout.lines().last().expect("the script prints the assets folder");
+    std::path::PathBuf::from(assets).join(relative)
+}
+
 /// A fresh seed per run (printed, so a failure can be replayed with `AWPO_TEST_SEED=<seed>`).
 pub fn seed(test: &str) -> u64 {
     let seed = std::env::var("AWPO_TEST_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {

