@@ -34,6 +34,7 @@ pub mod kernels;
 pub mod model;
 pub mod reduce;
 pub mod reward;
+pub mod rollout;
 pub mod selfcheck;
 pub mod tokenizer;
 pub mod tools;
