@@ -23,6 +23,7 @@
 pub mod algo;
 #[cfg(test)]
 mod architecture;
+pub mod chat;
 pub mod cli;
 pub mod cli_data;
 pub mod cli_model;

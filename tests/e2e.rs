@@ -4,6 +4,8 @@ mod common;
 
 #[path = "e2e/bfcl.rs"]
 mod bfcl;
+#[path = "e2e/chat.rs"]
+mod chat;
 #[path = "e2e/cli.rs"]
 mod cli;
 #[path = "e2e/gguf.rs"]

