@@ -115,7 +115,11 @@ pub fn binding_limit(device: &Device) -> Option<u64> {
     {
         use burn::backend::DispatchDevice;
         match device.as_dispatch().clone().inner() {
-            DispatchDevice::Cube(cubecl::Device::Wgpu(_)) => adapters().iter().map(|a| a.max_binding_bytes).min(),
+            DispatchDevice::Cube(cubecl::Device::Wgpu(_)) => {
+                // Enumerating adapters creates a wgpu instance: once per process, not per forward.
+                static LIMIT: std::sync::OnceLock<Option<u64>> = std::sync::OnceLock::new();
+                *LIMIT.get_or_init(|| adapters().iter().map(|a| a.max_binding_bytes).min())
+            }
             _ => None,
         }
     }

@@ -70,7 +70,8 @@ pub struct LoraLinear {
     pub lora: Option<Lora>,
 }
 
-fn transpose(values: Vec<f32>, rows: usize, cols: usize) -> Vec<f32> {
+/// A row-major `rows × cols` matrix as `cols × rows` (HF's `[out, in]` ↔ ours `[in, out]`).
+pub(crate) fn transpose(values: Vec<f32>, rows: usize, cols: usize) -> Vec<f32> {
     let mut out = vec![0.0; values.len()];
     for r in 0..rows {
         for c in 0..cols {
@@ -100,11 +101,6 @@ impl LoraLinear {
             None
         };
         Ok(LoraLinear { weight: frozen(TensorData::new(weight, [d_in, d_out]), device), bias, lora: None })
-    }
-
-    /// A frozen linear layer from `W` given as `[in, out]` values.
-    pub fn from_weight(weight: Vec<f32>, d_in: usize, d_out: usize, device: &Device) -> Self {
-        LoraLinear { weight: frozen(TensorData::new(weight, [d_in, d_out]), device), bias: None, lora: None }
     }
 
     /// `[in]` and `[out]` widths.
@@ -176,9 +172,4 @@ impl Mlp {
         let gate = silu(self.gate_proj.forward(x.clone(), adapter));
         self.down_proj.forward(gate * self.up_proj.forward(x, adapter), adapter)
     }
-}
-
-/// `[in, out]` values back to HF's `[out, in]` layout.
-pub fn to_hf_layout(values: Vec<f32>, d_in: usize, d_out: usize) -> Vec<f32> {
-    transpose(values, d_in, d_out)
 }

@@ -143,8 +143,8 @@ pub fn load(model: &mut CausalLm, dir: &Path) -> Result<LoraConfig, ModelError> 
         }
         used.extend([peft_key(&name, "A"), peft_key(&name, "B")]);
         let [d_in, d_out] = layer.dims();
-        let a = super::layers::to_hf_layout(weights.get(&peft_key(&name, "A"), &[r, d_in])?, r, d_in);
-        let b = super::layers::to_hf_layout(weights.get(&peft_key(&name, "B"), &[d_out, r])?, d_out, r);
+        let a = super::layers::transpose(weights.get(&peft_key(&name, "A"), &[r, d_in])?, r, d_in);
+        let b = super::layers::transpose(weights.get(&peft_key(&name, "B"), &[d_out, r])?, d_out, r);
         layer.attach(a, b, r, scale, file.lora_dropout, &device);
         attached += 1;
     }
@@ -226,7 +226,7 @@ pub fn merge(model: &CausalLm, base_dir: &Path, out: &Path) -> Result<(), ModelE
     for name in names {
         let (shape, values) = match merged.get(&name) {
             Some((d_in, d_out, values)) => {
-                (vec![*d_out, *d_in], super::layers::to_hf_layout(values.clone(), *d_in, *d_out))
+                (vec![*d_out, *d_in], super::layers::transpose(values.clone(), *d_in, *d_out))
             }
             None => {
                 let shape = base.shape(&name).unwrap_or_default();
