@@ -122,6 +122,11 @@ impl ChatTemplate {
         Ok(ChatTemplate { env, bos_token: bos_token.into(), eos_token: eos_token.into() })
     }
 
+    /// Whether the template reads the top-level variable `name` (e.g. `tools`).
+    pub fn reads(&self, name: &str) -> bool {
+        self.env.get_template("chat").is_ok_and(|t| t.undeclared_variables(false).contains(name))
+    }
+
     /// Renders a conversation. `messages` is a list of `{role, content, …}` maps, `tools` a list
     /// of JSON Schema tools (or none), `extra` more keywords (`enable_thinking`, …).
     ///

@@ -1,4 +1,5 @@
-//! Command line: `awpo check | config print | data check | data from-bfcl | perplexity | merge | devices`.
+//! Command line: `awpo check | config print | data check | data from-bfcl | perplexity | merge | generate |
+//! devices`.
 
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
@@ -41,6 +42,9 @@ pub enum Command {
     Perplexity(crate::cli_model::PerplexityArgs),
     /// Merge a PEFT LoRA adapter into its base model and write a Hugging Face checkpoint.
     Merge(crate::cli_model::MergeArgs),
+    /// Talk to a model: the prompt through its chat template (tools optional), the reply
+    /// sampled with a KV cache and streamed (`--temperature 0` is greedy).
+    Generate(crate::cli_generate::GenerateArgs),
     /// List the wgpu adapters and the device `--device auto` would pick.
     Devices,
 }
@@ -133,6 +137,7 @@ pub fn run(cli: Cli) -> Result<bool> {
         Command::Data(command) => crate::cli_data::run(command),
         Command::Perplexity(args) => crate::cli_model::perplexity(&args),
         Command::Merge(args) => crate::cli_model::merge(&args),
+        Command::Generate(args) => crate::cli_generate::run(&args),
     }
 }
 

@@ -9,6 +9,7 @@ use thiserror::Error;
 use crate::algo::AlgoConfig;
 use crate::device::DeviceConfig;
 use crate::model::LoraConfig;
+use crate::prompt::PromptConfig;
 use crate::reward::RewardConfig;
 
 /// The resolved configuration of a run.
@@ -25,6 +26,8 @@ pub struct RunConfig {
     pub lora: LoraConfig,
     /// `[reward]`.
     pub reward: RewardConfig,
+    /// `[prompt]`: how conversations and tools become prompt text.
+    pub prompt: PromptConfig,
 }
 
 /// A configuration problem; the message names the file, key or override.
@@ -95,6 +98,7 @@ impl RunConfig {
         let mut problems = self.algo.problems();
         problems.extend(self.lora.problems());
         problems.extend(self.reward.problems());
+        problems.extend(self.prompt.problems());
         if problems.is_empty() { Ok(()) } else { Err(ConfigError::Invalid(problems)) }
     }
 

@@ -28,6 +28,9 @@ pub enum Error {
     /// A model, adapter or tokenizer.
     #[error(transparent)]
     Model(#[from] ModelError),
+    /// A chat template.
+    #[error(transparent)]
+    Chat(#[from] crate::chat::ChatError),
     /// An output file.
     #[error("cannot write {path}: {source}")]
     Write {

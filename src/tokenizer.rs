@@ -22,6 +22,10 @@ pub struct TextTokenizer {
     pub stop_ids: Vec<u32>,
     /// The Jinja chat template, when the files carry one.
     pub chat_template: Option<String>,
+    /// The text of the begin-of-sequence token (what templates see as `bos_token`), or "".
+    pub bos_token: String,
+    /// The text of the end-of-sequence token (`eos_token`), or "".
+    pub eos_token: String,
 }
 
 fn bad(path: &Path, field: &str, reason: impl Into<String>) -> ModelError {
@@ -48,13 +52,20 @@ impl TextTokenizer {
         } else {
             Value::Null
         };
-        let eos = match &config["eos_token"] {
+        let token = |key: &str| match &config[key] {
             Value::String(s) => Some(s.clone()),
             Value::Object(o) => o.get("content").and_then(Value::as_str).map(str::to_string),
             _ => None,
         };
+        let (bos, eos) = (token("bos_token"), token("eos_token"));
         let chat_template = config["chat_template"].as_str().map(str::to_string);
-        let mut out = TextTokenizer { inner, stop_ids: Vec::new(), chat_template };
+        let mut out = TextTokenizer {
+            inner,
+            stop_ids: Vec::new(),
+            chat_template,
+            bos_token: bos.unwrap_or_default(),
+            eos_token: eos.clone().unwrap_or_default(),
+        };
         out.stop_ids = out.stops(eos.into_iter().collect());
         Ok(out)
     }
@@ -110,10 +121,16 @@ impl TextTokenizer {
             .map(|(tok, _)| AddedToken::from(tok.clone(), true))
             .collect();
         inner.add_special_tokens(special).map_err(|e| bad(path, "tokenizer.ggml.token_type", e.to_string()))?;
-        let eos =
-            meta("tokenizer.ggml.eos_token_id").and_then(Meta::as_u64).and_then(|id| tokens.get(id as usize).cloned());
+        let named = |k: &str| meta(k).and_then(Meta::as_u64).and_then(|id| tokens.get(id as usize).cloned());
+        let (bos, eos) = (named("tokenizer.ggml.bos_token_id"), named("tokenizer.ggml.eos_token_id"));
         let chat_template = meta("tokenizer.chat_template").and_then(Meta::as_str).map(str::to_string);
-        let mut out = TextTokenizer { inner, stop_ids: Vec::new(), chat_template };
+        let mut out = TextTokenizer {
+            inner,
+            stop_ids: Vec::new(),
+            chat_template,
+            bos_token: bos.unwrap_or_default(),
+            eos_token: eos.clone().unwrap_or_default(),
+        };
         out.stop_ids = out.stops(eos.into_iter().collect());
         Ok(out)
     }

@@ -8,6 +8,8 @@ mod bfcl;
 mod chat;
 #[path = "e2e/cli.rs"]
 mod cli;
+#[path = "e2e/generate.rs"]
+mod generate;
 #[path = "e2e/gguf.rs"]
 mod gguf;
 #[path = "e2e/lora.rs"]

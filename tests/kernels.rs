@@ -165,3 +165,19 @@ fn oversized_weights_are_refused_on_wgpu() {
     let err = awpo::model::CausalLm::random(config, 0, &device).expect_err("too large").to_string();
     assert!(err.contains("model.embed_tokens.weight") && err.contains(&limit.to_string()), "{err}");
 }
+
+/// KV-cached decoding on wgpu: cached logits equal a full recompute on ragged rows, and the real
+/// SmolLM2-135M-Instruct GGUF answers "Paris" under greedy decoding.
+#[test]
+fn kv_cached_generation_on_wgpu() {
+    let Some(device) = device() else { return };
+    let seed = common::seed("kv_cached_generation_on_wgpu");
+    let model = common::generation::tiny(&device);
+    let rows = common::generation::prompts(seed, &[7, 3, 10], model.config().vocab_size);
+    let err = common::generation::cache_vs_recompute(&model, &rows, &[2, 3, 6]);
+    eprintln!("wgpu: max |cached - recomputed logit| = {err:.2e}");
+    assert!(err < 1e-4, "{err}");
+    let (text, finish) = common::generation::capital_of_france(&device);
+    eprintln!("SmolLM2-135M-Instruct (GGUF, wgpu, greedy): {text:?} ({finish:?})");
+    assert!(text.contains("Paris"), "{text:?}");
+}

@@ -8,7 +8,7 @@ use std::path::Path;
 use burn::module::{Module, Param};
 use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
 
-use super::attention::{Attention, Context};
+use super::attention::{Attention, Context, LayerCache};
 use super::config::ModelConfig;
 use super::error::ModelError;
 use super::layers::{LoraLinear, Mlp, RmsNorm, frozen};
@@ -28,8 +28,8 @@ pub struct DecoderLayer {
 }
 
 impl DecoderLayer {
-    fn forward(&self, x: Tensor<3>, ctx: &Context) -> Tensor<3> {
-        let x = x.clone() + self.self_attn.forward(self.input_layernorm.forward(x), ctx);
+    pub(crate) fn forward(&self, x: Tensor<3>, ctx: &Context, cache: Option<&mut LayerCache>) -> Tensor<3> {
+        let x = x.clone() + self.self_attn.forward(self.input_layernorm.forward(x), ctx, cache);
         x.clone() + self.mlp.forward(self.post_attention_layernorm.forward(x), ctx.adapter)
     }
 }
@@ -218,7 +218,7 @@ impl CausalLm {
         let padded_key = mask.equal_elem(0).reshape([b, 1, 1, t]).expand([b, 1, t, t]);
         let ctx =
             Context { cos, sin, mask: causal.reshape([1, 1, t, t]).expand([b, 1, t, t]).bool_or(padded_key), adapter };
-        let x = self.layers.iter().fold(x, |x, layer| layer.forward(x, &ctx));
+        let x = self.layers.iter().fold(x, |x, layer| layer.forward(x, &ctx, None));
         Ok(self.norm.forward(x))
     }
 

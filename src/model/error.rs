@@ -90,6 +90,9 @@ pub enum ModelError {
     /// Token ids outside the vocabulary, or shapes that do not fit.
     #[error("bad model input: {0}")]
     Input(String),
+    /// A computation gave NaN or infinity, or a device read-back failed.
+    #[error("{0}")]
+    Compute(String),
     /// A file that could not be written.
     #[error("cannot write {path}: {reason}")]
     Write {

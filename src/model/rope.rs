@@ -1,6 +1,6 @@
 //! Rotary position embedding, HF's half-rotation convention: `x·cos + rotate_half(x)·sin` with
 //! `rotate_half([x1, x2]) = [-x2, x1]`, frequencies `θ^(-2i/Dh)` and Llama-3 scaling. Tables are
-//! computed in f64 on the host and uploaded once per call as `[T, Dh]`.
+//! computed in f64 on the host and uploaded once per call as `[B or 1, 1, T, Dh]`.
 
 use std::f64::consts::PI;
 
@@ -35,12 +35,24 @@ fn llama3(freq: f64, s: &Llama3Scaling) -> f64 {
     }
 }
 
-/// `cos` and `sin` tables `[T, Dh]` for positions `offset..offset + T`.
-pub fn tables(cfg: &ModelConfig, offset: usize, len: usize, device: &Device) -> (Tensor<2>, Tensor<2>) {
+/// `cos` and `sin` tables `[1, 1, T, Dh]` for positions `offset..offset + T` (every row alike).
+pub fn tables(cfg: &ModelConfig, offset: usize, len: usize, device: &Device) -> (Tensor<4>, Tensor<4>) {
+    let positions: Vec<usize> = (offset..offset + len).collect();
+    tables_at(cfg, &positions, [1, len], device)
+}
+
+/// `cos` and `sin` tables `[B, 1, T, Dh]` for per-row positions `positions` `[B, T]` (row-major):
+/// rows of a ragged batch sit at different positions.
+pub fn tables_at(
+    cfg: &ModelConfig,
+    positions: &[usize],
+    [b, t]: [usize; 2],
+    device: &Device,
+) -> (Tensor<4>, Tensor<4>) {
     let freqs = inv_freq(cfg);
     let dh = cfg.head_dim;
-    let (mut cos, mut sin) = (Vec::with_capacity(len * dh), Vec::with_capacity(len * dh));
-    for p in offset..offset + len {
+    let (mut cos, mut sin) = (Vec::with_capacity(b * t * dh), Vec::with_capacity(b * t * dh));
+    for &p in positions {
         for i in 0..dh {
             // HF rounds the angle to f32 before cos/sin.
             let angle = f64::from((p as f64 * freqs[i % (dh / 2)]) as f32);
@@ -48,18 +60,18 @@ pub fn tables(cfg: &ModelConfig, offset: usize, len: usize, device: &Device) -> 
             sin.push(angle.sin() as f32);
         }
     }
-    let t = |v: Vec<f32>| Tensor::<2>::from_data(TensorData::new(v, [len, dh]), device);
+    let t = |v: Vec<f32>| Tensor::<4>::from_data(TensorData::new(v, [b, 1, t, dh]), device);
     (t(cos), t(sin))
 }
 
-/// Applies the rotation to `x` `[B, H, T, Dh]` with tables `[T, Dh]`.
-pub fn apply(x: Tensor<4>, cos: &Tensor<2>, sin: &Tensor<2>) -> Tensor<4> {
+/// Applies the rotation to `x` `[B, H, T, Dh]` with tables `[B or 1, 1, T, Dh]`.
+pub fn apply(x: Tensor<4>, cos: &Tensor<4>, sin: &Tensor<4>) -> Tensor<4> {
     let [b, h, t, dh] = x.dims();
     let half = dh / 2;
     let x1 = x.clone().narrow(3, 0, half);
     let x2 = x.clone().narrow(3, half, half);
     let rotated = Tensor::cat(vec![x2.neg(), x1], 3);
-    let cos = cos.clone().reshape([1, 1, t, dh]).expand([b, h, t, dh]);
-    let sin = sin.clone().reshape([1, 1, t, dh]).expand([b, h, t, dh]);
+    let cos = cos.clone().expand([b, h, t, dh]);
+    let sin = sin.clone().expand([b, h, t, dh]);
     x * cos + rotated * sin
 }

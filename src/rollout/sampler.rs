@@ -71,7 +71,11 @@ pub fn sample(logits: &[f32], s: &Sampling, rng: &mut ChaCha8Rng) -> Draw {
     }
     let tempered = log_softmax(logits, 1.0 / s.temperature);
     let mut order: Vec<usize> = (0..logits.len()).collect();
-    order.sort_by(|&a, &b| tempered[b].total_cmp(&tempered[a]).then(a.cmp(&b)));
+    let truncated = (s.top_k != 0 && s.top_k < logits.len()) || s.top_p < 1.0;
+    if truncated {
+        // Only truncation needs the tokens by probability; plain sampling walks ids in order.
+        order.sort_by(|&a, &b| tempered[b].total_cmp(&tempered[a]).then(a.cmp(&b)));
+    }
     let mut keep = if s.top_k == 0 { order.len() } else { s.top_k.min(order.len()) };
     if s.top_p < 1.0 {
         let mut mass = 0.0;

