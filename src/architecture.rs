@@ -39,7 +39,7 @@ fn leaf_modules_know_no_burn() {
         .iter()
         .map(|leaf| root().join(leaf))
         .collect();
-    for dir in ["src/tools", "src/data", "src/reward"] {
+    for dir in ["src/tools", "src/data", "src/reward", "src/env"] {
         leaves.extend(rust_files(&root().join(dir)));
     }
     for leaf in leaves {

@@ -8,6 +8,7 @@ use thiserror::Error;
 
 use crate::algo::AlgoConfig;
 use crate::device::DeviceConfig;
+use crate::judge::JudgeConfig;
 use crate::model::LoraConfig;
 use crate::prompt::PromptConfig;
 use crate::reward::RewardConfig;
@@ -28,6 +29,8 @@ pub struct RunConfig {
     pub reward: RewardConfig,
     /// `[prompt]`: how conversations and tools become prompt text.
     pub prompt: PromptConfig,
+    /// `[judge]`: the reasoning reward's judge.
+    pub judge: JudgeConfig,
 }
 
 /// A configuration problem; the message names the file, key or override.
@@ -99,6 +102,7 @@ impl RunConfig {
         problems.extend(self.lora.problems());
         problems.extend(self.reward.problems());
         problems.extend(self.prompt.problems());
+        problems.extend(self.judge.problems());
         if problems.is_empty() { Ok(()) } else { Err(ConfigError::Invalid(problems)) }
     }
 

@@ -13,7 +13,7 @@
 //!
 //! Owned boundaries (a module imports only from lower layers):
 //! - layer 0 (std + serde): [`error`], `algo::{config, error, reference}`, [`tools`], [`data`],
-//!   [`reward`];
+//!   [`reward`], [`env`];
 //! - layer 1 (burn): [`device`], [`kernels`], [`reduce`];
 //! - layer 2: [`algo`] (tensors in, tensors out), [`selfcheck`];
 //! - top: [`config`], [`cli`] and the binary.
@@ -31,7 +31,9 @@ pub mod cli_model;
 pub mod config;
 pub mod data;
 pub mod device;
+pub mod env;
 pub mod error;
+pub mod judge;
 pub mod kernels;
 pub mod model;
 pub mod prompt;

@@ -8,10 +8,14 @@ mod bfcl;
 mod chat;
 #[path = "e2e/cli.rs"]
 mod cli;
+#[path = "e2e/env.rs"]
+mod env;
 #[path = "e2e/generate.rs"]
 mod generate;
 #[path = "e2e/gguf.rs"]
 mod gguf;
+#[path = "e2e/judge.rs"]
+mod judge;
 #[path = "e2e/lora.rs"]
 mod lora;
 #[path = "e2e/model.rs"]

@@ -51,3 +51,49 @@ fn qwen3_template_matches_hugging_face() {
         eprintln!("{name}: {} chars and {} ids equal Hugging Face's", rendered.len(), ids.len());
     }
 }
+
+/// Tools go through Qwen3's own tools branch, and into the system message for SmolLM2, whose
+/// template has none (the existing system message kept first, key order of the schemas kept).
+#[test]
+fn tools_reach_the_prompt_with_and_without_a_tools_branch() {
+    use awpo::data::task::{Message, Role};
+    use awpo::prompt::{PromptConfig, Prompter, ToolsIn};
+    let tool: serde_json::Value = serde_json::from_str(
+        r#"{"type": "function", "function": {"name": "get_weather", "description": "Weather now",
+            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}"#,
+    )
+    .expect("tool JSON");
+    let messages = [
+        Message { role: Role::System, content: "Be brief.".into() },
+        Message { role: Role::User, content: "Weather in Paris?".into() },
+    ];
+    let qwen =
+        TextTokenizer::from_dir(&crate::common::asset("qwen3-tokenizer", "tokenizer-qwen3-3.7.2/package/models"))
+            .unwrap_or_else(|e| panic!("{e}"));
+    let prompter = Prompter::new(&qwen, &PromptConfig::default()).unwrap_or_else(|e| panic!("{e}"));
+    assert!(prompter.tools_in_template(), "Qwen3's template reads `tools`");
+    let text = prompter.render(&messages, std::slice::from_ref(&tool), true).expect("renders");
+    assert!(text.starts_with("<|im_start|>system\nBe brief.\n\n# Tools"), "{text}");
+    assert!(text.contains(r#"{"type": "function", "function": {"name": "get_weather""#), "{text}");
+
+    let path = crate::common::generation::smollm2();
+    let gguf = awpo::model::gguf::Gguf::open(&path).unwrap_or_else(|e| panic!("{e}"));
+    let smol = TextTokenizer::from_gguf(&gguf, &path).unwrap_or_else(|e| panic!("{e}"));
+    let prompter = Prompter::new(&smol, &PromptConfig::default()).unwrap_or_else(|e| panic!("{e}"));
+    assert!(!prompter.tools_in_template(), "SmolLM2's template has no tools branch");
+    let text = prompter.render(&messages, std::slice::from_ref(&tool), true).expect("renders");
+    let schema = r#"{"type":"function","function":{"name":"get_weather","description":"Weather now""#;
+    assert!(text.starts_with("<|im_start|>system\nBe brief.\n\nYou are a function calling AI model."), "{text}");
+    assert!(text.contains(&format!("<tools>\n{schema}")), "{text}");
+    assert!(text.ends_with("<|im_start|>user\nWeather in Paris?<|im_end|>\n<|im_start|>assistant\n"), "{text}");
+    let custom = PromptConfig {
+        tools_in: ToolsIn::System,
+        tool_system_prompt: "TOOLS:\n{tools}".into(),
+        ..PromptConfig::default()
+    };
+    let text =
+        Prompter::new(&smol, &custom).expect("compiles").render(&messages[1..], &[tool], false).expect("renders");
+    assert!(text.starts_with(&format!("<|im_start|>system\nTOOLS:\n{schema}")), "{text}");
+    let broken = PromptConfig { tool_system_prompt: "no placeholder".into(), ..PromptConfig::default() };
+    assert_eq!(broken.problems()[0].0, "prompt.tool_system_prompt");
+}

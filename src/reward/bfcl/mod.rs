@@ -106,9 +106,10 @@ impl CallRule {
 }
 
 /// The language whose literals a category's arguments are written in.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Language {
     /// Arguments are JSON values, compared as Python values.
+    #[default]
     Python,
     /// Arguments are strings of Java source.
     Java,
