@@ -1,4 +1,4 @@
-//! Command line: `awpo check | config print | data check | data from-bfcl | perplexity | merge | generate |
+//! Command line: `awpo train | report | check | config print | data check | data from-bfcl | perplexity | merge | generate |
 //! devices`.
 
 use std::num::NonZeroUsize;
@@ -29,6 +29,12 @@ pub struct Cli {
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Train a policy with AWPO (the main job). With no configuration: the built-in tiny model
+    /// on generated tool-use tasks, finishing in minutes on a laptop CPU; `--set section.key=value`
+    /// changes any key (`awpo config print` lists them), `--resume RUN_DIR` continues a killed run.
+    Train(crate::cli_train::TrainArgs),
+    /// Render a run's curves (metrics.jsonl, evals.json) to RUN_DIR/report.html.
+    Report(crate::cli_train::ReportArgs),
     /// Run the AWPO advantage, loss and gradient on a device and compare them with the f64
     /// specification (exit code 1 when an error exceeds 1e-5).
     Check(CheckArgs),
@@ -138,6 +144,8 @@ pub fn run(cli: Cli) -> Result<bool> {
         Command::Perplexity(args) => crate::cli_model::perplexity(&args),
         Command::Merge(args) => crate::cli_model::merge(&args),
         Command::Generate(args) => crate::cli_generate::run(&args),
+        Command::Train(args) => crate::cli_train::train(&args),
+        Command::Report(args) => crate::cli_train::report(&args),
     }
 }
 

@@ -11,6 +11,7 @@ use crate::device::DeviceConfig;
 use crate::judge::JudgeConfig;
 use crate::model::LoraConfig;
 use crate::prompt::PromptConfig;
+use crate::train::config::{DataSection, ModelSection, OptimSection, RolloutSection, TrainSection};
 use crate::reward::RewardConfig;
 
 /// The resolved configuration of a run.
@@ -31,6 +32,16 @@ pub struct RunConfig {
     pub prompt: PromptConfig,
     /// `[judge]`: the reasoning reward's judge.
     pub judge: JudgeConfig,
+    /// `[model]`: the policy.
+    pub model: ModelSection,
+    /// `[data]`: training and held-out tasks.
+    pub data: DataSection,
+    /// `[rollout]`: sampling.
+    pub rollout: RolloutSection,
+    /// `[optim]`: AdamW and the schedule.
+    pub optim: OptimSection,
+    /// `[train]`: steps, checkpoints, records.
+    pub train: TrainSection,
 }
 
 /// A configuration problem; the message names the file, key or override.
@@ -87,6 +98,11 @@ impl RunConfig {
             apply_override(&mut table, arg)?;
         }
         let origin = if overrides.is_empty() { origin } else { format!("{origin} with --set overrides") };
+        let unknown = unknown_keys(&table);
+        if !unknown.is_empty() {
+            let message = format!("unknown keys (see `awpo config print`): {}", unknown.join(", "));
+            return Err(ConfigError::Parse { origin, message });
+        }
         let cfg: RunConfig =
             table.try_into().map_err(|e: toml::de::Error| ConfigError::Parse { origin, message: e.to_string() })?;
         cfg.validate()?;
@@ -103,6 +119,7 @@ impl RunConfig {
         problems.extend(self.reward.problems());
         problems.extend(self.prompt.problems());
         problems.extend(self.judge.problems());
+        problems.extend(crate::train::config::problems(&self.rollout, &self.optim, &self.train));
         if problems.is_empty() { Ok(()) } else { Err(ConfigError::Invalid(problems)) }
     }
 
@@ -110,6 +127,30 @@ impl RunConfig {
     pub fn to_toml(&self) -> String {
         toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot print config: {e}"))
     }
+}
+
+/// Optional keys, absent from the printed defaults.
+const OPTIONAL_KEYS: [&str; 2] = ["algo.loss_norm_len", "judge.fallback"];
+
+/// Every key of `table` that no section has, as `section.key`.
+fn unknown_keys(table: &toml::Table) -> Vec<String> {
+    let known = toml::Table::try_from(RunConfig::default()).unwrap_or_default();
+    let mut out = Vec::new();
+    for (key, value) in table {
+        match (known.get(key), value) {
+            (None, _) => out.push(key.clone()),
+            (Some(toml::Value::Table(section)), toml::Value::Table(given)) => {
+                for k in given.keys() {
+                    let path = format!("{key}.{k}");
+                    if !section.contains_key(k) && !OPTIONAL_KEYS.contains(&path.as_str()) {
+                        out.push(path);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    out
 }
 
 fn apply_override(table: &mut toml::Table, arg: &str) -> Result<(), ConfigError> {
@@ -157,6 +198,9 @@ mod tests {
     fn errors_name_the_key() {
         let unknown = RunConfig::load(None, &["algo.lamda=1".to_string()]).unwrap_err().to_string();
         assert!(unknown.contains("lamda"), "{unknown}");
+        let two = ["algo.lamda=1".to_string(), "optim.lrr=2".to_string(), "nope.x=1".to_string()];
+        let all = RunConfig::load(None, &two).unwrap_err().to_string();
+        assert!(all.contains("algo.lamda") && all.contains("optim.lrr") && all.contains("nope"), "every bad key at once: {all}");
         let invalid =
             RunConfig::load(None, &["algo.eps=0".to_string(), "algo.kappa=-1".to_string()]).unwrap_err().to_string();
         assert!(invalid.contains("algo.eps") && invalid.contains("algo.kappa"), "{invalid}");

@@ -28,6 +28,9 @@ pub enum Error {
     /// A model, adapter or tokenizer.
     #[error(transparent)]
     Model(#[from] ModelError),
+    /// A reasoning judge.
+    #[error(transparent)]
+    Judge(#[from] crate::judge::JudgeError),
     /// A chat template.
     #[error(transparent)]
     Chat(#[from] crate::chat::ChatError),

@@ -28,6 +28,7 @@ pub mod cli;
 pub mod cli_data;
 pub mod cli_generate;
 pub mod cli_model;
+pub mod cli_train;
 pub mod config;
 pub mod data;
 pub mod device;
@@ -43,6 +44,7 @@ pub mod rollout;
 pub mod selfcheck;
 pub mod tokenizer;
 pub mod tools;
+pub mod train;
 
 pub use algo::{AlgoConfig, LossBatch, ObjectiveError, advantage, loss};
 pub use config::RunConfig;

@@ -105,6 +105,12 @@ impl Prompter {
         add_generation_prompt: bool,
     ) -> Result<String, ChatError> {
         let extra = [("enable_thinking", Value::from(self.cfg.enable_thinking))];
+        // Templates receive tools as Hugging Face passes them: `{"type": "function", "function": …}`.
+        let wrapped: Vec<serde_json::Value> = tools
+            .iter()
+            .map(|t| if t.get("function").is_some() { t.clone() } else { serde_json::json!({"type": "function", "function": t}) })
+            .collect();
+        let tools = &wrapped[..];
         if tools.is_empty() || self.tools_in_template {
             let tools = (!tools.is_empty()).then(|| Value::from_serialize(tools));
             return self.template.render(

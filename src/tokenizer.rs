@@ -135,6 +135,17 @@ impl TextTokenizer {
         Ok(out)
     }
 
+    /// A tokenizer assembled in code (the built-in model's).
+    pub fn from_parts(
+        inner: tokenizers::Tokenizer,
+        stop_ids: Vec<u32>,
+        chat_template: Option<String>,
+        bos_token: String,
+        eos_token: String,
+    ) -> Self {
+        TextTokenizer { inner, stop_ids, chat_template, bos_token, eos_token }
+    }
+
     /// Ids of the given end tokens plus `<|im_end|>` / `<|endoftext|>` where the vocabulary has them.
     fn stops(&self, names: Vec<String>) -> Vec<u32> {
         let defaults = ["<|im_end|>".to_string(), "<|endoftext|>".to_string()];
@@ -160,6 +171,11 @@ impl TextTokenizer {
     /// Ids outside the vocabulary.
     pub fn decode(&self, ids: &[u32], skip_special: bool) -> Result<String, ModelError> {
         self.inner.decode(ids, skip_special).map_err(|e| ModelError::Input(format!("cannot decode ids: {e}")))
+    }
+
+    /// Vocabulary size, added tokens included.
+    pub fn vocab_size(&self) -> usize {
+        self.inner.get_vocab_size(true)
     }
 
     /// The id of a token, when the vocabulary has it.

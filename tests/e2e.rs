@@ -24,3 +24,5 @@ mod model;
 mod objective;
 #[path = "e2e/tasks.rs"]
 mod tasks;
+#[path = "e2e/train.rs"]
+mod train;

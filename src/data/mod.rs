@@ -6,6 +6,7 @@
 pub mod bfcl;
 pub mod error;
 pub mod schema;
+pub mod synth;
 pub mod task;
 
 pub use error::DataError;

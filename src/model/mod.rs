@@ -6,6 +6,7 @@ pub mod attention;
 pub mod causal_lm;
 pub mod config;
 pub mod error;
+pub mod export;
 pub mod gguf;
 pub mod kv_cache;
 pub mod layers;

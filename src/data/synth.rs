@@ -1,0 +1,185 @@
+//! A procedurally generated tool-use task set over the built-in tools (`env::builtin`): single
+//! calls (calculator, unit conversion, key-value store, files) and two-call requests, in a few
+//! phrasings each. The same seed gives the same tasks; the train and held-out splits draw values
+//! from different streams, so held-out requests are new combinations.
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde_json::{Map, Value, json};
+
+use super::task::{Message, Role, Task};
+use crate::env::builtin::tools;
+use crate::reward::bfcl::ExpectedCall;
+
+/// Which split.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Split {
+    /// Training prompts.
+    Train,
+    /// Held-out prompts (another random stream).
+    HeldOut,
+}
+
+const UNITS: [(&str, &str); 12] = [
+    ("km", "m"),
+    ("m", "cm"),
+    ("mi", "km"),
+    ("ft", "m"),
+    ("in", "cm"),
+    ("kg", "g"),
+    ("lb", "kg"),
+    ("oz", "g"),
+    ("h", "min"),
+    ("day", "h"),
+    ("c", "f"),
+    ("f", "c"),
+];
+const KEYS: [&str; 8] = ["color", "city", "pet", "car", "team", "food", "song", "book"];
+const VALUES: [&str; 10] = ["red", "paris", "cat", "tesla", "ajax", "pasta", "hello", "dune", "blue", "rome"];
+const FILES: [&str; 6] = ["notes.txt", "todo.txt", "plan.md", "log.txt", "a/b.txt", "list.md"];
+
+fn args(pairs: &[(&str, Value)]) -> Map<String, Value> {
+    pairs.iter().map(|(k, v)| ((*k).to_string(), json!([v.clone()]))).collect()
+}
+
+fn pick<'a, T>(rng: &mut ChaCha8Rng, items: &'a [T]) -> &'a T {
+    &items[rng.random_range(0..items.len())]
+}
+
+/// One request and its expected calls.
+fn draw(rng: &mut ChaCha8Rng) -> (String, Vec<ExpectedCall>) {
+    let kind = rng.random_range(0..6);
+    let convert = |rng: &mut ChaCha8Rng| {
+        let (from, to) = *pick(rng, &UNITS);
+        let v = rng.random_range(1..100);
+        (v, from, to)
+    };
+    let convert_call = |v: i64, from: &str, to: &str| -> ExpectedCall {
+        ("convert_units".into(), args(&[("value", json!(v)), ("from_unit", json!(from)), ("to_unit", json!(to))]))
+    };
+    match kind {
+        0 => {
+            let (a, b) = (rng.random_range(2..100), rng.random_range(2..100));
+            let op = *pick(rng, &["+", "-", "*"]);
+            let expr = format!("{a} {op} {b}");
+            let text = match rng.random_range(0..3) {
+                0 => format!("What is {expr}?"),
+                1 => format!("Compute {expr}."),
+                _ => format!("calculate {expr}"),
+            };
+            (text, vec![("calculator".into(), args(&[("expression", json!(expr))]))])
+        }
+        1 => {
+            let (v, from, to) = convert(rng);
+            let text = match rng.random_range(0..2) {
+                0 => format!("Convert {v} {from} to {to}."),
+                _ => format!("How many {to} is {v} {from}?"),
+            };
+            (text, vec![convert_call(v, from, to)])
+        }
+        2 => {
+            let (k, v) = (*pick(rng, &KEYS), *pick(rng, &VALUES));
+            let text = match rng.random_range(0..2) {
+                0 => format!("Remember that my {k} is {v}."),
+                _ => format!("Store {v} as my {k}."),
+            };
+            (text, vec![("kv_set".into(), args(&[("key", json!(k)), ("value", json!(v))]))])
+        }
+        3 => {
+            let k = *pick(rng, &KEYS);
+            (format!("What is my {k}?"), vec![("kv_get".into(), args(&[("key", json!(k))]))])
+        }
+        4 => {
+            let (f, v) = (*pick(rng, &FILES), *pick(rng, &VALUES));
+            let (text, call) = match rng.random_range(0..2) {
+                0 => (format!("Write {v} to {f}."), ("fs_write".into(), args(&[("path", json!(f)), ("content", json!(v))]))),
+                _ => (format!("Read the file {f}."), ("fs_read".into(), args(&[("path", json!(f))]))),
+            };
+            (text, vec![call])
+        }
+        _ => {
+            let (a, b) = (convert(rng), convert(rng));
+            let text = format!("Convert {} {} to {}, and {} {} to {}.", a.0, a.1, a.2, b.0, b.1, b.2);
+            (text, vec![convert_call(a.0, a.1, a.2), convert_call(b.0, b.1, b.2)])
+        }
+    }
+}
+
+/// `n` tasks of `split` from `seed`.
+pub fn tasks(seed: u64, split: Split, n: usize) -> Vec<Task> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(match split {
+        Split::Train => 1,
+        Split::HeldOut => 2,
+    });
+    let prefix = match split {
+        Split::Train => "train",
+        Split::HeldOut => "heldout",
+    };
+    // Tasks hold bare function schemas, as `task::load` stores them.
+    let schemas: Vec<Value> = tools().into_iter().map(|t| t["function"].clone()).collect();
+    (0..n)
+        .map(|i| {
+            let (text, calls) = draw(&mut rng);
+            Task {
+                id: format!("{prefix}-{i}"),
+                messages: vec![Message { role: Role::User, content: text }],
+                tools: schemas.clone(),
+                answers: vec![calls],
+                category: Some("builtin".into()),
+                ..Task::default()
+            }
+        })
+        .collect()
+}
+
+fn plain(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// The demonstration reply of a task: a short reasoning naming the tool and the values it
+/// passes (`<think>Use convert_units with 5, km, m.</think>`), then the calls with their first
+/// acceptable values in the `<tool_call>` form.
+pub fn demonstration(task: &Task) -> String {
+    let turn = task.answers.first().map_or(&[][..], Vec::as_slice);
+    let mut think = Vec::new();
+    let mut calls = Vec::new();
+    for (name, args) in turn {
+        let first: Map<String, Value> = args
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_array().and_then(|a| a.first()).cloned().unwrap_or(Value::Null)))
+            .collect();
+        let values: Vec<String> = first.values().map(plain).collect();
+        think.push(format!("Use {name} with {}.", values.join(", ")));
+        calls.push(crate::tools::ToolCall { name: name.clone(), arguments: first }.render());
+    }
+    format!("<think>{}</think>\n{}", think.join(" "), calls.join("\n"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reward::outcome::{Expectation, score};
+    use crate::tools::parse::parse;
+
+    #[test]
+    fn splits_are_seeded_disjoint_streams_and_demonstrations_score_full_marks() {
+        let train = tasks(7, Split::Train, 300);
+        assert_eq!(train, tasks(7, Split::Train, 300), "same seed, same tasks");
+        let held = tasks(7, Split::HeldOut, 100);
+        let texts: std::collections::HashSet<&str> = train.iter().map(|t| t.messages[0].content.as_str()).collect();
+        let fresh = held.iter().filter(|t| !texts.contains(t.messages[0].content.as_str())).count();
+        assert!(fresh > 50, "most held-out requests are new: {fresh}/100");
+        for t in train.iter().chain(&held) {
+            let parsed = parse(&demonstration(t));
+            assert!(parsed.think.as_deref().is_some_and(|th| th.starts_with("Use ")), "{}", demonstration(t));
+            let want =
+                Expectation { functions: &t.tools, expected: &t.answers[0], language: crate::reward::bfcl::Language::Python };
+            let s = score(&parsed, want);
+            assert_eq!(s.bfcl, 1.0, "{}: {} → {:?}", t.id, demonstration(t), s);
+        }
+    }
+}

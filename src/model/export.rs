@@ -1,0 +1,59 @@
+//! The base weights of a model as Hugging Face names and layouts (`[out, in]` projections), in
+//! f32: what `weights::save` writes and `CausalLm::from_weights` reads back bit for bit.
+
+use burn::tensor::Tensor;
+
+use super::causal_lm::CausalLm;
+use super::error::ModelError;
+use super::layers::{LoraLinear, transpose};
+
+fn values<const N: usize>(t: Tensor<N>) -> Result<Vec<f32>, ModelError> {
+    let data = t.try_into_data_as::<f32>().map_err(|e| ModelError::Compute(format!("read-back: {e:?}")))?;
+    data.try_to_vec::<f32>().map_err(|e| ModelError::Compute(format!("read-back: {e:?}")))
+}
+
+type Named = Vec<(String, Vec<usize>, Vec<f32>)>;
+
+fn linear(out: &mut Named, name: &str, l: &LoraLinear) -> Result<(), ModelError> {
+    let [d_in, d_out] = l.dims();
+    out.push((format!("{name}.weight"), vec![d_out, d_in], transpose(values(l.weight.val())?, d_in, d_out)));
+    if let Some(b) = &l.bias {
+        out.push((format!("{name}.bias"), vec![d_out], values(b.val())?));
+    }
+    Ok(())
+}
+
+/// Every base tensor (adapters excluded) by its checkpoint name.
+///
+/// # Errors
+/// A device read-back failed.
+pub fn base_tensors(model: &CausalLm) -> Result<Named, ModelError> {
+    let mut out = Vec::new();
+    let [v, d] = model.embed_tokens.val().dims();
+    out.push(("model.embed_tokens.weight".into(), vec![v, d], values(model.embed_tokens.val())?));
+    for (i, layer) in model.layers.iter().enumerate() {
+        let p = format!("model.layers.{i}");
+        let norm = |n: &super::layers::RmsNorm| -> Result<(Vec<usize>, Vec<f32>), ModelError> {
+            Ok((n.weight.val().dims().to_vec(), values(n.weight.val())?))
+        };
+        let (s, w) = norm(&layer.input_layernorm)?;
+        out.push((format!("{p}.input_layernorm.weight"), s, w));
+        let (s, w) = norm(&layer.post_attention_layernorm)?;
+        out.push((format!("{p}.post_attention_layernorm.weight"), s, w));
+        let a = &layer.self_attn;
+        for (n, q) in [("q_norm", &a.q_norm), ("k_norm", &a.k_norm)] {
+            if let Some(q) = q {
+                let (s, w) = norm(q)?;
+                out.push((format!("{p}.self_attn.{n}.weight"), s, w));
+            }
+        }
+    }
+    for (name, l) in model.linear_layers() {
+        linear(&mut out, &name, l)?;
+    }
+    out.push(("model.norm.weight".into(), model.norm.weight.val().dims().to_vec(), values(model.norm.weight.val())?));
+    if let Some(head) = &model.lm_head {
+        linear(&mut out, "lm_head", head)?;
+    }
+    Ok(out)
+}

@@ -1,0 +1,259 @@
+//! The trainer's configuration sections: `[model]`, `[data]`, `[rollout]`, `[optim]`, `[train]`.
+//! Every key has a default; the defaults are the built-in run (a tiny model and generated tasks
+//! that ship with the crate).
+
+use serde::{Deserialize, Serialize};
+
+use crate::rollout::Sampling;
+
+/// `[model]`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ModelSection {
+    /// A Hugging Face directory or `.gguf` file; "builtin" is the tiny model that ships with
+    /// awpo (warm-started by `train.sft_steps` of supervised training on demonstrations).
+    pub path: String,
+    /// A PEFT adapter to start from ("" = a fresh one from `[lora]`).
+    pub adapter: String,
+}
+
+impl Default for ModelSection {
+    fn default() -> Self {
+        ModelSection { path: "builtin".into(), adapter: String::new() }
+    }
+}
+
+/// `[data]`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DataSection {
+    /// Training tasks (JSONL task format); "builtin" generates them.
+    pub train: String,
+    /// Held-out tasks for evaluation; "builtin" generates them ("" = none).
+    pub held_out: String,
+    /// Generated training tasks (builtin).
+    pub builtin_train: usize,
+    /// Generated held-out tasks (builtin).
+    pub builtin_held_out: usize,
+    /// Skip malformed task lines (counted and reported) instead of stopping at the first.
+    pub skip_bad_lines: bool,
+}
+
+impl Default for DataSection {
+    fn default() -> Self {
+        DataSection {
+            train: "builtin".into(),
+            held_out: "builtin".into(),
+            builtin_train: 2000,
+            builtin_held_out: 200,
+            skip_bad_lines: false,
+        }
+    }
+}
+
+/// `[rollout]`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RolloutSection {
+    /// Prompts per step (P).
+    pub prompts_per_step: usize,
+    /// Samples per prompt (G).
+    pub group_size: usize,
+    /// Most new tokens per sample.
+    pub max_new_tokens: usize,
+    /// Sampling temperature (0 = greedy).
+    pub temperature: f64,
+    /// Keep the k most likely tokens (0 = all).
+    pub top_k: usize,
+    /// Nucleus mass (1 = all).
+    pub top_p: f64,
+}
+
+impl Default for RolloutSection {
+    fn default() -> Self {
+        RolloutSection {
+            prompts_per_step: 8,
+            group_size: 8,
+            max_new_tokens: 96,
+            temperature: 1.0,
+            top_k: 0,
+            top_p: 1.0,
+        }
+    }
+}
+
+impl RolloutSection {
+    /// The sampler settings.
+    pub fn sampling(&self) -> Sampling {
+        Sampling { temperature: self.temperature, top_k: self.top_k, top_p: self.top_p }
+    }
+}
+
+/// The learning-rate schedule after warm-up.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Schedule {
+    /// Cosine decay to `min_lr_ratio · lr`.
+    #[default]
+    Cosine,
+    /// Linear decay to `min_lr_ratio · lr`.
+    Linear,
+    /// Constant.
+    Constant,
+}
+
+/// `[optim]`: AdamW on the LoRA parameters, PyTorch's defaults written out.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OptimSection {
+    /// Peak learning rate.
+    pub lr: f64,
+    /// AdamW β1.
+    pub beta1: f64,
+    /// AdamW β2.
+    pub beta2: f64,
+    /// AdamW ε.
+    pub eps: f64,
+    /// Decoupled weight decay.
+    pub weight_decay: f64,
+    /// Global gradient-norm clip (0 = off).
+    pub max_grad_norm: f64,
+    /// Linear warm-up steps.
+    pub warmup_steps: usize,
+    /// After warm-up: cosine | linear | constant.
+    pub schedule: Schedule,
+    /// The schedule's floor, as a fraction of `lr`.
+    pub min_lr_ratio: f64,
+    /// Rollouts per forward/backward pass (gradients accumulate over the step's batch).
+    pub micro_batch: usize,
+}
+
+impl Default for OptimSection {
+    fn default() -> Self {
+        OptimSection {
+            lr: 2e-3,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: 0.0,
+            max_grad_norm: 1.0,
+            warmup_steps: 3,
+            schedule: Schedule::Cosine,
+            min_lr_ratio: 0.1,
+            micro_batch: 32,
+        }
+    }
+}
+
+impl OptimSection {
+    /// The learning rate of optimizer step `step` (0-based) of `total`.
+    pub fn lr_at(&self, step: usize, total: usize) -> f64 {
+        if step < self.warmup_steps {
+            return self.lr * (step + 1) as f64 / self.warmup_steps as f64;
+        }
+        let span = total.saturating_sub(self.warmup_steps).max(1) as f64;
+        let progress = ((step - self.warmup_steps) as f64 / span).min(1.0);
+        let floor = self.lr * self.min_lr_ratio;
+        match self.schedule {
+            Schedule::Constant => self.lr,
+            Schedule::Linear => floor + (self.lr - floor) * (1.0 - progress),
+            Schedule::Cosine => floor + (self.lr - floor) * 0.5 * (1.0 + (std::f64::consts::PI * progress).cos()),
+        }
+    }
+}
+
+/// `[train]`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrainSection {
+    /// RL steps.
+    pub steps: usize,
+    /// Where the run writes (checkpoints, metrics.jsonl, transcripts, config).
+    pub run_dir: String,
+    /// Checkpoint every N steps (and at the end).
+    pub save_every: usize,
+    /// Held-out evaluation every N steps (and before the first and after the last); 0 = only those.
+    pub eval_every: usize,
+    /// Write a few full transcripts every N steps (0 = never).
+    pub transcripts_every: usize,
+    /// Policy updates per batch of rollouts (>1 reuses them with the clipped ratio).
+    pub num_iterations: usize,
+    /// Built-in model: supervised warm-up steps on demonstrations before RL.
+    pub sft_steps: usize,
+    /// Built-in model: supervised batch size.
+    pub sft_batch: usize,
+    /// Built-in model: supervised learning rate.
+    pub sft_lr: f64,
+}
+
+impl Default for TrainSection {
+    fn default() -> Self {
+        TrainSection {
+            steps: 40,
+            run_dir: "runs/awpo".into(),
+            save_every: 10,
+            eval_every: 0,
+            transcripts_every: 10,
+            num_iterations: 1,
+            sft_steps: 150,
+            sft_batch: 32,
+            sft_lr: 3e-3,
+        }
+    }
+}
+
+/// Every invalid key of the trainer's sections.
+pub fn problems(
+    rollout: &RolloutSection,
+    optim: &OptimSection,
+    train: &TrainSection,
+) -> Vec<(&'static str, String)> {
+    let mut out: Vec<(&'static str, String)> = rollout.sampling().problems();
+    let positive = [
+        ("rollout.prompts_per_step", rollout.prompts_per_step),
+        ("rollout.group_size", rollout.group_size),
+        ("rollout.max_new_tokens", rollout.max_new_tokens),
+        ("optim.micro_batch", optim.micro_batch),
+        ("train.num_iterations", train.num_iterations),
+        ("train.save_every", train.save_every),
+        ("train.sft_batch", train.sft_batch),
+    ];
+    for (key, v) in positive {
+        if v == 0 {
+            out.push((key, "must be at least 1".into()));
+        }
+    }
+    let rates = [("optim.lr", optim.lr), ("optim.eps", optim.eps), ("train.sft_lr", train.sft_lr)];
+    for (key, v) in rates {
+        if !(v.is_finite() && v > 0.0) {
+            out.push((key, format!("{v} is invalid: must be > 0")));
+        }
+    }
+    for (key, v) in [("optim.beta1", optim.beta1), ("optim.beta2", optim.beta2), ("optim.min_lr_ratio", optim.min_lr_ratio)] {
+        if !(0.0..1.0).contains(&v) && !(key == "optim.min_lr_ratio" && v == 1.0) {
+            out.push((key, format!("{v} is invalid: must be in [0, 1)")));
+        }
+    }
+    if !(optim.weight_decay >= 0.0 && optim.max_grad_norm >= 0.0) {
+        out.push(("optim.weight_decay", "weight_decay and max_grad_norm must be >= 0".into()));
+    }
+    if train.run_dir.trim().is_empty() {
+        out.push(("train.run_dir", "must name a directory".into()));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schedule_warms_up_then_decays_to_the_floor() {
+        let o = OptimSection { lr: 1.0, warmup_steps: 2, min_lr_ratio: 0.1, ..OptimSection::default() };
+        assert_eq!((o.lr_at(0, 12), o.lr_at(1, 12), o.lr_at(2, 12)), (0.5, 1.0, 1.0));
+        assert!((o.lr_at(12, 12) - 0.1).abs() < 1e-12 && (o.lr_at(7, 12) - 0.55).abs() < 1e-12);
+        let lin = OptimSection { schedule: Schedule::Linear, ..o.clone() };
+        assert!((lin.lr_at(7, 12) - 0.55).abs() < 1e-12);
+        assert_eq!(OptimSection { schedule: Schedule::Constant, ..o }.lr_at(9, 12), 1.0);
+    }
+}

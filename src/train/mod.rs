@@ -1,0 +1,263 @@
+//! `awpo train`: the product's main job. [`run`] loads (or, for the built-in model, builds and
+//! warm-starts) the policy, attaches LoRA, and runs AWPO steps ([`step`]) with checkpoints
+//! ([`checkpoint`]), `metrics.jsonl`, transcripts and a progress bar; `--resume` continues a
+//! killed run from its last checkpoint on the same trajectory.
+
+pub mod batch;
+pub mod builtin;
+pub mod checkpoint;
+pub mod config;
+pub mod optim;
+pub mod record;
+pub mod report;
+pub mod rollout;
+pub mod sft;
+pub mod step;
+
+use std::path::{Path, PathBuf};
+
+use burn::module::Module;
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+
+use crate::config::RunConfig;
+use crate::data::synth::{self, Split};
+use crate::data::task::{self, Task};
+use crate::error::{Error, Result};
+use crate::model::weights::{Weights, save};
+use crate::model::{CausalLm, ModelError, peft};
+use crate::prompt::{PromptConfig, Prompter, ToolsIn};
+use crate::rollout::GenerateOptions;
+use crate::tokenizer::TextTokenizer;
+
+/// What a finished run reports.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Summary {
+    /// Held-out greedy accuracy before RL (after the warm-up for the built-in model).
+    pub before: Option<f64>,
+    /// Held-out greedy accuracy after RL.
+    pub after: Option<f64>,
+    /// Held-out tasks.
+    pub held_out: usize,
+    /// The run directory.
+    pub run_dir: PathBuf,
+    /// RL steps done in total.
+    pub steps: usize,
+}
+
+/// Task `k` of the endless training stream: epoch `k / n` is a seeded shuffle of the tasks.
+fn stream_index(k: usize, n: usize, seed: u64) -> usize {
+    let mut order: Vec<usize> = (0..n).collect();
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ (k / n) as u64);
+    order.shuffle(&mut rng);
+    order[k % n]
+}
+
+fn load_tasks(spec: &str, builtin: (u64, Split, usize), skip_bad: bool) -> Result<Vec<Task>> {
+    match spec {
+        "" => Ok(Vec::new()),
+        "builtin" => Ok(synth::tasks(builtin.0, builtin.1, builtin.2)),
+        path => {
+            let loaded = task::load(Path::new(path), skip_bad)?;
+            for skipped in &loaded.skipped {
+                tracing::warn!("skipped: {skipped}");
+            }
+            Ok(loaded.tasks)
+        }
+    }
+}
+
+fn check_writable(dir: &Path) -> Result<()> {
+    let probe = dir.join(".awpo-write-probe");
+    std::fs::create_dir_all(dir)
+        .and_then(|()| std::fs::write(&probe, b"ok"))
+        .and_then(|()| std::fs::remove_file(&probe))
+        .map_err(|source| Error::Write { path: dir.to_path_buf(), source })
+}
+
+/// The policy, its tokenizer and prompter, as the config says (built-in: warm-started once and
+/// saved under `RUN_DIR/base`, reloaded from there on resume).
+fn policy(cfg: &RunConfig, run_dir: &Path, train: &[Task], device: &burn::tensor::Device, resume: bool) -> Result<(CausalLm, TextTokenizer, Prompter, String)> {
+    if cfg.model.path == "builtin" {
+        let tokenizer = builtin::tokenizer()?;
+        let prompt = PromptConfig { tools_in: ToolsIn::Template, ..cfg.prompt.clone() };
+        let prompter = Prompter::new(&tokenizer, &prompt)?;
+        let model_cfg = builtin::model_config(tokenizer.vocab_size());
+        let base_dir = run_dir.join("base");
+        let model = if resume || base_dir.join("model.safetensors").exists() {
+            let w = Weights::open(&base_dir, "model.safetensors")?;
+            CausalLm::from_weights(model_cfg, &w, device)?
+        } else {
+            let model = CausalLm::random(model_cfg, cfg.seed, device)?;
+            let prompts: Vec<Vec<u32>> = train
+                .iter()
+                .map(|t| {
+                    let text = prompter.render(&t.messages, &t.tools, true).map_err(Error::from)?;
+                    Ok(tokenizer.encode(&text)?)
+                })
+                .collect::<Result<_>>()?;
+            let bar = progress(cfg.train.sft_steps as u64, "warm-up");
+            let (model, loss) = sft::warm_up(
+                model,
+                &tokenizer,
+                &prompts,
+                train,
+                cfg.train.sft_steps,
+                cfg.train.sft_batch,
+                cfg.train.sft_lr,
+                cfg.seed,
+                &bar,
+            )?;
+            bar.finish_and_clear();
+            eprintln!("supervised warm-up: {} steps, final loss {loss:.3}", cfg.train.sft_steps);
+            std::fs::create_dir_all(&base_dir).map_err(|source| Error::Write { path: base_dir.clone(), source })?;
+            save(&base_dir.join("model.safetensors"), &crate::model::export::base_tensors(&model)?)?;
+            model
+        };
+        return Ok((model, tokenizer, prompter, "builtin".into()));
+    }
+    let path = Path::new(&cfg.model.path);
+    let tokenizer = crate::cli_model::tokenizer_for(path)?;
+    let prompter = Prompter::new(&tokenizer, &cfg.prompt)?;
+    let model = CausalLm::load(path, device)?;
+    Ok((model, tokenizer, prompter, cfg.model.path.clone()))
+}
+
+/// A progress bar with a message.
+pub fn progress(len: u64, what: &str) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(len);
+    let style = format!("{what} {{bar:30}} {{pos}}/{{len}} {{msg}}  eta {{eta}}");
+    bar.set_style(indicatif::ProgressStyle::with_template(&style).unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()));
+    bar
+}
+
+/// Runs (or, with `resume`, continues) a training run; returns its summary.
+///
+/// # Errors
+/// Bad configuration or data, a model that cannot be loaded, an unwritable run directory, or a
+/// failure during a step (the last checkpoint stays valid).
+pub fn run(cfg: &RunConfig, resume: bool) -> Result<Summary> {
+    let run_dir = PathBuf::from(&cfg.train.run_dir);
+    let found = checkpoint::latest(&run_dir)?;
+    if !resume && (found.is_some() || run_dir.join("metrics.jsonl").exists()) {
+        return Err(Error::Model(ModelError::Input(format!(
+            "{} already holds a run: continue it with `awpo train --resume {}`, or set train.run_dir",
+            run_dir.display(),
+            run_dir.display()
+        ))));
+    }
+    let seed = cfg.seed;
+    let train = load_tasks(&cfg.data.train, (seed, Split::Train, cfg.data.builtin_train), cfg.data.skip_bad_lines)?;
+    let held_out = load_tasks(&cfg.data.held_out, (seed, Split::HeldOut, cfg.data.builtin_held_out), cfg.data.skip_bad_lines)?;
+    if train.is_empty() {
+        return Err(Error::Model(ModelError::Input(format!("data.train {:?} holds no tasks", cfg.data.train))));
+    }
+    if cfg.model.path != "builtin" && !Path::new(&cfg.model.path).exists() {
+        return Err(Error::Model(ModelError::Input(format!("model.path {} does not exist", cfg.model.path))));
+    }
+    check_writable(&run_dir)?;
+    checkpoint::write_atomic(&run_dir.join("config.toml"), &cfg.to_toml())?;
+    let selected = crate::device::select(&cfg.device)?;
+    eprintln!("device: {}", selected.description);
+    let device = selected.device.clone().autodiff();
+    let (mut model, tokenizer, prompter, base_name) = policy(cfg, &run_dir, &train, &device, resume && found.is_some())?;
+    let mut optim = optim::AdamW::new(&cfg.optim);
+    let (mut done, mut cursor) = (0usize, 0usize);
+    match &found {
+        Some((dir, state)) if resume => {
+            peft::load(&mut model, &dir.join("adapter"))?;
+            checkpoint::restore_optimizer(dir, &mut optim, state, &device)?;
+            (done, cursor) = (state.step, state.cursor);
+            eprintln!("resuming {} at step {done}", dir.display());
+        }
+        _ => {
+            if cfg.model.adapter.is_empty() {
+                peft::attach(&mut model, &cfg.lora, seed);
+            } else {
+                peft::load(&mut model, Path::new(&cfg.model.adapter))?;
+            }
+        }
+    }
+    record::truncate_after(&run_dir, done)?;
+    let judge = crate::judge::from_config(&cfg.judge, &selected.device)?;
+    let ctx = rollout::Context { tokenizer: &tokenizer, prompter: &prompter, reward: &cfg.reward, judge: judge.as_ref() };
+    let eval_tokens = cfg.rollout.max_new_tokens;
+    let before = if held_out.is_empty() || done > 0 {
+        record::read_eval(&run_dir, "before")
+    } else {
+        let acc = rollout::accuracy(&model.valid(), &ctx, &held_out, eval_tokens)?;
+        record::write_eval(&run_dir, "before", acc)?;
+        Some(acc)
+    };
+    if let Some(b) = before {
+        eprintln!("held-out accuracy before RL: {:.1}% ({} tasks)", 100.0 * b, held_out.len());
+    }
+    let generate = GenerateOptions {
+        sampling: cfg.rollout.sampling(),
+        max_new_tokens: cfg.rollout.max_new_tokens,
+        stop_tokens: tokenizer.stop_ids.clone(),
+        ..GenerateOptions::default()
+    };
+    let inputs = step::StepInputs {
+        ctx: &ctx,
+        algo: &cfg.algo,
+        generate: &generate,
+        group: cfg.rollout.group_size,
+        micro_batch: cfg.optim.micro_batch,
+        num_iterations: cfg.train.num_iterations,
+    };
+    let total = cfg.train.steps;
+    let bar = progress(total as u64, "AWPO");
+    bar.set_position(done as u64);
+    while done < total {
+        let p = cfg.rollout.prompts_per_step;
+        let tasks: Vec<&Task> = (0..p).map(|i| &train[stream_index(cursor + i, train.len(), seed)]).collect();
+        let step_seed = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(done as u64);
+        let lr = cfg.optim.lr_at(done, total);
+        let (next, mut metrics, episodes) = step::step(model, &mut optim, &inputs, &tasks, step_seed, lr)?;
+        model = next;
+        done += 1;
+        cursor += p;
+        metrics.step = done;
+        record::append_metrics(&run_dir, &metrics)?;
+        if cfg.train.transcripts_every > 0 && done % cfg.train.transcripts_every == 0 {
+            record::transcripts(&run_dir, done, &tasks, &episodes, &tokenizer)?;
+        }
+        if cfg.train.eval_every > 0 && done % cfg.train.eval_every == 0 && done < total && !held_out.is_empty() {
+            let acc = rollout::accuracy(&model.valid(), &ctx, &held_out, eval_tokens)?;
+            record::write_eval(&run_dir, &format!("step-{done}"), acc)?;
+        }
+        if done % cfg.train.save_every == 0 || done == total {
+            let state = checkpoint::State { format: checkpoint::FORMAT, step: done, adam_t: 0, cursor, seed };
+            checkpoint::save_checkpoint(&run_dir, &model, &cfg.lora, &base_name, &optim, &state)?;
+        }
+        bar.set_message(format!(
+            "reward {:.3}  acc {:.0}%  {:.0} tok/s",
+            metrics.outcome_mean,
+            100.0 * metrics.accuracy,
+            metrics.tokens_per_s
+        ));
+        bar.set_position(done as u64);
+        if bar.is_hidden() && (done % (total / 20).max(1) == 0 || done == total) {
+            eprintln!(
+                "step {done}/{total}: reward {:.3} (reasoning {:.3}), rollout accuracy {:.0}%, loss {:.4}, {:.0} tokens/s, {:.1?} elapsed",
+                metrics.outcome_mean,
+                metrics.reasoning_mean,
+                100.0 * metrics.accuracy,
+                metrics.loss,
+                metrics.tokens_per_s,
+                bar.elapsed()
+            );
+        }
+    }
+    bar.finish_and_clear();
+    let after = if held_out.is_empty() {
+        None
+    } else {
+        let acc = rollout::accuracy(&model.valid(), &ctx, &held_out, eval_tokens)?;
+        record::write_eval(&run_dir, "after", acc)?;
+        Some(acc)
+    };
+    Ok(Summary { before, after, held_out: held_out.len(), run_dir, steps: done })
+}

@@ -1,0 +1,122 @@
+//! `awpo report RUN_DIR`: the run's curves as one self-contained HTML file (inline SVG, no
+//! scripts, no network), from `metrics.jsonl` and `evals.json`.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use super::checkpoint::write_atomic;
+use super::record::read_metrics;
+use crate::model::ModelError;
+
+const COLORS: [&str; 3] = ["#1f77b4", "#d62728", "#2ca02c"];
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+/// One chart of `series` (name, points) as SVG.
+fn chart(title: &str, series: &[(&str, Vec<(f64, f64)>)]) -> String {
+    let (w, h, pad) = (460.0, 200.0, 40.0);
+    let points: Vec<(f64, f64)> = series.iter().flat_map(|(_, p)| p.iter().copied()).filter(|(_, y)| y.is_finite()).collect();
+    if points.is_empty() {
+        return String::new();
+    }
+    let (x0, x1) = points.iter().fold((f64::MAX, f64::MIN), |(a, b), (x, _)| (a.min(*x), b.max(*x)));
+    let (mut y0, mut y1) = points.iter().fold((f64::MAX, f64::MIN), |(a, b), (_, y)| (a.min(*y), b.max(*y)));
+    if (y1 - y0).abs() < 1e-12 {
+        y0 -= 0.5;
+        y1 += 0.5;
+    }
+    let sx = |x: f64| pad + (x - x0) / (x1 - x0).max(1e-12) * (w - 2.0 * pad);
+    let sy = |y: f64| h - pad + (y0 - y) / (y1 - y0) * (h - 2.0 * pad);
+    let mut svg = format!(
+        "<figure><figcaption>{}</figcaption><svg width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\">\
+         <rect x=\"{pad}\" y=\"{pad}\" width=\"{}\" height=\"{}\" fill=\"none\" stroke=\"#ccc\"/>\
+         <text x=\"2\" y=\"{}\" font-size=\"10\">{y1:.3}</text><text x=\"2\" y=\"{}\" font-size=\"10\">{y0:.3}</text>\
+         <text x=\"{pad}\" y=\"{}\" font-size=\"10\">step {x0}</text><text x=\"{}\" y=\"{}\" font-size=\"10\">{x1}</text>",
+        escape(title),
+        w - 2.0 * pad,
+        h - 2.0 * pad,
+        pad + 4.0,
+        h - pad,
+        h - pad + 14.0,
+        w - pad - 20.0,
+        h - pad + 14.0,
+    );
+    for (i, (name, pts)) in series.iter().enumerate() {
+        let color = COLORS[i % COLORS.len()];
+        let path: Vec<String> =
+            pts.iter().filter(|(_, y)| y.is_finite()).map(|(x, y)| format!("{:.1},{:.1}", sx(*x), sy(*y))).collect();
+        let _ = write!(svg, "<polyline fill=\"none\" stroke=\"{color}\" stroke-width=\"1.5\" points=\"{}\"/>", path.join(" "));
+        if pts.len() <= 3 {
+            for (x, y) in pts {
+                let _ = write!(svg, "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"3\" fill=\"{color}\"/>", sx(*x), sy(*y));
+            }
+        }
+        let _ = write!(svg, "<text x=\"{}\" y=\"{}\" font-size=\"11\" fill=\"{color}\">{}</text>", pad + 4.0 + 120.0 * i as f64, pad - 6.0, escape(name));
+    }
+    svg + "</svg></figure>"
+}
+
+/// Writes `RUN_DIR/report.html`; returns its path.
+///
+/// # Errors
+/// No metrics in the run directory, or the file cannot be written.
+pub fn write(run_dir: &Path) -> Result<PathBuf, ModelError> {
+    let rows = read_metrics(run_dir);
+    if rows.is_empty() {
+        return Err(ModelError::Input(format!("{} has no metrics.jsonl lines", run_dir.display())));
+    }
+    let s = |key: &str| -> Vec<(f64, f64)> {
+        rows.iter().filter_map(|r| Some((r["step"].as_f64()?, r[key].as_f64()?))).collect()
+    };
+    let evals: Value = std::fs::read_to_string(run_dir.join("evals.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or(Value::Null);
+    let last = rows.last().and_then(|r| r["step"].as_f64()).unwrap_or(0.0);
+    let mut held: Vec<(f64, f64)> = Vec::new();
+    if let Some(map) = evals.as_object() {
+        for (k, v) in map {
+            let x = match k.as_str() {
+                "before" => 0.0,
+                "after" => last,
+                other => other.strip_prefix("step-").and_then(|n| n.parse().ok()).unwrap_or(f64::NAN),
+            };
+            if let Some(y) = v.as_f64().filter(|_| x.is_finite()) {
+                held.push((x, y));
+            }
+        }
+    }
+    held.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let charts = [
+        chart("Rewards (mean over rollouts)", &[("outcome", s("outcome_mean")), ("reasoning", s("reasoning_mean"))]),
+        chart("Accuracy", &[("rollouts", s("accuracy")), ("held-out (greedy)", held)]),
+        chart("Loss", &[("loss", s("loss"))]),
+        chart("Gradient norm (before clipping)", &[("grad norm", s("grad_norm"))]),
+        chart("AWPO gate and weight", &[("gate", s("gate")), ("weight", s("weight")), ("flat groups", s("flat_groups"))]),
+        chart("Ratio clipping", &[("low", s("ratio_clip_low")), ("high", s("ratio_clip_high"))]),
+        chart("KL", &[("approx KL", s("approx_kl")), ("KL to base", s("kl_ref"))]),
+        chart("Entropy and reply length", &[("entropy", s("entropy"))]),
+        chart("Reply length (tokens)", &[("length", s("response_len"))]),
+        chart("Seconds per step", &[("rollout", s("time_rollout")), ("reward", s("time_reward")), ("train", s("time_train"))]),
+        chart("Rollout tokens/s", &[("tokens/s", s("tokens_per_s"))]),
+    ];
+    let summary = match (evals["before"].as_f64(), evals["after"].as_f64()) {
+        (Some(b), Some(a)) => format!("<p>Held-out accuracy: {:.1}% before RL → {:.1}% after.</p>", 100.0 * b, 100.0 * a),
+        _ => String::new(),
+    };
+    let html = format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>awpo run {}</title><style>body{{font-family:sans-serif;max-width:1000px;margin:auto}}figure{{display:inline-block;margin:8px}}figcaption{{font-weight:bold;font-size:13px}}</style></head>\
+         <body><h1>awpo run</h1><p>{}: {} steps.</p>{summary}{}</body></html>\n",
+        escape(&run_dir.display().to_string()),
+        escape(&run_dir.display().to_string()),
+        rows.len(),
+        charts.join("\n")
+    );
+    let path = run_dir.join("report.html");
+    write_atomic(&path, &html)?;
+    Ok(path)
+}

@@ -1,0 +1,97 @@
+//! Supervised warm-up of the built-in model: a wide LoRA adapter trained on demonstrations
+//! (`data::synth::demonstration`) with the mean negative log-likelihood of the reply tokens,
+//! then folded into the base weights, so RL starts from a model that already answers in the
+//! `<tool_call>` format part of the time.
+
+use burn::optim::GradientsParams;
+use indicatif::ProgressBar;
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+
+use super::batch::{Row, build};
+use super::config::{OptimSection, Schedule};
+use super::optim::AdamW;
+use crate::data::synth::demonstration;
+use crate::data::task::Task;
+use crate::model::logprob::token_stats;
+use crate::model::{CausalLm, LoraConfig, ModelError, peft};
+use crate::tokenizer::TextTokenizer;
+
+/// Trains `model` (on an autodiff device) for `steps` batches of `batch` demonstrations and
+/// folds the adapter into it; returns the mean loss of the last 10 steps.
+///
+/// # Errors
+/// Tokenisation or a non-finite loss.
+#[allow(clippy::too_many_arguments)]
+pub fn warm_up(
+    mut model: CausalLm,
+    tokenizer: &TextTokenizer,
+    prompts: &[Vec<u32>],
+    tasks: &[Task],
+    steps: usize,
+    batch: usize,
+    lr: f64,
+    seed: u64,
+    progress: &ProgressBar,
+) -> Result<(CausalLm, f64), ModelError> {
+    let replies: Vec<Vec<u32>> = tasks
+        .iter()
+        .map(|t| {
+            let mut ids = tokenizer.encode(&demonstration(t))?;
+            ids.extend(tokenizer.stop_ids.iter().rev().take(1));
+            Ok(ids)
+        })
+        .collect::<Result<_, ModelError>>()?;
+    let lora = LoraConfig { rank: 32, alpha: 32.0, ..LoraConfig::default() };
+    peft::attach(&mut model, &lora, seed);
+    let optim_cfg = OptimSection {
+        lr,
+        warmup_steps: steps.min(10),
+        schedule: Schedule::Cosine,
+        min_lr_ratio: 0.1,
+        weight_decay: 0.0,
+        ..OptimSection::default()
+    };
+    let mut optim = AdamW::new(&optim_cfg);
+    let mut order: Vec<usize> = (0..tasks.len()).collect();
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5f7);
+    let mut cursor = order.len();
+    let mut recent = Vec::new();
+    let device = model.device();
+    for step in 0..steps {
+        let mut pick = Vec::with_capacity(batch);
+        while pick.len() < batch.min(order.len()) {
+            if cursor == order.len() {
+                order.shuffle(&mut rng);
+                cursor = 0;
+            }
+            pick.push(order[cursor]);
+            cursor += 1;
+        }
+        let rows: Vec<Row> =
+            pick.iter().map(|&i| Row { prompt: &prompts[i], response: &replies[i], values: &[] }).collect();
+        let b = build(&rows, &device);
+        let stats = token_stats(&model, b.tokens, b.attention, true, 128)?;
+        let loss = stats.logprobs.mul(b.mask).sum().neg().div_scalar(b.response_tokens.max(1) as f64);
+        let value: f32 = loss.clone().into_scalar();
+        let value = f64::from(value);
+        if !value.is_finite() {
+            return Err(ModelError::Compute(format!("supervised loss is {value} at step {step}")));
+        }
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        let (next, _) = optim.step(model, &grads, optim_cfg.lr_at(step, steps))?;
+        model = next;
+        recent.push(value);
+        if recent.len() > 10 {
+            recent.remove(0);
+        }
+        progress.set_message(format!("loss {value:.3}"));
+        progress.inc(1);
+        if progress.is_hidden() && (step + 1) % (steps / 10).max(1) == 0 {
+            eprintln!("warm-up step {}/{steps}: loss {value:.3} ({:.1?} elapsed)", step + 1, progress.elapsed());
+        }
+    }
+    peft::fold(&mut model);
+    Ok((model, recent.iter().sum::<f64>() / recent.len().max(1) as f64))
+}
