@@ -11,8 +11,8 @@ use crate::device::DeviceConfig;
 use crate::judge::JudgeConfig;
 use crate::model::LoraConfig;
 use crate::prompt::PromptConfig;
-use crate::train::config::{DataSection, ModelSection, OptimSection, RolloutSection, TrainSection};
 use crate::reward::RewardConfig;
+use crate::train::config::{DataSection, ModelSection, OptimSection, RolloutSection, TrainSection};
 
 /// The resolved configuration of a run.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -200,7 +200,10 @@ mod tests {
         assert!(unknown.contains("lamda"), "{unknown}");
         let two = ["algo.lamda=1".to_string(), "optim.lrr=2".to_string(), "nope.x=1".to_string()];
         let all = RunConfig::load(None, &two).unwrap_err().to_string();
-        assert!(all.contains("algo.lamda") && all.contains("optim.lrr") && all.contains("nope"), "every bad key at once: {all}");
+        assert!(
+            all.contains("algo.lamda") && all.contains("optim.lrr") && all.contains("nope"),
+            "every bad key at once: {all}"
+        );
         let invalid =
             RunConfig::load(None, &["algo.eps=0".to_string(), "algo.kappa=-1".to_string()]).unwrap_err().to_string();
         assert!(invalid.contains("algo.eps") && invalid.contains("algo.kappa"), "{invalid}");

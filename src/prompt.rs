@@ -108,7 +108,13 @@ impl Prompter {
         // Templates receive tools as Hugging Face passes them: `{"type": "function", "function": …}`.
         let wrapped: Vec<serde_json::Value> = tools
             .iter()
-            .map(|t| if t.get("function").is_some() { t.clone() } else { serde_json::json!({"type": "function", "function": t}) })
+            .map(|t| {
+                if t.get("function").is_some() {
+                    t.clone()
+                } else {
+                    serde_json::json!({"type": "function", "function": t})
+                }
+            })
             .collect();
         let tools = &wrapped[..];
         if tools.is_empty() || self.tools_in_template {

@@ -191,7 +191,9 @@ fn two_training_steps_on_wgpu() {
     use awpo::train::{builtin, optim::AdamW, rollout::Context, step};
     let Some(device) = device() else { return };
     let device = device.autodiff();
-    let cfg = awpo::config::RunConfig::load(None, &["algo.kernel=wgsl".to_string()]).expect("config");
+    // naive-sum: the varying reasoning scores alone give a random-init policy advantages.
+    let sets = ["algo.kernel=wgsl".to_string(), "algo.mode=naive-sum".to_string()];
+    let cfg = awpo::config::RunConfig::load(None, &sets).expect("config");
     let tokenizer = builtin::tokenizer().expect("tokenizer");
     let prompt = PromptConfig { tools_in: ToolsIn::Template, ..PromptConfig::default() };
     let prompter = Prompter::new(&tokenizer, &prompt).expect("template");
@@ -199,19 +201,27 @@ fn two_training_steps_on_wgpu() {
         awpo::model::CausalLm::random(builtin::model_config(tokenizer.vocab_size()), 5, &device).expect("model");
     awpo::model::peft::attach(&mut model, &cfg.lora, 5);
     let base = base_tensors(&model).expect("base");
-    let judge = awpo::judge::heuristic::Heuristic;
+    let judge = common::Varying::default();
     let ctx = Context { tokenizer: &tokenizer, prompter: &prompter, reward: &cfg.reward, judge: &judge };
     let generate = awpo::rollout::GenerateOptions {
         max_new_tokens: 8,
         stop_tokens: tokenizer.stop_ids.clone(),
         ..Default::default()
     };
-    let inputs = step::StepInputs { ctx: &ctx, algo: &cfg.algo, generate: &generate, group: 4, micro_batch: 8, num_iterations: 1 };
+    let inputs = step::StepInputs {
+        ctx: &ctx,
+        algo: &cfg.algo,
+        generate: &generate,
+        group: 4,
+        micro_batch: 8,
+        num_iterations: 1,
+    };
     let tasks = awpo::data::synth::tasks(5, awpo::data::synth::Split::Train, 4);
     let mut optim = AdamW::new(&cfg.optim);
     for s in 0..2 {
         let batch: Vec<_> = tasks[2 * s..2 * s + 2].iter().collect();
-        let (next, m, _) = step::step(model, &mut optim, &inputs, &batch, s as u64, 1e-2).unwrap_or_else(|e| panic!("{e}"));
+        let (next, m, _) =
+            step::step(model, &mut optim, &inputs, &batch, s as u64, 1e-2).unwrap_or_else(|e| panic!("{e}"));
         model = next;
         eprintln!("wgpu step {s}: loss {:.4}, grad norm {:.4}, {:.0} tokens/s", m.loss, m.grad_norm, m.tokens_per_s);
         assert!(m.loss.is_finite() && m.grad_norm.is_finite() && m.grad_norm > 0.0, "{m:?}");

@@ -92,7 +92,10 @@ fn draw(rng: &mut ChaCha8Rng) -> (String, Vec<ExpectedCall>) {
         4 => {
             let (f, v) = (*pick(rng, &FILES), *pick(rng, &VALUES));
             let (text, call) = match rng.random_range(0..2) {
-                0 => (format!("Write {v} to {f}."), ("fs_write".into(), args(&[("path", json!(f)), ("content", json!(v))]))),
+                0 => (
+                    format!("Write {v} to {f}."),
+                    ("fs_write".into(), args(&[("path", json!(f)), ("content", json!(v))])),
+                ),
                 _ => (format!("Read the file {f}."), ("fs_read".into(), args(&[("path", json!(f))]))),
             };
             (text, vec![call])
@@ -176,8 +179,11 @@ mod tests {
         for t in train.iter().chain(&held) {
             let parsed = parse(&demonstration(t));
             assert!(parsed.think.as_deref().is_some_and(|th| th.starts_with("Use ")), "{}", demonstration(t));
-            let want =
-                Expectation { functions: &t.tools, expected: &t.answers[0], language: crate::reward::bfcl::Language::Python };
+            let want = Expectation {
+                functions: &t.tools,
+                expected: &t.answers[0],
+                language: crate::reward::bfcl::Language::Python,
+            };
             let s = score(&parsed, want);
             assert_eq!(s.bfcl, 1.0, "{}: {} → {:?}", t.id, demonstration(t), s);
         }

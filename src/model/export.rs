@@ -12,7 +12,7 @@ fn values<const N: usize>(t: Tensor<N>) -> Result<Vec<f32>, ModelError> {
     data.try_to_vec::<f32>().map_err(|e| ModelError::Compute(format!("read-back: {e:?}")))
 }
 
-type Named = Vec<(String, Vec<usize>, Vec<f32>)>;
+type Named = Vec<super::weights::NamedTensor>;
 
 fn linear(out: &mut Named, name: &str, l: &LoraLinear) -> Result<(), ModelError> {
     let [d_in, d_out] = l.dims();

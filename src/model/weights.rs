@@ -238,12 +238,15 @@ impl TensorSource for RandomWeights {
     }
 }
 
+/// An f32 tensor on the host: `(name, shape, row-major values)`.
+pub type NamedTensor = (String, Vec<usize>, Vec<f32>);
+
 /// Writes f32 tensors `(name, shape, values)` to a safetensors file, through a temporary file
 /// renamed into place (a killed write leaves no half file).
 ///
 /// # Errors
 /// The file cannot be written.
-pub fn save(path: &Path, tensors: &[(String, Vec<usize>, Vec<f32>)]) -> Result<(), ModelError> {
+pub fn save(path: &Path, tensors: &[NamedTensor]) -> Result<(), ModelError> {
     let bytes: Vec<Vec<u8>> =
         tensors.iter().map(|(_, _, v)| v.iter().flat_map(|x| x.to_le_bytes()).collect()).collect();
     let mut views = Vec::new();

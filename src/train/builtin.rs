@@ -1,15 +1,21 @@
 //! The built-in policy that ships with awpo, so `awpo train` runs on a fresh machine with no
-//! download: a character-level tokenizer built in code (printable ASCII, newline, ChatML
-//! control tokens), a ChatML template, and a tiny Qwen3-architecture decoder, randomly
-//! initialised and warm-started by supervised training on demonstrations of the generated
-//! tasks (`data::synth`), so RL starts with signal.
+//! download: a word-level tokenizer built in code (words, numbers, single punctuation and
+//! whitespace characters, ChatML control tokens; its vocabulary is every piece of the generated
+//! task set and its demonstrations), a ChatML template, and a tiny Qwen3-architecture decoder,
+//! randomly initialised and warm-started by supervised training on demonstrations of the
+//! generated tasks (`data::synth`), so RL starts with signal. Word-level pieces keep sequences
+//! short and make copying a value from the request one attention lookup.
+
+use std::collections::BTreeSet;
 
 use tokenizers::decoders::fuse::Fuse;
-use tokenizers::models::bpe::BPE;
-use tokenizers::{AddedToken, Tokenizer};
+use tokenizers::models::wordlevel::WordLevel;
+use tokenizers::pre_tokenizers::split::{Split, SplitPattern};
+use tokenizers::{AddedToken, SplitDelimiterBehavior, Tokenizer};
 
-use crate::model::config::{Architecture, ModelConfig};
+use crate::data::synth::{Split as DataSplit, tasks};
 use crate::model::ModelError;
+use crate::model::config::{Architecture, ModelConfig};
 use crate::tokenizer::TextTokenizer;
 
 /// ChatML, without a tools branch: the built-in model learns its tools from demonstrations.
@@ -18,19 +24,63 @@ pub const CHAT_TEMPLATE: &str = "{% for m in messages %}{{ '<|im_start|>' + m.ro
 
 const SPECIAL: [&str; 3] = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"];
 
-/// The character-level tokenizer: ids 0–2 the control tokens, 3 `<unk>`, then `\n` and printable ASCII.
+/// Words, runs of digits, and single other characters.
+const PIECES: &str = r"[A-Za-z_]+|[0-9]+|[^A-Za-z_0-9]";
+
+/// The pieces of `text`.
+fn pieces(text: &str, out: &mut BTreeSet<String>) {
+    let mut word = String::new();
+    let mut kind = 0u8;
+    for c in text.chars() {
+        let k = if c.is_ascii_alphabetic() || c == '_' {
+            1
+        } else if c.is_ascii_digit() {
+            2
+        } else {
+            3
+        };
+        if k != kind || k == 3 {
+            if !word.is_empty() {
+                out.insert(std::mem::take(&mut word));
+            }
+            kind = k;
+        }
+        word.push(c);
+    }
+    if !word.is_empty() {
+        out.insert(word);
+    }
+}
+
+/// The word-level tokenizer: ids 0–2 the control tokens, 3 `<unk>`, then every piece of a fixed
+/// corpus (generated tasks, their demonstrations, the template's words), numbers 0–999 and
+/// printable ASCII characters, in sorted order.
 ///
 /// # Errors
 /// None in practice (the vocabulary is fixed).
 pub fn tokenizer() -> Result<TextTokenizer, ModelError> {
+    let mut set = BTreeSet::new();
+    for split in [DataSplit::Train, DataSplit::HeldOut] {
+        for t in tasks(0, split, 2000) {
+            pieces(&t.messages[0].content, &mut set);
+            pieces(&crate::data::synth::demonstration(&t), &mut set);
+        }
+    }
+    for w in ["user", "assistant", "system", "tool", "\n"] {
+        pieces(w, &mut set);
+    }
+    set.extend((0..1000).map(|n| n.to_string()));
+    set.extend((32u8..127).map(|b| (b as char).to_string()));
     let mut vocab: Vec<String> = SPECIAL.iter().map(|s| s.to_string()).collect();
     vocab.push("<unk>".into());
-    vocab.push("\n".into());
-    vocab.extend((32u8..127).map(|b| (b as char).to_string()));
-    let map: tokenizers::models::bpe::Vocab = vocab.iter().enumerate().map(|(i, t)| (t.clone(), i as u32)).collect();
+    vocab.extend(set);
+    let map = vocab.iter().enumerate().map(|(i, t)| (t.clone(), i as u32)).collect();
     let bad = |e: &dyn std::fmt::Display| ModelError::Input(format!("built-in tokenizer: {e}"));
-    let bpe = BPE::builder().vocab_and_merges(map, Vec::new()).unk_token("<unk>".into()).build().map_err(|e| bad(&e))?;
-    let mut inner = Tokenizer::new(bpe);
+    let model = WordLevel::builder().vocab(map).unk_token("<unk>".into()).build().map_err(|e| bad(&e))?;
+    let mut inner = Tokenizer::new(model);
+    let split =
+        Split::new(SplitPattern::Regex(PIECES.into()), SplitDelimiterBehavior::Isolated, false).map_err(|e| bad(&e))?;
+    inner.with_pre_tokenizer(Some(split));
     inner.with_decoder(Some(Fuse::new()));
     let special: Vec<AddedToken> = SPECIAL.iter().map(|s| AddedToken::from(s.to_string(), true)).collect();
     inner.add_special_tokens(special).map_err(|e| bad(&e))?;
@@ -71,12 +121,15 @@ mod tests {
         let tok = tokenizer().expect("tokenizer");
         let text = "<|im_start|>user\nConvert 5 km to m.<|im_end|>\n<|im_start|>assistant\n";
         let ids = tok.encode(text).expect("encode");
-        assert_eq!(ids.len(), 1 + 5 + 18 + 1 + 1 + 1 + 10, "one id per character, one per control token");
+        // <|im_start|> user \n Convert ␠ 5 ␠ km ␠ to ␠ m . <|im_end|> \n <|im_start|> assistant \n
+        assert_eq!(ids.len(), 1 + 2 + 10 + 1 + 1 + 1 + 2, "one id per piece and control token");
         assert_eq!((ids[0], tok.stop_ids.clone()), (1, vec![0, 2]));
         assert_eq!(tok.decode(&ids, false).expect("decode"), text);
         for t in tasks(3, Split::Train, 200) {
             let demo = demonstration(&t);
-            assert!(tok.encode(&demo).expect("encode").iter().all(|&i| i != 3), "no <unk> in {demo}");
+            let ids = tok.encode(&demo).expect("encode");
+            assert!(ids.iter().all(|&i| i != 3), "no <unk> in {demo}");
+            assert_eq!(tok.decode(&ids, false).expect("decode"), demo, "exact round trip");
         }
     }
 }

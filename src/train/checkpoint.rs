@@ -99,8 +99,11 @@ pub fn latest(run_dir: &Path) -> Result<Option<(PathBuf, State)>, ModelError> {
     let dir = run_dir.join("checkpoints").join(name.trim());
     let path = dir.join("state.json");
     let text = std::fs::read_to_string(&path).map_err(|source| ModelError::Read { path: path.clone(), source })?;
-    let state: State = serde_json::from_str(&text)
-        .map_err(|e| ModelError::Json { path: path.clone(), field: "(file)".into(), reason: e.to_string() })?;
+    let state: State = serde_json::from_str(&text).map_err(|e| ModelError::Json {
+        path: path.clone(),
+        field: "(file)".into(),
+        reason: e.to_string(),
+    })?;
     if state.format != FORMAT {
         return Err(ModelError::Json {
             path,
@@ -115,7 +118,12 @@ pub fn latest(run_dir: &Path) -> Result<Option<(PathBuf, State)>, ModelError> {
 ///
 /// # Errors
 /// A missing or malformed `optimizer.safetensors`.
-pub fn restore_optimizer(dir: &Path, optim: &mut AdamW, state: &State, device: &burn::tensor::Device) -> Result<(), ModelError> {
+pub fn restore_optimizer(
+    dir: &Path,
+    optim: &mut AdamW,
+    state: &State,
+    device: &burn::tensor::Device,
+) -> Result<(), ModelError> {
     let w = Weights::open(dir, "optimizer.safetensors")?;
     let mut tensors = Vec::new();
     let names: Vec<String> = w.names().map(str::to_string).collect();

@@ -74,7 +74,7 @@ impl Default for RolloutSection {
         RolloutSection {
             prompts_per_step: 8,
             group_size: 8,
-            max_new_tokens: 96,
+            max_new_tokens: 256,
             temperature: 1.0,
             top_k: 0,
             top_p: 1.0,
@@ -196,18 +196,14 @@ impl Default for TrainSection {
             transcripts_every: 10,
             num_iterations: 1,
             sft_steps: 150,
-            sft_batch: 32,
-            sft_lr: 3e-3,
+            sft_batch: 16,
+            sft_lr: 5e-3,
         }
     }
 }
 
 /// Every invalid key of the trainer's sections.
-pub fn problems(
-    rollout: &RolloutSection,
-    optim: &OptimSection,
-    train: &TrainSection,
-) -> Vec<(&'static str, String)> {
+pub fn problems(rollout: &RolloutSection, optim: &OptimSection, train: &TrainSection) -> Vec<(&'static str, String)> {
     let mut out: Vec<(&'static str, String)> = rollout.sampling().problems();
     let positive = [
         ("rollout.prompts_per_step", rollout.prompts_per_step),
@@ -229,8 +225,11 @@ pub fn problems(
             out.push((key, format!("{v} is invalid: must be > 0")));
         }
     }
-    for (key, v) in [("optim.beta1", optim.beta1), ("optim.beta2", optim.beta2), ("optim.min_lr_ratio", optim.min_lr_ratio)] {
-        if !(0.0..1.0).contains(&v) && !(key == "optim.min_lr_ratio" && v == 1.0) {
+    for (key, v) in
+        [("optim.beta1", optim.beta1), ("optim.beta2", optim.beta2), ("optim.min_lr_ratio", optim.min_lr_ratio)]
+    {
+        let floor_of_one = key == "optim.min_lr_ratio" && v == 1.0;
+        if !((0.0..1.0).contains(&v) || floor_of_one) {
             out.push((key, format!("{v} is invalid: must be in [0, 1)")));
         }
     }

@@ -78,7 +78,13 @@ fn check_writable(dir: &Path) -> Result<()> {
 
 /// The policy, its tokenizer and prompter, as the config says (built-in: warm-started once and
 /// saved under `RUN_DIR/base`, reloaded from there on resume).
-fn policy(cfg: &RunConfig, run_dir: &Path, train: &[Task], device: &burn::tensor::Device, resume: bool) -> Result<(CausalLm, TextTokenizer, Prompter, String)> {
+fn policy(
+    cfg: &RunConfig,
+    run_dir: &Path,
+    train: &[Task],
+    device: &burn::tensor::Device,
+    resume: bool,
+) -> Result<(CausalLm, TextTokenizer, Prompter, String)> {
     if cfg.model.path == "builtin" {
         let tokenizer = builtin::tokenizer()?;
         let prompt = PromptConfig { tools_in: ToolsIn::Template, ..cfg.prompt.clone() };
@@ -128,7 +134,9 @@ fn policy(cfg: &RunConfig, run_dir: &Path, train: &[Task], device: &burn::tensor
 pub fn progress(len: u64, what: &str) -> indicatif::ProgressBar {
     let bar = indicatif::ProgressBar::new(len);
     let style = format!("{what} {{bar:30}} {{pos}}/{{len}} {{msg}}  eta {{eta}}");
-    bar.set_style(indicatif::ProgressStyle::with_template(&style).unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()));
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(&style).unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
     bar
 }
 
@@ -149,7 +157,8 @@ pub fn run(cfg: &RunConfig, resume: bool) -> Result<Summary> {
     }
     let seed = cfg.seed;
     let train = load_tasks(&cfg.data.train, (seed, Split::Train, cfg.data.builtin_train), cfg.data.skip_bad_lines)?;
-    let held_out = load_tasks(&cfg.data.held_out, (seed, Split::HeldOut, cfg.data.builtin_held_out), cfg.data.skip_bad_lines)?;
+    let held_out =
+        load_tasks(&cfg.data.held_out, (seed, Split::HeldOut, cfg.data.builtin_held_out), cfg.data.skip_bad_lines)?;
     if train.is_empty() {
         return Err(Error::Model(ModelError::Input(format!("data.train {:?} holds no tasks", cfg.data.train))));
     }
@@ -161,7 +170,8 @@ pub fn run(cfg: &RunConfig, resume: bool) -> Result<Summary> {
     let selected = crate::device::select(&cfg.device)?;
     eprintln!("device: {}", selected.description);
     let device = selected.device.clone().autodiff();
-    let (mut model, tokenizer, prompter, base_name) = policy(cfg, &run_dir, &train, &device, resume && found.is_some())?;
+    let (mut model, tokenizer, prompter, base_name) =
+        policy(cfg, &run_dir, &train, &device, resume && found.is_some())?;
     let mut optim = optim::AdamW::new(&cfg.optim);
     let (mut done, mut cursor) = (0usize, 0usize);
     match &found {
@@ -181,7 +191,8 @@ pub fn run(cfg: &RunConfig, resume: bool) -> Result<Summary> {
     }
     record::truncate_after(&run_dir, done)?;
     let judge = crate::judge::from_config(&cfg.judge, &selected.device)?;
-    let ctx = rollout::Context { tokenizer: &tokenizer, prompter: &prompter, reward: &cfg.reward, judge: judge.as_ref() };
+    let ctx =
+        rollout::Context { tokenizer: &tokenizer, prompter: &prompter, reward: &cfg.reward, judge: judge.as_ref() };
     let eval_tokens = cfg.rollout.max_new_tokens;
     let before = if held_out.is_empty() || done > 0 {
         record::read_eval(&run_dir, "before")

@@ -12,6 +12,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use super::config::OptimSection;
 use crate::model::CausalLm;
 use crate::model::ModelError;
+use crate::model::weights::NamedTensor;
 
 /// What one optimizer step did.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -60,7 +61,12 @@ impl AdamW {
     ///
     /// # Errors
     /// A non-finite gradient norm (the step is refused, the model unchanged).
-    pub fn step(&mut self, mut model: CausalLm, grads: &GradientsParams, lr: f64) -> Result<(CausalLm, StepStats), ModelError> {
+    pub fn step(
+        &mut self,
+        mut model: CausalLm,
+        grads: &GradientsParams,
+        lr: f64,
+    ) -> Result<(CausalLm, StepStats), ModelError> {
         let named: Vec<(String, Tensor<2>)> = factors(&model)
             .into_iter()
             .filter_map(|(name, p)| grads.get::<2>(p.id).map(|g| (name, g.detach())))
@@ -85,7 +91,10 @@ impl AdamW {
         for (name, g) in named {
             let g = if clip < 1.0 { g.mul_scalar(clip) } else { g };
             let (m, v) = match self.moments.remove(&name) {
-                Some((m, v)) => (m.mul_scalar(b1) + g.clone().mul_scalar(1.0 - b1), v.mul_scalar(b2) + g.powi_scalar(2).mul_scalar(1.0 - b2)),
+                Some((m, v)) => (
+                    m.mul_scalar(b1) + g.clone().mul_scalar(1.0 - b1),
+                    v.mul_scalar(b2) + g.powi_scalar(2).mul_scalar(1.0 - b2),
+                ),
                 None => (g.clone().mul_scalar(1.0 - b1), g.powi_scalar(2).mul_scalar(1.0 - b2)),
             };
             let Some(p) = params.get(&name) else { continue };
@@ -112,7 +121,7 @@ impl AdamW {
     ///
     /// # Errors
     /// A device read-back failed.
-    pub fn state(&self) -> Result<(u64, Vec<(String, Vec<usize>, Vec<f32>)>), ModelError> {
+    pub fn state(&self) -> Result<(u64, Vec<NamedTensor>), ModelError> {
         let mut out = Vec::new();
         for (name, (m, v)) in &self.moments {
             let dims = m.dims().to_vec();
@@ -123,7 +132,7 @@ impl AdamW {
     }
 
     /// Restores a state written by [`AdamW::state`].
-    pub fn restore(&mut self, t: u64, tensors: Vec<(String, Vec<usize>, Vec<f32>)>, device: &Device) {
+    pub fn restore(&mut self, t: u64, tensors: Vec<NamedTensor>, device: &Device) {
         self.t = t;
         self.moments.clear();
         let mut avg: BTreeMap<String, Tensor<2>> = BTreeMap::new();

@@ -46,7 +46,9 @@ pub fn truncate_after(run_dir: &Path, step: usize) -> Result<(), ModelError> {
     let Ok(text) = std::fs::read_to_string(&path) else { return Ok(()) };
     let kept: Vec<&str> = text
         .lines()
-        .filter(|l| serde_json::from_str::<Value>(l).ok().and_then(|v| v["step"].as_u64()).is_some_and(|s| s as usize <= step))
+        .filter(|l| {
+            serde_json::from_str::<Value>(l).ok().and_then(|v| v["step"].as_u64()).is_some_and(|s| s as usize <= step)
+        })
         .collect();
     let body = if kept.is_empty() { String::new() } else { kept.join("\n") + "\n" };
     write_atomic(&path, &body)

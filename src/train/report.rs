@@ -19,7 +19,8 @@ fn escape(s: &str) -> String {
 /// One chart of `series` (name, points) as SVG.
 fn chart(title: &str, series: &[(&str, Vec<(f64, f64)>)]) -> String {
     let (w, h, pad) = (460.0, 200.0, 40.0);
-    let points: Vec<(f64, f64)> = series.iter().flat_map(|(_, p)| p.iter().copied()).filter(|(_, y)| y.is_finite()).collect();
+    let points: Vec<(f64, f64)> =
+        series.iter().flat_map(|(_, p)| p.iter().copied()).filter(|(_, y)| y.is_finite()).collect();
     if points.is_empty() {
         return String::new();
     }
@@ -49,13 +50,23 @@ fn chart(title: &str, series: &[(&str, Vec<(f64, f64)>)]) -> String {
         let color = COLORS[i % COLORS.len()];
         let path: Vec<String> =
             pts.iter().filter(|(_, y)| y.is_finite()).map(|(x, y)| format!("{:.1},{:.1}", sx(*x), sy(*y))).collect();
-        let _ = write!(svg, "<polyline fill=\"none\" stroke=\"{color}\" stroke-width=\"1.5\" points=\"{}\"/>", path.join(" "));
+        let _ = write!(
+            svg,
+            "<polyline fill=\"none\" stroke=\"{color}\" stroke-width=\"1.5\" points=\"{}\"/>",
+            path.join(" ")
+        );
         if pts.len() <= 3 {
             for (x, y) in pts {
                 let _ = write!(svg, "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"3\" fill=\"{color}\"/>", sx(*x), sy(*y));
             }
         }
-        let _ = write!(svg, "<text x=\"{}\" y=\"{}\" font-size=\"11\" fill=\"{color}\">{}</text>", pad + 4.0 + 120.0 * i as f64, pad - 6.0, escape(name));
+        let _ = write!(
+            svg,
+            "<text x=\"{}\" y=\"{}\" font-size=\"11\" fill=\"{color}\">{}</text>",
+            pad + 4.0 + 120.0 * i as f64,
+            pad - 6.0,
+            escape(name)
+        );
     }
     svg + "</svg></figure>"
 }
@@ -96,16 +107,24 @@ pub fn write(run_dir: &Path) -> Result<PathBuf, ModelError> {
         chart("Accuracy", &[("rollouts", s("accuracy")), ("held-out (greedy)", held)]),
         chart("Loss", &[("loss", s("loss"))]),
         chart("Gradient norm (before clipping)", &[("grad norm", s("grad_norm"))]),
-        chart("AWPO gate and weight", &[("gate", s("gate")), ("weight", s("weight")), ("flat groups", s("flat_groups"))]),
+        chart(
+            "AWPO gate and weight",
+            &[("gate", s("gate")), ("weight", s("weight")), ("flat groups", s("flat_groups"))],
+        ),
         chart("Ratio clipping", &[("low", s("ratio_clip_low")), ("high", s("ratio_clip_high"))]),
         chart("KL", &[("approx KL", s("approx_kl")), ("KL to base", s("kl_ref"))]),
         chart("Entropy and reply length", &[("entropy", s("entropy"))]),
         chart("Reply length (tokens)", &[("length", s("response_len"))]),
-        chart("Seconds per step", &[("rollout", s("time_rollout")), ("reward", s("time_reward")), ("train", s("time_train"))]),
+        chart(
+            "Seconds per step",
+            &[("rollout", s("time_rollout")), ("reward", s("time_reward")), ("train", s("time_train"))],
+        ),
         chart("Rollout tokens/s", &[("tokens/s", s("tokens_per_s"))]),
     ];
     let summary = match (evals["before"].as_f64(), evals["after"].as_f64()) {
-        (Some(b), Some(a)) => format!("<p>Held-out accuracy: {:.1}% before RL → {:.1}% after.</p>", 100.0 * b, 100.0 * a),
+        (Some(b), Some(a)) => {
+            format!("<p>Held-out accuracy: {:.1}% before RL → {:.1}% after.</p>", 100.0 * b, 100.0 * a)
+        }
         _ => String::new(),
     };
     let html = format!(

@@ -1,9 +1,10 @@
-//! Supervised warm-up of the built-in model: a wide LoRA adapter trained on demonstrations
-//! (`data::synth::demonstration`) with the mean negative log-likelihood of the reply tokens,
-//! then folded into the base weights, so RL starts from a model that already answers in the
-//! `<tool_call>` format part of the time.
+//! Supervised warm-up of the built-in model: every weight trained (burn's AdamW) on
+//! demonstrations (`data::synth::demonstration`) with the mean negative log-likelihood of the
+//! reply tokens, then frozen again, so RL starts from a model that already answers in the
+//! `<tool_call>` format part of the time, and adapts it through LoRA.
 
-use burn::optim::GradientsParams;
+use burn::module::Module;
+use burn::optim::{AdamWConfig, GradientsParams};
 use indicatif::ProgressBar;
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
@@ -11,15 +12,14 @@ use rand_chacha::ChaCha8Rng;
 
 use super::batch::{Row, build};
 use super::config::{OptimSection, Schedule};
-use super::optim::AdamW;
 use crate::data::synth::demonstration;
 use crate::data::task::Task;
 use crate::model::logprob::token_stats;
-use crate::model::{CausalLm, LoraConfig, ModelError, peft};
+use crate::model::{CausalLm, ModelError};
 use crate::tokenizer::TextTokenizer;
 
-/// Trains `model` (on an autodiff device) for `steps` batches of `batch` demonstrations and
-/// folds the adapter into it; returns the mean loss of the last 10 steps.
+/// Trains every weight of `model` (on an autodiff device) for `steps` batches of `batch`
+/// demonstrations, then freezes it; returns the mean loss of the last 10 steps.
 ///
 /// # Errors
 /// Tokenisation or a non-finite loss.
@@ -43,9 +43,8 @@ pub fn warm_up(
             Ok(ids)
         })
         .collect::<Result<_, ModelError>>()?;
-    let lora = LoraConfig { rank: 32, alpha: 32.0, ..LoraConfig::default() };
-    peft::attach(&mut model, &lora, seed);
-    let optim_cfg = OptimSection {
+    model = model.unfreeze();
+    let schedule = OptimSection {
         lr,
         warmup_steps: steps.min(10),
         schedule: Schedule::Cosine,
@@ -53,7 +52,9 @@ pub fn warm_up(
         weight_decay: 0.0,
         ..OptimSection::default()
     };
-    let mut optim = AdamW::new(&optim_cfg);
+    // PyTorch's AdamW defaults, written out (burn's differ).
+    let mut optim =
+        AdamWConfig::new().with_beta_1(0.9).with_beta_2(0.999).with_epsilon(1e-8).with_weight_decay(0.0).init();
     let mut order: Vec<usize> = (0..tasks.len()).collect();
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5f7);
     let mut cursor = order.len();
@@ -80,8 +81,7 @@ pub fn warm_up(
             return Err(ModelError::Compute(format!("supervised loss is {value} at step {step}")));
         }
         let grads = GradientsParams::from_grads(loss.backward(), &model);
-        let (next, _) = optim.step(model, &grads, optim_cfg.lr_at(step, steps))?;
-        model = next;
+        model = optim.step(schedule.lr_at(step, steps), model, grads);
         recent.push(value);
         if recent.len() > 10 {
             recent.remove(0);
@@ -92,6 +92,5 @@ pub fn warm_up(
             eprintln!("warm-up step {}/{steps}: loss {value:.3} ({:.1?} elapsed)", step + 1, progress.elapsed());
         }
     }
-    peft::fold(&mut model);
-    Ok((model, recent.iter().sum::<f64>() / recent.len().max(1) as f64))
+    Ok((model.freeze(), recent.iter().sum::<f64>() / recent.len().max(1) as f64))
 }

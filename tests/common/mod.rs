@@ -130,3 +130,15 @@ pub fn finite_difference_check(device: &Device, kernel: KernelMode, label: &str)
     }
     assert!(checked >= b * t / 2, "only {checked} of {} tokens away from a clip boundary", b * t);
 }
+
+/// Scores that differ between rollouts, so a random-init policy gets a non-zero advantage (its
+/// outcome rewards are all equal).
+#[derive(Default)]
+pub struct Varying(std::sync::atomic::AtomicUsize);
+
+impl awpo::judge::Judge for Varying {
+    fn score(&self, requests: &[awpo::judge::JudgeRequest]) -> Vec<Result<f64, awpo::judge::JudgeError>> {
+        let n = self.0.fetch_add(requests.len(), std::sync::atomic::Ordering::SeqCst);
+        (0..requests.len()).map(|i| Ok(((n + i) % 5) as f64 / 4.0)).collect()
+    }
+}

@@ -8,15 +8,14 @@ use std::time::{Duration, Instant};
 
 use awpo::config::RunConfig;
 use awpo::data::synth::{Split, tasks};
-use awpo::judge::heuristic::Heuristic;
 use awpo::model::export::base_tensors;
 use awpo::model::{CausalLm, peft};
 use awpo::prompt::{PromptConfig, Prompter, ToolsIn};
 use awpo::rollout::GenerateOptions;
+use awpo::train::builtin;
 use awpo::train::optim::{AdamW, host};
 use awpo::train::rollout::Context;
 use awpo::train::step::{StepInputs, step};
-use awpo::train::builtin;
 use burn::tensor::Device;
 
 fn awpo(args: &[&str]) -> Output {
@@ -55,7 +54,8 @@ fn lora_values(model: &CausalLm) -> Vec<f32> {
 
 #[test]
 fn two_steps_move_only_the_adapters() {
-    let cfg = RunConfig::load(None, &[]).expect("defaults");
+    // naive-sum: outcome + λ·reasoning, so the varying reasoning scores alone give advantages.
+    let cfg = RunConfig::load(None, &["algo.mode=naive-sum".to_string()]).expect("config");
     let device = Device::flex().autodiff();
     let tokenizer = builtin::tokenizer().expect("tokenizer");
     let prompter = Prompter::new(&tokenizer, &PromptConfig { tools_in: ToolsIn::Template, ..PromptConfig::default() })
@@ -64,7 +64,7 @@ fn two_steps_move_only_the_adapters() {
     peft::attach(&mut model, &cfg.lora, 3);
     let base = base_tensors(&model).expect("base");
     let lora = lora_values(&model);
-    let judge = Heuristic;
+    let judge = crate::common::Varying::default();
     let ctx = Context { tokenizer: &tokenizer, prompter: &prompter, reward: &cfg.reward, judge: &judge };
     let generate =
         GenerateOptions { max_new_tokens: 12, stop_tokens: tokenizer.stop_ids.clone(), ..GenerateOptions::default() };
@@ -74,7 +74,8 @@ fn two_steps_move_only_the_adapters() {
     let mut optim = AdamW::new(&cfg.optim);
     for s in 0..2 {
         let batch: Vec<_> = train[2 * s..2 * s + 2].iter().collect();
-        let (next, m, episodes) = step(model, &mut optim, &inputs, &batch, s as u64, 1e-2).unwrap_or_else(|e| panic!("{e}"));
+        let (next, m, episodes) =
+            step(model, &mut optim, &inputs, &batch, s as u64, 1e-2).unwrap_or_else(|e| panic!("{e}"));
         model = next;
         assert_eq!(episodes.len(), 8);
         for v in [m.loss, m.grad_norm, m.entropy, m.outcome_mean, m.reasoning_mean, m.response_len, m.approx_kl] {
@@ -106,7 +107,7 @@ fn a_killed_run_resumes_on_the_same_trajectory() {
     let (a, b) = (temp("killed"), temp("straight"));
     let run = |dir: &Path, extra: &[&str]| {
         let mut args: Vec<String> = vec!["train".into(), "--device".into(), "cpu".into()];
-        for s in SMALL.iter().chain(["train.steps=6", "train.save_every=2"].iter()).chain(extra) {
+        for s in SMALL.iter().chain(["train.steps=30", "train.save_every=2"].iter()).chain(extra) {
             args.push("--set".into());
             args.push((*s).into());
         }
@@ -129,17 +130,23 @@ fn a_killed_run_resumes_on_the_same_trajectory() {
     }
     child.kill().expect("SIGKILL");
     let _ = child.wait();
+    let lines = std::fs::read_to_string(a.join("metrics.jsonl")).expect("metrics").lines().count();
+    assert!(lines < 30, "killed mid-run ({lines} steps recorded)");
     let latest = std::fs::read_to_string(a.join("checkpoints/latest")).expect("a checkpoint");
     assert!(latest.starts_with("step-"), "{latest}");
-    let leftovers: Vec<_> = std::fs::read_dir(a.join("checkpoints")).expect("dir").flatten()
-        .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp")).collect();
+    let leftovers: Vec<_> = std::fs::read_dir(a.join("checkpoints"))
+        .expect("dir")
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+        .collect();
     assert!(leftovers.len() <= 1, "at most the one being written when killed");
     let resumed = awpo(&["train", "--device", "cpu", "--resume", &a.display().to_string()]);
-    assert!(resumed.status.success(), "{}", String::from_utf8_lossy(&resumed.stderr));
+    let log = String::from_utf8_lossy(&resumed.stderr);
+    assert!(resumed.status.success() && log.contains("resuming"), "{log}");
     let straight = Command::new(env!("CARGO_BIN_EXE_awpo")).args(run(&b, &[])).output().expect("runs");
     assert!(straight.status.success(), "{}", String::from_utf8_lossy(&straight.stderr));
     let (ra, rb) = (replayable(&a), replayable(&b));
-    assert_eq!(ra.len(), 6);
+    assert_eq!(ra.len(), 30);
     assert_eq!(ra, rb, "the resumed run's metrics equal the uninterrupted run's, step for step");
     let out = String::from_utf8_lossy(&resumed.stdout);
     assert!(out.contains("held-out accuracy:") && out.contains(&format!("run directory: {}", a.display())), "{out}");
