@@ -195,7 +195,7 @@ impl Default for TrainSection {
             eval_every: 0,
             transcripts_every: 10,
             num_iterations: 1,
-            sft_steps: 150,
+            sft_steps: 600,
             sft_batch: 16,
             sft_lr: 5e-3,
         }
