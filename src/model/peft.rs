@@ -248,16 +248,3 @@ pub fn merge(model: &CausalLm, base_dir: &Path, out: &Path) -> Result<(), ModelE
     }
     Ok(())
 }
-
-/// Folds every adapter into its base weight (`W ← W + scale·A·B`, frozen) and removes it, in
-/// memory: the built-in model's supervised warm-up becomes the base that RL adapts.
-pub fn fold(model: &mut CausalLm) {
-    let device = model.device();
-    for (_, layer) in model.linear_layers_mut() {
-        if let Some(lora) = layer.lora.take() {
-            let delta = lora.lora_a.val().detach().matmul(lora.lora_b.val().detach()).mul_scalar(lora.scale);
-            let merged = layer.weight.val().detach() + delta;
-            layer.weight = crate::model::layers::frozen(merged.into_data(), &device);
-        }
-    }
-}
