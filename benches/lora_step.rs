@@ -8,52 +8,19 @@
 
 use std::time::Instant;
 
-use awpo::device::{Backend, DeviceConfig, select};
-use awpo::model::config::{Architecture, ModelConfig};
+mod common;
+
 use awpo::model::logprob::token_stats;
 use awpo::model::{CausalLm, LoraConfig, peft};
 use burn::optim::GradientsParams;
 use burn::tensor::{Int, Tensor, TensorData};
-
-fn env(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.is_empty())
-}
-
-/// Peak resident memory of this process (Linux `VmHWM`), in MiB.
-fn peak_rss_mib() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib / 1024.0)
-}
+use common::{env, peak_rss_mib, qwen25_05b};
 
 fn main() -> anyhow::Result<()> {
-    let backend = match env("AWPO_BENCH_DEVICE").as_deref() {
-        Some("wgpu") => Backend::Wgpu,
-        Some("cuda") => Backend::Cuda,
-        _ => Backend::Cpu,
-    };
-    let selected = select(&DeviceConfig { backend, ..DeviceConfig::default() })?;
+    let selected = common::device()?;
     let layers = env("AWPO_BENCH_LAYERS").and_then(|v| v.parse().ok()).unwrap_or(24);
     let vocab = env("AWPO_BENCH_VOCAB").and_then(|v| v.parse().ok()).unwrap_or(151_936);
-    let config = ModelConfig {
-        architecture: Architecture::Qwen2,
-        vocab_size: vocab,
-        hidden_size: 896,
-        intermediate_size: 4864,
-        num_hidden_layers: layers,
-        num_attention_heads: 14,
-        num_key_value_heads: 2,
-        head_dim: 64,
-        rms_norm_eps: 1e-6,
-        rope_theta: 1_000_000.0,
-        rope_scaling: None,
-        tie_word_embeddings: true,
-        qkv_bias: true,
-        o_bias: false,
-        qk_norm: false,
-        max_position_embeddings: 32_768,
-    };
+    let config = qwen25_05b(vocab, layers);
     let device = selected.device.autodiff();
     let start = Instant::now();
     let mut model = CausalLm::random(config, 0, &device)?;

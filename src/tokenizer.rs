@@ -59,15 +59,7 @@ impl TextTokenizer {
         };
         let (bos, eos) = (token("bos_token"), token("eos_token"));
         let chat_template = config["chat_template"].as_str().map(str::to_string);
-        let mut out = TextTokenizer {
-            inner,
-            stop_ids: Vec::new(),
-            chat_template,
-            bos_token: bos.unwrap_or_default(),
-            eos_token: eos.clone().unwrap_or_default(),
-        };
-        out.stop_ids = out.stops(eos.into_iter().collect());
-        Ok(out)
+        Ok(Self::with_stops(inner, chat_template, bos, eos))
     }
 
     /// Rebuilds the tokenizer a GGUF file describes (`tokenizer.ggml.model = gpt2`: byte-level BPE).
@@ -124,6 +116,16 @@ impl TextTokenizer {
         let named = |k: &str| meta(k).and_then(Meta::as_u64).and_then(|id| tokens.get(id as usize).cloned());
         let (bos, eos) = (named("tokenizer.ggml.bos_token_id"), named("tokenizer.ggml.eos_token_id"));
         let chat_template = meta("tokenizer.chat_template").and_then(Meta::as_str).map(str::to_string);
+        Ok(Self::with_stops(inner, chat_template, bos, eos))
+    }
+
+    /// A tokenizer whose stop ids are its end token plus `<|im_end|>` / `<|endoftext|>`.
+    fn with_stops(
+        inner: tokenizers::Tokenizer,
+        chat_template: Option<String>,
+        bos: Option<String>,
+        eos: Option<String>,
+    ) -> Self {
         let mut out = TextTokenizer {
             inner,
             stop_ids: Vec::new(),
@@ -132,7 +134,7 @@ impl TextTokenizer {
             eos_token: eos.clone().unwrap_or_default(),
         };
         out.stop_ids = out.stops(eos.into_iter().collect());
-        Ok(out)
+        out
     }
 
     /// A tokenizer assembled in code (the built-in model's).

@@ -111,12 +111,15 @@ pub fn step(
     let train_device = model.device();
     let start = Instant::now();
     let opts = GenerateOptions { seed, ..inputs.generate.clone() };
-    let episodes = collect(&model.valid(), inputs.ctx, tasks, inputs.group, &opts, true)?;
+    // One inference snapshot per step: it samples, hosts the advantage computation, and (adapter
+    // off) scores the base model for the KL term, whose weights the step never changes.
+    let snapshot = model.valid();
+    let episodes = collect(&snapshot, inputs.ctx, tasks, inputs.group, &opts, true)?;
     let time_rollout = start.elapsed().as_secs_f64();
     let start = Instant::now();
     let (p, g) = (tasks.len(), inputs.group);
     let rewards: Vec<f32> = episodes.iter().flat_map(|e| [e.outcome as f32, e.reasoning as f32]).collect();
-    let plain: Device = model.valid().device();
+    let plain: Device = snapshot.device();
     let rewards = Tensor::<3>::from_data(TensorData::new(rewards, [p, g, 2]), &plain);
     let (adv, adv_stats) = advantage(rewards, inputs.algo).map_err(|e| ModelError::Compute(e.to_string()))?;
     let adv = host(adv)?;
@@ -135,7 +138,7 @@ pub fn step(
             let b = build(&rows, &train_device);
             let stats = token_stats(&model, b.tokens.clone(), b.attention.clone(), true, 128)?;
             let ref_logp = if inputs.algo.kl_beta > 0.0 {
-                let base = token_stats(&model.valid(), b.tokens.clone(), b.attention.clone(), false, 128)?;
+                let base = token_stats(&snapshot, b.tokens.clone(), b.attention.clone(), false, 128)?;
                 let dims = base.logprobs.dims();
                 Some(Tensor::<2>::from_data(TensorData::new(host(base.logprobs)?, dims), &train_device))
             } else {

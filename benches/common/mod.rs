@@ -1,0 +1,51 @@
+//! Helpers shared by the model benchmarks: environment knobs, the device, peak memory, and the
+//! Qwen2.5-0.5B shape.
+#![allow(dead_code)]
+
+use awpo::device::{Backend, DeviceConfig, Selected, select};
+use awpo::model::config::{Architecture, ModelConfig};
+
+/// A non-empty environment variable.
+pub fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// The device `AWPO_BENCH_DEVICE` names (wgpu, cuda; else the CPU backend).
+pub fn device() -> anyhow::Result<Selected> {
+    let backend = match env("AWPO_BENCH_DEVICE").as_deref() {
+        Some("wgpu") => Backend::Wgpu,
+        Some("cuda") => Backend::Cuda,
+        _ => Backend::Cpu,
+    };
+    Ok(select(&DeviceConfig { backend, ..DeviceConfig::default() })?)
+}
+
+/// Peak resident memory of this process (Linux `VmHWM`), in MiB.
+pub fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+/// Qwen2.5-0.5B's shape (24 layers unless `layers` says otherwise), random-init ready.
+pub fn qwen25_05b(vocab: usize, layers: usize) -> ModelConfig {
+    ModelConfig {
+        architecture: Architecture::Qwen2,
+        vocab_size: vocab,
+        hidden_size: 896,
+        intermediate_size: 4864,
+        num_hidden_layers: layers,
+        num_attention_heads: 14,
+        num_key_value_heads: 2,
+        head_dim: 64,
+        rms_norm_eps: 1e-6,
+        rope_theta: 1_000_000.0,
+        rope_scaling: None,
+        tie_word_embeddings: true,
+        qkv_bias: true,
+        o_bias: false,
+        qk_norm: false,
+        max_position_embeddings: 32_768,
+    }
+}
