@@ -1,4 +1,4 @@
-//! Command line: `awpo train | report | check | config print | data check | data from-bfcl | perplexity | merge | generate |
+//! Command line: `awpo train | report | eval | check | config print | data check | data from-bfcl | perplexity | merge | generate |
 //! devices`.
 
 use std::num::NonZeroUsize;
@@ -51,6 +51,10 @@ pub enum Command {
     /// Talk to a model: the prompt through its chat template (tools optional), the reply
     /// sampled with a KV cache and streamed (`--temperature 0` is greedy).
     Generate(crate::cli_generate::GenerateArgs),
+    /// Score a model (base or base + adapter) on BFCL v4 categories (single- and multi-turn),
+    /// a JSONL task file or the built-in held-out split: a table per category, per-item results
+    /// with `--out` (resumable), `--model oracle` to self-check the harness, `--compare A B`.
+    Eval(crate::cli_eval::EvalArgs),
     /// List the wgpu adapters and the device `--device auto` would pick.
     Devices,
 }
@@ -146,6 +150,7 @@ pub fn run(cli: Cli) -> Result<bool> {
         Command::Generate(args) => crate::cli_generate::run(&args),
         Command::Train(args) => crate::cli_train::train(&args),
         Command::Report(args) => crate::cli_train::report(&args),
+        Command::Eval(args) => crate::cli_eval::run(&args),
     }
 }
 

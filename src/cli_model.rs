@@ -47,7 +47,11 @@ pub struct MergeArgs {
     pub out: PathBuf,
 }
 
-fn load(model: &Path, adapter: Option<&Path>, device: &Device) -> std::result::Result<CausalLm, ModelError> {
+/// A model directory or GGUF file, with a PEFT adapter attached when one is given.
+///
+/// # Errors
+/// Unreadable or malformed model or adapter.
+pub fn load(model: &Path, adapter: Option<&Path>, device: &Device) -> std::result::Result<CausalLm, ModelError> {
     let mut lm = CausalLm::load(model, device)?;
     if let Some(dir) = adapter {
         peft::load(&mut lm, dir)?;

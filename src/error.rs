@@ -31,6 +31,9 @@ pub enum Error {
     /// A reasoning judge.
     #[error(transparent)]
     Judge(#[from] crate::judge::JudgeError),
+    /// An evaluation.
+    #[error(transparent)]
+    Eval(#[from] crate::eval::EvalError),
     /// A chat template.
     #[error(transparent)]
     Chat(#[from] crate::chat::ChatError),

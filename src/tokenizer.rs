@@ -148,6 +148,14 @@ impl TextTokenizer {
         TextTokenizer { inner, stop_ids, chat_template, bos_token, eos_token }
     }
 
+    /// Writes `tokenizer.json` (Hugging Face format) to `path`.
+    ///
+    /// # Errors
+    /// The file cannot be written.
+    pub fn save_json(&self, path: &Path) -> Result<(), ModelError> {
+        self.inner.save(path, false).map_err(|e| ModelError::Input(format!("cannot write {}: {e}", path.display())))
+    }
+
     /// Ids of the given end tokens plus `<|im_end|>` / `<|endoftext|>` where the vocabulary has them.
     fn stops(&self, names: Vec<String>) -> Vec<u32> {
         let defaults = ["<|im_end|>".to_string(), "<|endoftext|>".to_string()];

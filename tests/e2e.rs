@@ -10,6 +10,8 @@ mod chat;
 mod cli;
 #[path = "e2e/env.rs"]
 mod env;
+#[path = "e2e/eval.rs"]
+mod eval;
 #[path = "e2e/generate.rs"]
 mod generate;
 #[path = "e2e/gguf.rs"]

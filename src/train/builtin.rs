@@ -18,8 +18,9 @@ use crate::model::ModelError;
 use crate::model::config::{Architecture, ModelConfig};
 use crate::tokenizer::TextTokenizer;
 
-/// ChatML, without a tools branch: the built-in model learns its tools from demonstrations.
-pub const CHAT_TEMPLATE: &str = "{% for m in messages %}{{ '<|im_start|>' + m.role + '\\n' + m.content + \
+/// ChatML. It reads `tools` (so `tools_in = auto` keeps schemas out of the system message) but
+/// shows nothing of them: the built-in model learns its tools from demonstrations.
+pub const CHAT_TEMPLATE: &str = "{%- if tools %}{% endif %}{% for m in messages %}{{ '<|im_start|>' + m.role + '\\n' + m.content + \
 '<|im_end|>\\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
 
 const SPECIAL: [&str; 3] = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"];
@@ -107,6 +108,47 @@ pub fn model_config(vocab_size: usize) -> ModelConfig {
         qk_norm: true,
         max_position_embeddings: 512,
     }
+}
+
+/// Makes `dir` (which holds the built-in model's `model.safetensors`) a Hugging Face model
+/// directory: `config.json`, `tokenizer.json`, `tokenizer_config.json` (the ChatML template), so
+/// `awpo eval`, `generate` and `merge` load it like any checkpoint.
+///
+/// # Errors
+/// A file cannot be written.
+pub fn write_model_files(dir: &std::path::Path, tokenizer: &TextTokenizer) -> Result<(), ModelError> {
+    let c = model_config(tokenizer.vocab_size());
+    let config = serde_json::json!({
+        "architectures": ["Qwen3ForCausalLM"],
+        "model_type": "qwen3",
+        "vocab_size": c.vocab_size,
+        "hidden_size": c.hidden_size,
+        "intermediate_size": c.intermediate_size,
+        "num_hidden_layers": c.num_hidden_layers,
+        "num_attention_heads": c.num_attention_heads,
+        "num_key_value_heads": c.num_key_value_heads,
+        "head_dim": c.head_dim,
+        "rms_norm_eps": c.rms_norm_eps,
+        "rope_theta": c.rope_theta,
+        "tie_word_embeddings": c.tie_word_embeddings,
+        "max_position_embeddings": c.max_position_embeddings,
+        "hidden_act": "silu",
+        "torch_dtype": "float32",
+        "bos_token_id": null,
+        "eos_token_id": 2,
+    });
+    let tokenizer_config = serde_json::json!({
+        "chat_template": CHAT_TEMPLATE,
+        "eos_token": "<|im_end|>",
+        "bos_token": null,
+        "pad_token": "<|endoftext|>",
+    });
+    for (name, value) in [("config.json", config), ("tokenizer_config.json", tokenizer_config)] {
+        let path = dir.join(name);
+        let text = serde_json::to_string_pretty(&value).unwrap_or_default();
+        std::fs::write(&path, text).map_err(|e| ModelError::Write { path, reason: e.to_string() })?;
+    }
+    tokenizer.save_json(&dir.join("tokenizer.json"))
 }
 
 pub use crate::data::synth::demonstration;

@@ -119,6 +119,7 @@ fn policy(
             eprintln!("supervised warm-up: {} steps, final loss {loss:.3}", cfg.train.sft_steps);
             std::fs::create_dir_all(&base_dir).map_err(|source| Error::Write { path: base_dir.clone(), source })?;
             save(&base_dir.join("model.safetensors"), &crate::model::export::base_tensors(&model)?)?;
+            builtin::write_model_files(&base_dir, &tokenizer)?;
             model
         };
         return Ok((model, tokenizer, prompter, "builtin".into()));

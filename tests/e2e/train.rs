@@ -148,6 +148,32 @@ fn a_killed_run_resumes_on_the_same_trajectory() {
     let (ra, rb) = (replayable(&a), replayable(&b));
     assert_eq!(ra.len(), 30);
     assert_eq!(ra, rb, "the resumed run's metrics equal the uninterrupted run's, step for step");
+    // The run's base is a model directory `awpo eval` loads; its held-out scores are the run's.
+    let evals: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(b.join("evals.json")).expect("evals")).expect("json");
+    let step = std::fs::read_to_string(b.join("checkpoints/latest")).expect("latest");
+    let adapter = b.join("checkpoints").join(step.trim()).join("adapter");
+    for (which, extra) in [("before", None), ("after", Some(adapter))] {
+        let base = b.join("base").display().to_string();
+        let mut args = vec!["eval", "--model", &base, "--suite", "builtin", "--builtin-size", "4"];
+        args.extend(["--max-new-tokens", "16", "--device", "cpu"]);
+        let adapter = extra.map(|p| p.display().to_string());
+        if let Some(p) = &adapter {
+            args.extend(["--adapter", p.as_str()]);
+        }
+        let out = awpo(&args);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        // `all items N RIGHT …` when several categories, else the one `builtin/… N RIGHT …` row.
+        let words: Vec<Vec<&str>> = text.lines().map(|l| l.split_whitespace().collect()).collect();
+        let right = match words.iter().find(|w| w.starts_with(&["all", "items"])) {
+            Some(w) => w[3],
+            None => words.iter().find(|w| w.first().is_some_and(|c| c.starts_with("builtin/"))).expect("a row")[2],
+        };
+        let right: usize = right.parse().unwrap_or(usize::MAX);
+        let want = evals[which].as_f64().expect("recorded") * 4.0;
+        assert_eq!(right as f64, want, "{which}: eval agrees with the trainer's held-out accuracy\n{text}");
+    }
     let out = String::from_utf8_lossy(&resumed.stdout);
     assert!(out.contains("held-out accuracy:") && out.contains(&format!("run directory: {}", a.display())), "{out}");
     let report = awpo(&["report", &a.display().to_string()]);

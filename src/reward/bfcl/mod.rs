@@ -80,6 +80,8 @@ pub enum CallRule {
     Parallel,
     /// No call is the right answer.
     Irrelevance,
+    /// Any call is right (BFCL's `live_relevance`: the request is answerable with the tools).
+    Relevance,
 }
 
 impl CallRule {
@@ -87,6 +89,8 @@ impl CallRule {
     pub fn of_category(category: &str) -> Self {
         if category.contains("irrelevance") {
             CallRule::Irrelevance
+        } else if category.contains("relevance") {
+            CallRule::Relevance
         } else if category.contains("parallel") {
             CallRule::Parallel
         } else if category.contains("multiple") {
@@ -299,6 +303,8 @@ pub fn check(
     match rule {
         CallRule::Irrelevance if calls.is_empty() => Verdict::Correct,
         CallRule::Irrelevance => Verdict::wrong("irrelevance:made_a_call", "a call where none was right"),
+        CallRule::Relevance if calls.is_empty() => Verdict::wrong("relevance:no_call", "no call where one was right"),
+        CallRule::Relevance => Verdict::Correct,
         _ if calls.len() != expected.len() => {
             Verdict::wrong(rule.wrong_count(), format!("{} calls, expected {}", calls.len(), expected.len()))
         }
