@@ -102,9 +102,14 @@ impl Default for EvalOptions {
     }
 }
 
-/// The reference answer of a single-turn item (what [`Oracle`] says).
+/// The reference answer of a single-turn item (what [`Oracle`] says). Relevance items have no
+/// ground truth (any call is right): their reference is a call of the first function.
 pub fn reference(item: &EvalItem) -> Vec<ToolCall> {
     let expected = item.task.answers.first().map_or(&[][..], Vec::as_slice);
+    if item.kind == ItemKind::Single(CallRule::Relevance) && expected.is_empty() {
+        let name = item.task.checker_functions().first().and_then(|f| f["name"].as_str());
+        return name.map(|n| vec![ToolCall { name: n.to_string(), ..ToolCall::default() }]).unwrap_or_default();
+    }
     first_acceptable(item.task.language, item.task.checker_functions(), expected)
 }
 
@@ -162,7 +167,7 @@ pub fn score_single(item: &EvalItem, rule: CallRule, reply: Reply) -> ItemResult
 }
 
 /// Runs `items` (those already in the results are the caller's to drop), handing each result
-/// to `sink` as soon as it is scored; `tick` is called once per finished item.
+/// to `sink` as soon as it is scored.
 ///
 /// # Errors
 /// Generation, the simulator, or the sink failed (results already handed over stay valid).

@@ -59,6 +59,15 @@ impl Responder for Wrong {
     }
 }
 
+/// Answers in prose, never calling.
+struct Prose;
+
+impl Responder for Prose {
+    fn respond(&mut self, requests: &[Request<'_>], samples: usize) -> Result<Vec<Reply>, ModelError> {
+        Ok(requests.iter().map(|_| Reply { prompt: String::new(), texts: vec!["It is 42.".into(); samples] }).collect())
+    }
+}
+
 /// The oracle, but each step's last reference call is dropped.
 struct Truncated;
 
@@ -75,7 +84,7 @@ impl Responder for Truncated {
     }
 }
 
-const SINGLE: [&str; 11] = [
+const SINGLE: [&str; 13] = [
     "simple_python",
     "simple_java",
     "simple_javascript",
@@ -87,6 +96,8 @@ const SINGLE: [&str; 11] = [
     "live_multiple",
     "live_parallel",
     "live_parallel_multiple",
+    "live_irrelevance",
+    "live_relevance",
 ];
 
 #[test]
@@ -94,7 +105,7 @@ fn the_oracle_scores_everything_and_a_wrong_model_nothing() {
     let dir = bfcl_data_dir(&wheel());
     let categories: Vec<String> = SINGLE.iter().map(|c| c.to_string()).collect();
     let items = bfcl_items(&dir, &categories).unwrap_or_else(|e| panic!("{e}"));
-    assert!(items.len() > 1500, "{} items", items.len());
+    assert!(items.len() > 3600, "{} items", items.len());
     let opts = EvalOptions { batch: 64, ..EvalOptions::default() };
     let oracle = collect(&items, &mut Oracle, &opts);
     assert_eq!(oracle.len(), items.len(), "one result per item");
@@ -128,10 +139,14 @@ fn the_oracle_scores_everything_and_a_wrong_model_nothing() {
     // Every reply went through the parser: the calls read back are the reference calls.
     let first = oracle.iter().find(|r| r.id == "simple_python_0").expect("simple_python_0");
     assert!(first.output[0].contains("<tool_call>") && first.calls[0].len() == 1, "{first:?}");
-    let wrong = collect(&items, &mut Wrong, &opts);
+    // Relevance takes any call as right, so a wrong call scores there: prose is its wrong answer.
+    let (relevance, others): (Vec<_>, Vec<_>) = items.into_iter().partition(|i| i.category() == "live_relevance");
+    let wrong = collect(&others, &mut Wrong, &opts);
     let right: Vec<&str> = wrong.iter().filter(|r| r.correct).map(|r| r.id.as_str()).collect();
     assert!(right.is_empty(), "a wrong model scored on {right:?}");
     assert!(wrong.iter().all(|r| r.error_type.is_some() && r.reason.is_some()), "every miss says why");
+    let prose = collect(&relevance, &mut Prose, &opts);
+    assert!(!prose.is_empty() && prose.iter().all(|r| !r.correct), "no call is wrong on live_relevance");
 }
 
 #[test]
