@@ -153,9 +153,6 @@ fn responder(args: &EvalArgs, model: &str) -> Result<Box<dyn Responder>> {
         return Err(input("--samples > 1 (pass@k) needs --temperature > 0".into()));
     }
     let path = Path::new(model);
-    if !path.exists() {
-        return Err(input(format!("--model {model}: no such file or directory")));
-    }
     let selected = device::select(&DeviceConfig { backend: args.device, ..DeviceConfig::default() })?;
     eprintln!("device: {}", selected.description);
     let tokenizer = crate::cli_model::tokenizer_for(path)?;
@@ -193,6 +190,9 @@ pub fn run(args: &EvalArgs) -> Result<bool> {
         return Ok(!rows.is_empty());
     }
     let model = args.model.clone().unwrap_or_default();
+    if model != "oracle" && !Path::new(&model).exists() {
+        return Err(input(format!("--model {model}: no such file or directory")));
+    }
     let bfcl_dir = items::bfcl_data_dir(&args.bfcl_dir.clone().unwrap_or_else(crate::cli_data::default_bfcl_dir));
     let (items, suite) = load_items(args, &bfcl_dir)?;
     if items.is_empty() {

@@ -208,10 +208,14 @@ fn a_killed_eval_resumes_and_compare_reads_two_runs() {
     ids.sort_unstable();
     ids.dedup();
     assert_eq!((after.len(), ids.len()), (24, 24), "every item once");
-    // Another model cannot continue the file.
-    let other = run(args(&out, "/nonexistent/model"));
+    // Other settings cannot continue the file; a missing model leaves no file behind.
+    let other = run(args(&out, "oracle").into_iter().chain(["--max-new-tokens".into(), "64".into()]).collect());
     let err = String::from_utf8_lossy(&other.stderr);
-    assert!(!other.status.success() && err.contains("model") && !err.contains("panicked"), "{err}");
+    assert!(!other.status.success() && err.contains("max_new_tokens") && !err.contains("panicked"), "{err}");
+    let missing = dir.join("missing.jsonl");
+    let bad = run(args(&missing, "/nonexistent/model"));
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(!bad.status.success() && err.contains("/nonexistent/model") && !missing.exists(), "{err}");
     // A wrong answer per item: a results file in which B lost every simple_python item.
     let worse = dir.join("worse.jsonl");
     let header = std::fs::read_to_string(&out).expect("results").lines().next().expect("header").to_string();
