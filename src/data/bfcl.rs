@@ -73,12 +73,14 @@ struct RawAnswer {
     ground_truth: Vec<Map<String, Value>>,
 }
 
-fn lines(path: &Path) -> Result<Vec<(usize, String)>, DataError> {
+/// The non-blank lines of a JSON-lines file with their 1-based numbers.
+pub(crate) fn lines(path: &Path) -> Result<Vec<(usize, String)>, DataError> {
     let text = std::fs::read_to_string(path).map_err(|source| DataError::Read { path: path.to_path_buf(), source })?;
     Ok(text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()).map(|(i, l)| (i + 1, l.to_string())).collect())
 }
 
-fn parse_line<T: for<'de> Deserialize<'de>>(path: &Path, line: usize, text: &str) -> Result<T, DataError> {
+/// One line as `T`; an error names the file, line and `record`.
+pub(crate) fn parse_line<T: for<'de> Deserialize<'de>>(path: &Path, line: usize, text: &str) -> Result<T, DataError> {
     serde_json::from_str(text).map_err(|e| DataError::Line {
         path: path.to_path_buf(),
         line,

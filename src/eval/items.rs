@@ -110,18 +110,9 @@ pub fn bfcl_items(dir: &Path, categories: &[String]) -> Result<Vec<EvalItem>, Ev
     Ok(items)
 }
 
-fn read_jsonl(path: &Path) -> Result<Vec<Value>, DataError> {
-    let text = std::fs::read_to_string(path).map_err(|source| DataError::Read { path: path.to_path_buf(), source })?;
-    let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-        out.push(serde_json::from_str(line).map_err(|e| DataError::Line {
-            path: path.to_path_buf(),
-            line: i + 1,
-            field: "record".into(),
-            reason: e.to_string(),
-        })?);
-    }
-    Ok(out)
+/// Every record of a JSON-lines file, with its line number.
+fn read_jsonl(path: &Path) -> Result<Vec<(usize, Value)>, DataError> {
+    bfcl::lines(path)?.into_iter().map(|(line, text)| Ok((line, bfcl::parse_line(path, line, &text)?))).collect()
 }
 
 fn field_error(path: &Path, line: usize, field: &str, reason: &str) -> DataError {
@@ -134,8 +125,7 @@ fn multi_turn_items(dir: &Path, category: &str) -> Result<Vec<EvalItem>, EvalErr
     let path = dir.join(format!("BFCL_v4_{category}.json"));
     let mut docs: BTreeMap<&str, Vec<Value>> = BTreeMap::new();
     let mut items = Vec::new();
-    for (i, entry) in read_jsonl(&path)?.into_iter().enumerate() {
-        let line = i + 1;
+    for (line, entry) in read_jsonl(&path)? {
         let id = entry["id"].as_str().ok_or_else(|| field_error(&path, line, "id", "not a string"))?;
         let classes = entry["involved_classes"]
             .as_array()
@@ -159,7 +149,8 @@ fn multi_turn_items(dir: &Path, category: &str) -> Result<Vec<EvalItem>, EvalErr
                 return Err(EvalError::Data(field_error(&path, line, "involved_classes", &reason)));
             };
             if !docs.contains_key(file) {
-                docs.insert(file, read_jsonl(&dir.join("multi_turn_func_doc").join(file))?);
+                let records = read_jsonl(&dir.join("multi_turn_func_doc").join(file))?;
+                docs.insert(file, records.into_iter().map(|(_, doc)| doc).collect());
             }
             for doc in docs.get(file).into_iter().flatten() {
                 let name = doc["name"].as_str().unwrap_or_default();
@@ -221,11 +212,6 @@ pub fn builtin_items(seed: u64, n: usize) -> Vec<EvalItem> {
 /// A task scored by the rule its expected calls imply (as the trainer's outcome reward does).
 fn single(task: Task) -> EvalItem {
     let expected = task.answers.first().map_or(0, Vec::len);
-    let rule = match expected {
-        0 => CallRule::Irrelevance,
-        1 if task.checker_functions().len() == 1 => CallRule::Simple,
-        1 => CallRule::Multiple,
-        _ => CallRule::Parallel,
-    };
+    let rule = CallRule::of_expected(expected, task.checker_functions().len());
     EvalItem { task, kind: ItemKind::Single(rule) }
 }

@@ -66,12 +66,7 @@ pub struct Expectation<'a> {
 
 /// All components for one parsed turn.
 pub fn score(parsed: &Parsed, want: Expectation<'_>) -> OutcomeScores {
-    let rule = match want.expected.len() {
-        0 => CallRule::Irrelevance,
-        1 if want.functions.len() == 1 => CallRule::Simple,
-        1 => CallRule::Multiple,
-        _ => CallRule::Parallel,
-    };
+    let rule = CallRule::of_expected(want.expected.len(), want.functions.len());
     OutcomeScores {
         format: format(parsed),
         exact: exact(&parsed.calls, want.expected),

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use awpo::eval::items::{bfcl_data_dir, bfcl_items};
+use awpo::eval::items::{SINGLE_TURN, bfcl_data_dir, bfcl_items};
 use awpo::eval::responder::render_calls;
 use awpo::eval::results::{self, read};
 use awpo::eval::{EvalOptions, ItemResult, Oracle, Reply, Request, Responder, run};
@@ -84,26 +84,10 @@ impl Responder for Truncated {
     }
 }
 
-const SINGLE: [&str; 13] = [
-    "simple_python",
-    "simple_java",
-    "simple_javascript",
-    "multiple",
-    "parallel",
-    "parallel_multiple",
-    "irrelevance",
-    "live_simple",
-    "live_multiple",
-    "live_parallel",
-    "live_parallel_multiple",
-    "live_irrelevance",
-    "live_relevance",
-];
-
 #[test]
 fn the_oracle_scores_everything_and_a_wrong_model_nothing() {
     let dir = bfcl_data_dir(&wheel());
-    let categories: Vec<String> = SINGLE.iter().map(|c| c.to_string()).collect();
+    let categories: Vec<String> = SINGLE_TURN.iter().map(|c| c.to_string()).collect();
     let items = bfcl_items(&dir, &categories).unwrap_or_else(|e| panic!("{e}"));
     assert!(items.len() > 3600, "{} items", items.len());
     let opts = EvalOptions { batch: 64, ..EvalOptions::default() };
@@ -131,7 +115,7 @@ fn the_oracle_scores_everything_and_a_wrong_model_nothing() {
     assert_eq!(missed, known, "the oracle misses only BFCL's own unpassable items: {misses:#?}");
     let rows = results::table(&oracle);
     eprintln!("{}", results::format_table(&rows));
-    for row in rows.iter().filter(|r| SINGLE.contains(&r.category.as_str())) {
+    for row in rows.iter().filter(|r| SINGLE_TURN.contains(&r.category.as_str())) {
         let unpassable =
             UNPASSABLE.iter().filter(|id| id.rsplit_once('_').is_some_and(|(c, _)| c == row.category)).count();
         assert_eq!(row.correct + unpassable, row.n, "{}: the oracle scores every passable item", row.category);

@@ -100,6 +100,17 @@ impl CallRule {
         }
     }
 
+    /// The rule a turn's expected calls imply when no category names it: no call →
+    /// irrelevance, one call among one / several functions → simple / multiple, more → parallel.
+    pub fn of_expected(expected_calls: usize, functions: usize) -> Self {
+        match expected_calls {
+            0 => CallRule::Irrelevance,
+            1 if functions == 1 => CallRule::Simple,
+            1 => CallRule::Multiple,
+            _ => CallRule::Parallel,
+        }
+    }
+
     fn wrong_count(self) -> &'static str {
         match self {
             CallRule::Parallel => "parallel_function_checker_no_order:wrong_count",
