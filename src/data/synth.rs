@@ -147,7 +147,20 @@ fn plain(v: &Value) -> String {
 /// passes (`<think>Use convert_units with 5, km, m.</think>`), then the calls with their first
 /// acceptable values in the `<tool_call>` form.
 pub fn demonstration(task: &Task) -> String {
+    reply(task, false)
+}
+
+/// The reply of the built-in warm-up's deliberately imperfect teacher: with `careless` set, a
+/// request for several calls gets only the first (the reasoning names only that one), so that
+/// imitation learns to stop early and RL, rewarded by the checker, has a mistake to fix that
+/// imitation cannot. Single-call replies are always right.
+pub fn teacher_reply(task: &Task, careless: bool) -> String {
+    reply(task, careless)
+}
+
+fn reply(task: &Task, careless: bool) -> String {
     let turn = task.answers.first().map_or(&[][..], Vec::as_slice);
+    let turn = if careless { &turn[..turn.len().min(1)] } else { turn };
     let mut think = Vec::new();
     let mut calls = Vec::new();
     for (name, args) in turn {
@@ -186,6 +199,21 @@ mod tests {
             };
             let s = score(&parsed, want);
             assert_eq!(s.bfcl, 1.0, "{}: {} → {:?}", t.id, demonstration(t), s);
+            assert_eq!(teacher_reply(t, false), demonstration(t));
         }
+    }
+
+    #[test]
+    fn the_careless_teacher_drops_later_calls_only() {
+        for t in tasks(7, Split::Train, 100) {
+            let careless = parse(&teacher_reply(&t, true));
+            let right = parse(&demonstration(&t));
+            assert_eq!(careless.calls[..], right.calls[..1], "{}: the first call, as demonstrated", t.id);
+            assert_eq!(careless.think.as_deref().map(|th| th.matches("Use ").count()), Some(1));
+            if t.answers[0].len() == 1 {
+                assert_eq!(teacher_reply(&t, true), demonstration(&t), "single calls are always right");
+            }
+        }
+        assert!(tasks(7, Split::Train, 100).iter().any(|t| t.answers[0].len() == 2), "two-call tasks exist");
     }
 }

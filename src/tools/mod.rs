@@ -15,6 +15,22 @@ pub struct ToolCall {
     pub arguments: Map<String, Value>,
 }
 
+/// Where `word` first occurs in `text` as a whole word: no letter, digit or `_` right before or
+/// after it (a `word` that starts or ends with punctuation needs no boundary on that side).
+/// Byte offset; `None` when absent or `word` is empty.
+pub fn find_word(text: &str, word: &str) -> Option<usize> {
+    let inner = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+    let (first, last) = (word.chars().next(), word.chars().next_back());
+    if first.is_none() {
+        return None;
+    }
+    text.match_indices(word).map(|(at, _)| at).find(|&at| {
+        let before = text[..at].chars().next_back();
+        let after = text[at + word.len()..].chars().next();
+        (!inner(before) || !inner(first)) && (!inner(after) || !inner(last))
+    })
+}
+
 impl ToolCall {
     /// The Hermes/Qwen form `<tool_call>{"name": …, "arguments": …}</tool_call>`.
     pub fn render(&self) -> String {

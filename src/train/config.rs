@@ -131,7 +131,7 @@ pub struct OptimSection {
 impl Default for OptimSection {
     fn default() -> Self {
         OptimSection {
-            lr: 2e-3,
+            lr: 1e-3,
             beta1: 0.9,
             beta2: 0.999,
             eps: 1e-8,
@@ -184,6 +184,10 @@ pub struct TrainSection {
     pub sft_batch: usize,
     /// Built-in model: supervised learning rate.
     pub sft_lr: f64,
+    /// Built-in model: the share of warm-up demonstrations written by the careless teacher
+    /// (`data::synth::teacher_reply`: only the first of several calls), so that RL has a mistake
+    /// to fix that imitation learned; 0 = a perfect teacher.
+    pub sft_mistake_rate: f64,
 }
 
 impl Default for TrainSection {
@@ -195,9 +199,10 @@ impl Default for TrainSection {
             eval_every: 0,
             transcripts_every: 10,
             num_iterations: 1,
-            sft_steps: 600,
+            sft_steps: 800,
             sft_batch: 16,
             sft_lr: 5e-3,
+            sft_mistake_rate: 0.6,
         }
     }
 }
@@ -235,6 +240,9 @@ pub fn problems(rollout: &RolloutSection, optim: &OptimSection, train: &TrainSec
     }
     if !(optim.weight_decay >= 0.0 && optim.max_grad_norm >= 0.0) {
         out.push(("optim.weight_decay", "weight_decay and max_grad_norm must be >= 0".into()));
+    }
+    if !(0.0..=1.0).contains(&train.sft_mistake_rate) {
+        out.push(("train.sft_mistake_rate", format!("{} is invalid: must be in [0, 1]", train.sft_mistake_rate)));
     }
     if train.run_dir.trim().is_empty() {
         out.push(("train.run_dir", "must name a directory".into()));

@@ -112,6 +112,7 @@ fn policy(
                 cfg.train.sft_steps,
                 cfg.train.sft_batch,
                 cfg.train.sft_lr,
+                cfg.train.sft_mistake_rate,
                 cfg.seed,
                 &bar,
             )?;

@@ -1,25 +1,27 @@
 //! Supervised warm-up of the built-in model: every weight trained (burn's AdamW) on
-//! demonstrations (`data::synth::demonstration`) with the mean negative log-likelihood of the
-//! reply tokens, then frozen again, so RL starts from a model that already answers in the
-//! `<tool_call>` format part of the time, and adapts it through LoRA.
+//! demonstrations with the mean negative log-likelihood of the reply tokens, then frozen again,
+//! so RL starts from a model that answers in the `<tool_call>` format and adapts it through LoRA.
+//! A share `mistake_rate` of the demonstrations (drawn per task from the seed) come from the
+//! careless teacher (`data::synth::teacher_reply`), whose mistakes RL then has to unlearn.
 
 use burn::module::Module;
 use burn::optim::{AdamWConfig, GradientsParams};
 use indicatif::ProgressBar;
-use rand::SeedableRng;
 use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::batch::{Row, build};
 use super::config::{OptimSection, Schedule};
-use crate::data::synth::demonstration;
+use crate::data::synth::teacher_reply;
 use crate::data::task::Task;
 use crate::model::logprob::token_stats;
 use crate::model::{CausalLm, ModelError};
 use crate::tokenizer::TextTokenizer;
 
 /// Trains every weight of `model` (on an autodiff device) for `steps` batches of `batch`
-/// demonstrations, then freezes it; returns the mean loss of the last 10 steps.
+/// demonstrations (a share `mistake_rate` of them careless), then freezes it; returns the mean
+/// loss of the last 10 steps.
 ///
 /// # Errors
 /// Tokenisation or a non-finite loss.
@@ -32,13 +34,16 @@ pub fn warm_up(
     steps: usize,
     batch: usize,
     lr: f64,
+    mistake_rate: f64,
     seed: u64,
     progress: &ProgressBar,
 ) -> Result<(CausalLm, f64), ModelError> {
+    let mut teacher = ChaCha8Rng::seed_from_u64(seed ^ 0x7ea);
     let replies: Vec<Vec<u32>> = tasks
         .iter()
         .map(|t| {
-            let mut ids = tokenizer.encode(&demonstration(t))?;
+            let careless = teacher.random_bool(mistake_rate.clamp(0.0, 1.0));
+            let mut ids = tokenizer.encode(&teacher_reply(t, careless))?;
             ids.extend(tokenizer.stop_ids.iter().rev().take(1));
             Ok(ids)
         })
