@@ -20,10 +20,8 @@ pub struct ToolCall {
 /// Byte offset; `None` when absent or `word` is empty.
 pub fn find_word(text: &str, word: &str) -> Option<usize> {
     let inner = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
-    let (first, last) = (word.chars().next(), word.chars().next_back());
-    if first.is_none() {
-        return None;
-    }
+    let (first, last) = (word.chars().next()?, word.chars().next_back());
+    let first = Some(first);
     text.match_indices(word).map(|(at, _)| at).find(|&at| {
         let before = text[..at].chars().next_back();
         let after = text[at + word.len()..].chars().next();
