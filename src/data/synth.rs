@@ -147,7 +147,7 @@ fn plain(v: &Value) -> String {
 /// passes (`<think>Use convert_units with 5, km, m.</think>`), then the calls with their first
 /// acceptable values in the `<tool_call>` form.
 pub fn demonstration(task: &Task) -> String {
-    reply(task, false)
+    teacher_reply(task, false)
 }
 
 /// The reply of the built-in warm-up's deliberately imperfect teacher: with `careless` set, a
@@ -155,10 +155,6 @@ pub fn demonstration(task: &Task) -> String {
 /// imitation learns to stop early and RL, rewarded by the checker, has a mistake to fix that
 /// imitation cannot. Single-call replies are always right.
 pub fn teacher_reply(task: &Task, careless: bool) -> String {
-    reply(task, careless)
-}
-
-fn reply(task: &Task, careless: bool) -> String {
     let turn = task.answers.first().map_or(&[][..], Vec::as_slice);
     let turn = if careless { &turn[..turn.len().min(1)] } else { turn };
     let mut think = Vec::new();

@@ -19,13 +19,13 @@ pub struct ToolCall {
 /// after it (a `word` that starts or ends with punctuation needs no boundary on that side).
 /// Byte offset; `None` when absent or `word` is empty.
 pub fn find_word(text: &str, word: &str) -> Option<usize> {
-    let inner = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
-    let (first, last) = (word.chars().next()?, word.chars().next_back());
-    let first = Some(first);
+    let inner = |c: char| c.is_alphanumeric() || c == '_';
+    let need_before = inner(word.chars().next()?);
+    let need_after = word.chars().next_back().is_some_and(inner);
     text.match_indices(word).map(|(at, _)| at).find(|&at| {
-        let before = text[..at].chars().next_back();
-        let after = text[at + word.len()..].chars().next();
-        (!inner(before) || !inner(first)) && (!inner(after) || !inner(last))
+        let before = text[..at].chars().next_back().is_some_and(inner);
+        let after = text[at + word.len()..].chars().next().is_some_and(inner);
+        (!need_before || !before) && (!need_after || !after)
     })
 }
 
