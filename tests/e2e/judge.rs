@@ -54,13 +54,15 @@ fn serve(replies: Vec<Reply>) -> Server {
                 let _ = reader.read_exact(&mut request);
                 b.lock().expect("bodies").push(String::from_utf8_lossy(&request).into_owned());
                 std::thread::sleep(delay);
+                // Leave the count before answering: once the client has the answer it may send
+                // its next request, which must not find this one still counted.
+                inf.fetch_sub(1, Ordering::SeqCst);
                 let mut stream = stream;
                 let _ = write!(
                     stream,
                     "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
                     body.len()
                 );
-                inf.fetch_sub(1, Ordering::SeqCst);
             });
         }
     });
