@@ -52,7 +52,11 @@ pub fn train(args: &TrainArgs) -> Result<bool> {
     }
     let start = std::time::Instant::now();
     let summary = crate::train::run(&cfg, args.resume.is_some())?;
-    eprintln!("{} RL steps in {:.1} s", summary.steps, start.elapsed().as_secs_f64());
+    eprintln!(
+        "{} RL steps done; this command took {:.1} s (warm-up and held-out evaluations included)",
+        summary.steps,
+        start.elapsed().as_secs_f64()
+    );
     match (summary.before, summary.after) {
         (Some(b), Some(a)) => println!(
             "held-out accuracy: {:.1}% before RL -> {:.1}% after RL ({} held-out tasks)",

@@ -150,13 +150,17 @@ pub fn demonstration(task: &Task) -> String {
     teacher_reply(task, false)
 }
 
-/// The reply of the built-in warm-up's deliberately imperfect teacher: with `careless` set, a
-/// request for several calls gets only the first (the reasoning names only that one), so that
-/// imitation learns to stop early and RL, rewarded by the checker, has a mistake to fix that
-/// imitation cannot. Single-call replies are always right.
+/// The name under which the careless teacher calls `convert_units`: a tool that does not exist.
+pub const HALLUCINATED_TOOL: &str = "unit_converter";
+
+/// The reply of the built-in warm-up's deliberately imperfect teacher: with `careless` set, it
+/// calls `convert_units` by a name that is not among the tools ([`HALLUCINATED_TOOL`]), in the
+/// reasoning and in the call, with the right arguments. Imitation learns to hallucinate the name
+/// as often as the teacher did; the outcome checker scores such a call 0, so RL has one known
+/// mistake to unlearn: a single early token whose right form imitation also saw. Replies
+/// without a `convert_units` call are always right.
 pub fn teacher_reply(task: &Task, careless: bool) -> String {
     let turn = task.answers.first().map_or(&[][..], Vec::as_slice);
-    let turn = if careless { &turn[..turn.len().min(1)] } else { turn };
     let mut think = Vec::new();
     let mut calls = Vec::new();
     for (name, args) in turn {
@@ -165,8 +169,9 @@ pub fn teacher_reply(task: &Task, careless: bool) -> String {
             .map(|(k, v)| (k.clone(), v.as_array().and_then(|a| a.first()).cloned().unwrap_or(Value::Null)))
             .collect();
         let values: Vec<String> = first.values().map(plain).collect();
+        let name = if careless && name == "convert_units" { HALLUCINATED_TOOL } else { name.as_str() };
         think.push(format!("Use {name} with {}.", values.join(", ")));
-        calls.push(crate::tools::ToolCall { name: name.clone(), arguments: first }.render());
+        calls.push(crate::tools::ToolCall { name: name.to_string(), arguments: first }.render());
     }
     format!("<think>{}</think>\n{}", think.join(" "), calls.join("\n"))
 }
@@ -200,16 +205,23 @@ mod tests {
     }
 
     #[test]
-    fn the_careless_teacher_drops_later_calls_only() {
-        for t in tasks(7, Split::Train, 100) {
-            let careless = parse(&teacher_reply(&t, true));
-            let right = parse(&demonstration(&t));
-            assert_eq!(careless.calls[..], right.calls[..1], "{}: the first call, as demonstrated", t.id);
-            assert_eq!(careless.think.as_deref().map(|th| th.matches("Use ").count()), Some(1));
-            if t.answers[0].len() == 1 {
-                assert_eq!(teacher_reply(&t, true), demonstration(&t), "single calls are always right");
+    fn the_careless_teacher_only_renames_convert_units() {
+        let all = tasks(7, Split::Train, 100);
+        for t in &all {
+            let careless = parse(&teacher_reply(t, true));
+            let right = parse(&demonstration(t));
+            assert_eq!(careless.calls.len(), right.calls.len(), "{}", t.id);
+            for (c, r) in careless.calls.iter().zip(&right.calls) {
+                assert_eq!(c.arguments, r.arguments, "{}: same arguments", t.id);
+                let want = if r.name == "convert_units" { HALLUCINATED_TOOL } else { r.name.as_str() };
+                assert_eq!(c.name, want, "{}", t.id);
             }
+            let think = careless.think.unwrap_or_default();
+            assert_eq!(think.contains(HALLUCINATED_TOOL), right.calls.iter().any(|c| c.name == "convert_units"));
         }
-        assert!(tasks(7, Split::Train, 100).iter().any(|t| t.answers[0].len() == 2), "two-call tasks exist");
+        assert!(all.iter().any(|t| teacher_reply(t, true) != demonstration(t)), "some replies change");
+        assert!(all.iter().any(|t| teacher_reply(t, true) == demonstration(t)), "others do not");
+        let names: Vec<Value> = tools().into_iter().map(|t| t["function"]["name"].clone()).collect();
+        assert!(!names.contains(&json!(HALLUCINATED_TOOL)), "the hallucinated tool does not exist");
     }
 }

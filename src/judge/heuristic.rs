@@ -1,15 +1,19 @@
-//! A judge without a model. The score is the mean of five checks, each in [0, 1]:
+//! A judge without a model. The score is the mean of six checks, each in [0, 1]:
 //! 1. **reasons at all**: the reasoning has at least 3 words;
-//! 2. **names the tool**: every called function's name appears in the reasoning (with `_` read as
-//!    a space too), or, with no calls, the reasoning says no tool fits ("no tool", "cannot",
-//!    "none of");
+//! 2. **names the tool**: the share of called functions that are among the offered tools (any
+//!    name passes when none are listed) and whose name appears in the reasoning (with `_` read
+//!    as a space too); with no calls, whether the reasoning says no tool fits ("no tool",
+//!    "cannot", "none of"). A plan around a tool that does not exist scores 0 here;
 //! 3. **grounds the arguments**: the share of scalar argument values (strings, numbers, booleans)
 //!    that appear in the reasoning, case-insensitively (1 when there are none);
 //! 4. **sane length**: 1 between 5 and 300 words, falling linearly to 0 at 0 and at 1000 words;
 //! 5. **takes the values from the request**: the share of those scalar values that occur in the
 //!    user's request as whole words (letters, digits and `_` on neither side), case-insensitively
 //!    (1 when there are none). A value the request only implies ("Celsius" for "°C") counts as
-//!    not found: this judge cannot follow a derivation.
+//!    not found: this judge cannot follow a derivation;
+//! 6. **covers the request**: the share of the numbers the user wrote (`53`, `2.5`) that the
+//!    reasoning mentions as whole words (1 when the request has none): a plan for a two-part
+//!    request that handles one part scores less, even before any call is checked.
 //!
 //! It rewards reasoning consistent with the call it precedes and values read from the request;
 //! it cannot tell whether the call was right (the outcome reward does that).
@@ -34,6 +38,37 @@ fn scalars(v: &Value, out: &mut Vec<String>) {
     }
 }
 
+/// The name of a tool schema, OpenAI-wrapped (`{"type": "function", "function": {"name"}}`) or
+/// bare (`{"name"}`).
+fn tool_name(tool: &Value) -> Option<&str> {
+    tool.get("function").unwrap_or(tool).get("name")?.as_str()
+}
+
+/// The numbers written in `text`: runs of digits, with a fraction when a `.` joins two runs.
+fn numbers(text: &str) -> Vec<&str> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if !bytes[i].is_ascii_digit() {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < bytes.len() && bytes[i].is_ascii_digit() {
+            i += 1;
+        }
+        if i + 1 < bytes.len() && bytes[i] == b'.' && bytes[i + 1].is_ascii_digit() {
+            i += 1;
+            while i < bytes.len() && bytes[i].is_ascii_digit() {
+                i += 1;
+            }
+        }
+        out.push(&text[start..i]);
+    }
+    out
+}
+
 /// The heuristic score of one request.
 pub fn score(req: &JudgeRequest) -> f64 {
     let text = req.reasoning.to_lowercase();
@@ -43,9 +78,11 @@ pub fn score(req: &JudgeRequest) -> f64 {
         let declines = ["no tool", "cannot", "can't", "none of", "not possible", "no function"];
         if declines.iter().any(|d| text.contains(d)) { 1.0 } else { 0.0 }
     } else {
+        let offered: Vec<&str> = req.tools.iter().filter_map(tool_name).collect();
         let named = req.calls.iter().filter(|c| {
             let name = c.name.to_lowercase();
-            text.contains(&name) || text.contains(&name.replace('_', " "))
+            let exists = offered.is_empty() || offered.contains(&c.name.as_str());
+            exists && (text.contains(&name) || text.contains(&name.replace('_', " ")))
         });
         named.count() as f64 / req.calls.len() as f64
     };
@@ -71,7 +108,13 @@ pub fn score(req: &JudgeRequest) -> f64 {
     } else {
         values.iter().filter(|v| find_word(&request, v).is_some()).count() as f64 / values.len() as f64
     };
-    (reasons + names + grounded + length + from_request) / 5.0
+    let asked = numbers(&request);
+    let covers = if asked.is_empty() {
+        1.0
+    } else {
+        asked.iter().filter(|n| find_word(&text, n).is_some()).count() as f64 / asked.len() as f64
+    };
+    (reasons + names + grounded + length + from_request + covers) / 6.0
 }
 
 impl Judge for Heuristic {
@@ -103,9 +146,57 @@ mod tests {
         let empty = score(&req(""));
         assert!((good - 1.0).abs() < 1e-12, "{good}");
         assert!(good > vague && vague > empty, "{good} {vague} {empty}");
-        assert_eq!(empty, 0.2, "no words, no name, no values, no length; the values are from the request");
+        assert!(
+            (empty - 2.0 / 6.0).abs() < 1e-12,
+            "no words, name, values or length; values from the request, no numbers: {empty}"
+        );
         let other = JudgeRequest { request: "Weather in Parisville, in Celsius?".into(), ..req("") };
-        assert_eq!(score(&other), 0.1, "'paris' is not a whole word of the request; 'celsius' is");
+        assert!((score(&other) - 1.5 / 6.0).abs() < 1e-12, "'paris' is not a whole word of the request; 'celsius' is");
+    }
+
+    #[test]
+    fn a_plan_for_half_the_request_covers_half_its_numbers() {
+        let call = ToolCall {
+            name: "convert_units".into(),
+            arguments: serde_json::json!({"value": 53, "from_unit": "in", "to_unit": "cm"})
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
+        };
+        let req = |reasoning: &str| JudgeRequest {
+            request: "Convert 53 in to cm, and 2.5 m to cm.".into(),
+            tools: vec![],
+            reasoning: reasoning.into(),
+            calls: vec![call.clone()],
+        };
+        let both = score(&req("Use convert_units with 53, in, cm. Use convert_units with 2.5, m, cm."));
+        let half = score(&req("Use convert_units with 53, in, cm."));
+        assert!((both - 1.0).abs() < 1e-12, "{both}");
+        assert!((half - 5.5 / 6.0).abs() < 1e-12, "{half}");
+        assert_eq!(numbers("a 53, b 2.5. c 12.x 7"), ["53", "2.5", "12", "7"]);
+        let part = score(&req("Use convert_units with 53, in, cm, then 25 m."));
+        assert!((part - half).abs() < 1e-12, "25 is not 2.5: {part}");
+    }
+
+    #[test]
+    fn a_tool_that_is_not_offered_is_not_named() {
+        let call = |name: &str| ToolCall {
+            name: name.into(),
+            arguments: serde_json::json!({"key": "pet"}).as_object().cloned().unwrap_or_default(),
+        };
+        let req = |name: &str, tools: Vec<serde_json::Value>| JudgeRequest {
+            request: "What is my pet?".into(),
+            tools,
+            reasoning: format!("The user asks, so use {name} with pet."),
+            calls: vec![call(name)],
+        };
+        let wrapped = vec![serde_json::json!({"type": "function", "function": {"name": "kv_get"}})];
+        let bare = vec![serde_json::json!({"name": "kv_get"})];
+        assert!((score(&req("kv_get", wrapped.clone())) - 1.0).abs() < 1e-12);
+        assert!((score(&req("kv_get", bare.clone())) - 1.0).abs() < 1e-12);
+        assert!((score(&req("kv_fetch", wrapped)) - 5.0 / 6.0).abs() < 1e-12, "kv_fetch is not offered");
+        assert!((score(&req("kv_fetch", bare)) - 5.0 / 6.0).abs() < 1e-12);
+        assert!((score(&req("kv_fetch", vec![])) - 1.0).abs() < 1e-12, "no tools listed: any name passes");
     }
 
     #[test]

@@ -64,6 +64,7 @@ pub fn tokenizer() -> Result<TextTokenizer, ModelError> {
     for split in [DataSplit::Train, DataSplit::HeldOut] {
         for t in tasks(0, split, 2000) {
             pieces(&t.messages[0].content, &mut set);
+            pieces(&crate::data::synth::teacher_reply(&t, true), &mut set);
             pieces(&crate::data::synth::demonstration(&t), &mut set);
         }
     }

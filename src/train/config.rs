@@ -185,8 +185,8 @@ pub struct TrainSection {
     /// Built-in model: supervised learning rate.
     pub sft_lr: f64,
     /// Built-in model: the share of warm-up demonstrations written by the careless teacher
-    /// (`data::synth::teacher_reply`: only the first of several calls), so that RL has a mistake
-    /// to fix that imitation learned; 0 = a perfect teacher.
+    /// (`data::synth::teacher_reply`: it calls `convert_units` by a name that does not exist), so
+    /// that RL has a mistake to fix that imitation learned; 0 = a perfect teacher.
     pub sft_mistake_rate: f64,
 }
 
