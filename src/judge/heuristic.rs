@@ -69,6 +69,11 @@ fn numbers(text: &str) -> Vec<&str> {
     out
 }
 
+/// The share of `items` for which `hit` holds; 1 when there are none.
+fn share<T>(items: &[T], hit: impl Fn(&T) -> bool) -> f64 {
+    if items.is_empty() { 1.0 } else { items.iter().filter(|i| hit(i)).count() as f64 / items.len() as f64 }
+}
+
 /// The heuristic score of one request.
 pub fn score(req: &JudgeRequest) -> f64 {
     let text = req.reasoning.to_lowercase();
@@ -79,22 +84,17 @@ pub fn score(req: &JudgeRequest) -> f64 {
         if declines.iter().any(|d| text.contains(d)) { 1.0 } else { 0.0 }
     } else {
         let offered: Vec<&str> = req.tools.iter().filter_map(tool_name).collect();
-        let named = req.calls.iter().filter(|c| {
+        share(&req.calls, |c| {
             let name = c.name.to_lowercase();
             let exists = offered.is_empty() || offered.contains(&c.name.as_str());
             exists && (text.contains(&name) || text.contains(&name.replace('_', " ")))
-        });
-        named.count() as f64 / req.calls.len() as f64
+        })
     };
     let mut values = Vec::new();
     for c in &req.calls {
         c.arguments.values().for_each(|v| scalars(v, &mut values));
     }
-    let grounded = if values.is_empty() {
-        1.0
-    } else {
-        values.iter().filter(|v| text.contains(v.as_str())).count() as f64 / values.len() as f64
-    };
+    let grounded = share(&values, |v| text.contains(v.as_str()));
     let length = if words < 5.0 {
         words / 5.0
     } else if words <= 300.0 {
@@ -103,17 +103,8 @@ pub fn score(req: &JudgeRequest) -> f64 {
         ((1000.0 - words) / 700.0).max(0.0)
     };
     let request = req.request.to_lowercase();
-    let from_request = if values.is_empty() {
-        1.0
-    } else {
-        values.iter().filter(|v| find_word(&request, v).is_some()).count() as f64 / values.len() as f64
-    };
-    let asked = numbers(&request);
-    let covers = if asked.is_empty() {
-        1.0
-    } else {
-        asked.iter().filter(|n| find_word(&text, n).is_some()).count() as f64 / asked.len() as f64
-    };
+    let from_request = share(&values, |v| find_word(&request, v).is_some());
+    let covers = share(&numbers(&request), |n| find_word(&text, n).is_some());
     (reasons + names + grounded + length + from_request + covers) / 6.0
 }
 
