@@ -8,7 +8,8 @@ use rand_chacha::ChaCha8Rng;
 use serde_json::{Map, Value, json};
 
 use super::task::{Message, Role, Task};
-use crate::env::builtin::tools;
+use crate::env::Environment;
+use crate::env::builtin::{BuiltinEnv, tools};
 use crate::reward::bfcl::ExpectedCall;
 
 /// Which split.
@@ -153,12 +154,12 @@ pub fn demonstration(task: &Task) -> String {
 /// The name under which the careless teacher calls `convert_units`: a tool that does not exist.
 pub const HALLUCINATED_TOOL: &str = "unit_converter";
 
-/// The reply of the built-in warm-up's deliberately imperfect teacher: with `careless` set, it
-/// calls `convert_units` by a name that is not among the tools ([`HALLUCINATED_TOOL`]), in the
-/// reasoning and in the call, with the right arguments. Imitation learns to hallucinate the name
+/// The reply of the built-in warm-up's deliberately imperfect teacher: with `careless` set, its
+/// reasoning names `convert_units` rightly, but its call names a tool that is not among the tools
+/// ([`HALLUCINATED_TOOL`]), with the right arguments. Imitation learns to write the wrong name
 /// as often as the teacher did; the outcome checker scores such a call 0, so RL has one known
-/// mistake to unlearn: a single early token whose right form imitation also saw. Replies
-/// without a `convert_units` call are always right.
+/// mistake to unlearn: a single token (the call's name) whose right form imitation also saw, in
+/// the same context. Replies without a `convert_units` call are always right.
 pub fn teacher_reply(task: &Task, careless: bool) -> String {
     let turn = task.answers.first().map_or(&[][..], Vec::as_slice);
     let mut think = Vec::new();
@@ -169,11 +170,39 @@ pub fn teacher_reply(task: &Task, careless: bool) -> String {
             .map(|(k, v)| (k.clone(), v.as_array().and_then(|a| a.first()).cloned().unwrap_or(Value::Null)))
             .collect();
         let values: Vec<String> = first.values().map(plain).collect();
-        let name = if careless && name == "convert_units" { HALLUCINATED_TOOL } else { name.as_str() };
         think.push(format!("Use {name} with {}.", values.join(", ")));
+        let name = if careless && name == "convert_units" { HALLUCINATED_TOOL } else { name.as_str() };
         calls.push(crate::tools::ToolCall { name: name.to_string(), arguments: first }.render());
     }
     format!("<think>{}</think>\n{}", think.join(" "), calls.join("\n"))
+}
+
+/// The teacher's episode of a task after the task's messages: its reply ([`teacher_reply`]),
+/// the built-in tools' results for the reply's calls (`tool` messages), and its closing message
+/// ([`followup_reply`]).
+pub fn teacher_episode(task: &Task, careless: bool) -> Vec<Message> {
+    let reply = teacher_reply(task, careless);
+    let calls = crate::tools::parse::parse(&reply).calls;
+    let mut env = BuiltinEnv::default();
+    let mut out = vec![Message { role: Role::Assistant, content: reply }];
+    // The built-in environment accepts every task; a step only fails out of order.
+    if env.reset(task).is_ok()
+        && let Ok(step) = env.step(&calls)
+    {
+        out.extend(step.messages);
+    }
+    let mut conversation = task.messages.clone();
+    conversation.extend(out.iter().cloned());
+    out.push(Message { role: Role::Assistant, content: followup_reply(&conversation) });
+    out
+}
+
+/// The teacher's message once the tools have answered: `The call failed.` when a result of the
+/// last calls is an error (`error: …`), else `Done.`
+pub fn followup_reply(conversation: &[Message]) -> String {
+    let results = conversation.iter().rev().take_while(|m| m.role == Role::Tool);
+    let failed = results.into_iter().any(|m| m.content.starts_with("error:"));
+    if failed { "The call failed.".into() } else { "Done.".into() }
 }
 
 #[cfg(test)]
@@ -216,11 +245,24 @@ mod tests {
                 let want = if r.name == "convert_units" { HALLUCINATED_TOOL } else { r.name.as_str() };
                 assert_eq!(c.name, want, "{}", t.id);
             }
-            let think = careless.think.unwrap_or_default();
-            assert_eq!(think.contains(HALLUCINATED_TOOL), right.calls.iter().any(|c| c.name == "convert_units"));
+            assert_eq!(careless.think, right.think, "{}: the reasoning names the right tool", t.id);
         }
         assert!(all.iter().any(|t| teacher_reply(t, true) != demonstration(t)), "some replies change");
         assert!(all.iter().any(|t| teacher_reply(t, true) == demonstration(t)), "others do not");
+        for t in &all {
+            let careful = teacher_episode(t, false);
+            let n = t.answers[0].len();
+            assert_eq!(careful.len(), n + 2, "{}: reply, one result per call, closing message", t.id);
+            let results = &careful[1..=n];
+            let failed = results.iter().any(|m| m.content.starts_with("error:"));
+            let reads = t.answers[0].iter().any(|(name, _)| name == "kv_get" || name == "fs_read");
+            assert_eq!(failed, reads, "{}: only reads of a fresh store fail: {results:?}", t.id);
+            let closing = if failed { "The call failed." } else { "Done." };
+            assert_eq!((careful[n + 1].role, careful[n + 1].content.as_str()), (Role::Assistant, closing));
+            let careless = teacher_episode(t, true);
+            let renamed = t.answers[0].iter().any(|(name, _)| name == "convert_units");
+            assert_eq!(careless.iter().any(|m| m.content.contains("unknown tool")), renamed, "{}", t.id);
+        }
         let names: Vec<Value> = tools().into_iter().map(|t| t["function"]["name"].clone()).collect();
         assert!(!names.contains(&json!(HALLUCINATED_TOOL)), "the hallucinated tool does not exist");
     }

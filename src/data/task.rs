@@ -56,6 +56,19 @@ pub struct Message {
     pub content: String,
 }
 
+impl Message {
+    /// `role: content`, as transcripts show it.
+    pub fn shown(&self) -> String {
+        let role = match self.role {
+            Role::System => "system",
+            Role::User => "user",
+            Role::Assistant => "assistant",
+            Role::Tool => "tool",
+        };
+        format!("{role}: {}", self.content)
+    }
+}
+
 /// One task.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Task {

@@ -26,16 +26,6 @@ fn ground_truth(env: &mut ProcessEnv) -> Result<Vec<Vec<ToolCall>>, EvalError> {
         .map_err(|e| EvalError::Input(format!("the simulator's ground truth is not a list of call lists: {e}")))
 }
 
-fn shown(m: &Message) -> String {
-    let role = match m.role {
-        Role::System => "system",
-        Role::User => "user",
-        Role::Assistant => "assistant",
-        Role::Tool => "tool",
-    };
-    format!("{role}: {}", m.content)
-}
-
 /// Plays `item` to its end; a run past `max_steps` in one turn ends the episode as wrong.
 ///
 /// # Errors
@@ -63,7 +53,7 @@ pub fn play(
         error_type: verdict.1,
         reason: verdict.2,
         prompt,
-        output: msgs.iter().skip(first_turn).map(shown).collect(),
+        output: msgs.iter().skip(first_turn).map(Message::shown).collect(),
         calls,
     };
     loop {

@@ -38,12 +38,6 @@ fn scalars(v: &Value, out: &mut Vec<String>) {
     }
 }
 
-/// The name of a tool schema, OpenAI-wrapped (`{"type": "function", "function": {"name"}}`) or
-/// bare (`{"name"}`).
-fn tool_name(tool: &Value) -> Option<&str> {
-    tool.get("function").unwrap_or(tool).get("name")?.as_str()
-}
-
 /// The numbers written in `text`: runs of digits, with a fraction when a `.` joins two runs.
 fn numbers(text: &str) -> Vec<&str> {
     let bytes = text.as_bytes();
@@ -83,7 +77,7 @@ pub fn score(req: &JudgeRequest) -> f64 {
         let declines = ["no tool", "cannot", "can't", "none of", "not possible", "no function"];
         if declines.iter().any(|d| text.contains(d)) { 1.0 } else { 0.0 }
     } else {
-        let offered: Vec<&str> = req.tools.iter().filter_map(tool_name).collect();
+        let offered: Vec<&str> = req.tools.iter().filter_map(crate::tools::tool_name).collect();
         share(&req.calls, |c| {
             let name = c.name.to_lowercase();
             let exists = offered.is_empty() || offered.contains(&c.name.as_str());

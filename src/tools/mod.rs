@@ -15,6 +15,12 @@ pub struct ToolCall {
     pub arguments: Map<String, Value>,
 }
 
+/// The name of a tool schema, OpenAI-wrapped (`{"type": "function", "function": {"name"}}`) or
+/// bare (`{"name"}`).
+pub fn tool_name(tool: &Value) -> Option<&str> {
+    tool.get("function").unwrap_or(tool).get("name")?.as_str()
+}
+
 /// Where `word` first occurs in `text` as a whole word: no letter, digit or `_` right before or
 /// after it (a `word` that starts or ends with punctuation needs no boundary on that side).
 /// Byte offset; `None` when absent or `word` is empty.

@@ -14,6 +14,7 @@ use tokenizers::pre_tokenizers::split::{Split, SplitPattern};
 use tokenizers::{AddedToken, SplitDelimiterBehavior, Tokenizer};
 
 use crate::data::synth::{Split as DataSplit, tasks};
+use crate::data::task::Role;
 use crate::model::ModelError;
 use crate::model::config::{Architecture, ModelConfig};
 use crate::tokenizer::TextTokenizer;
@@ -54,18 +55,35 @@ fn pieces(text: &str, out: &mut BTreeSet<String>) {
 }
 
 /// The word-level tokenizer: ids 0–2 the control tokens, 3 `<unk>`, then every piece of a fixed
-/// corpus (generated tasks, their demonstrations, the template's words), numbers 0–999 and
-/// printable ASCII characters, in sorted order.
+/// corpus (generated tasks, the teachers' first messages on them, the template's words), numbers
+/// 0–999 and printable ASCII characters, in sorted order; then, appended in sorted order, the
+/// pieces only the rest of the teachers' episodes use (the built-in tools' results, the closing
+/// messages). Appending keeps the ids of the first part as they were before episodes had more
+/// than one message, and so the random embedding row each of those pieces starts from.
 ///
 /// # Errors
 /// None in practice (the vocabulary is fixed).
 pub fn tokenizer() -> Result<TextTokenizer, ModelError> {
-    let mut set = BTreeSet::new();
+    let (mut set, mut later) = (BTreeSet::new(), BTreeSet::new());
     for split in [DataSplit::Train, DataSplit::HeldOut] {
         for t in tasks(0, split, 2000) {
             pieces(&t.messages[0].content, &mut set);
-            pieces(&crate::data::synth::teacher_reply(&t, true), &mut set);
-            pieces(&crate::data::synth::demonstration(&t), &mut set);
+            for careless in [false, true] {
+                let episode = crate::data::synth::teacher_episode(&t, careless);
+                for (i, m) in episode.iter().enumerate() {
+                    if i == 0 {
+                        pieces(&m.content, &mut set);
+                    } else if m.role == Role::Tool {
+                        // Tool results are only read, never written: numbers past 999 in them
+                        // may stay `<unk>` rather than grow the vocabulary (and the LM head).
+                        let mut words = BTreeSet::new();
+                        pieces(&m.content, &mut words);
+                        later.extend(words.into_iter().filter(|w| !w.bytes().all(|b| b.is_ascii_digit())));
+                    } else {
+                        pieces(&m.content, &mut later);
+                    }
+                }
+            }
         }
     }
     for w in ["user", "assistant", "system", "tool", "\n"] {
@@ -75,7 +93,9 @@ pub fn tokenizer() -> Result<TextTokenizer, ModelError> {
     set.extend((32u8..127).map(|b| (b as char).to_string()));
     let mut vocab: Vec<String> = SPECIAL.iter().map(|s| s.to_string()).collect();
     vocab.push("<unk>".into());
+    let appended: Vec<String> = later.difference(&set).cloned().collect();
     vocab.extend(set);
+    vocab.extend(appended);
     let map = vocab.iter().enumerate().map(|(i, t)| (t.clone(), i as u32)).collect();
     let bad = |e: &dyn std::fmt::Display| ModelError::Input(format!("built-in tokenizer: {e}"));
     let model = WordLevel::builder().vocab(map).unk_token("<unk>".into()).build().map_err(|e| bad(&e))?;
@@ -89,17 +109,17 @@ pub fn tokenizer() -> Result<TextTokenizer, ModelError> {
     Ok(TextTokenizer::from_parts(inner, vec![0, 2], Some(CHAT_TEMPLATE.into()), String::new(), "<|im_end|>".into()))
 }
 
-/// The tiny decoder: Qwen3 layout (q/k norms, GQA), 3 layers of width 96.
+/// The tiny decoder: Qwen3 layout (q/k norms, GQA), 3 layers of width 128.
 pub fn model_config(vocab_size: usize) -> ModelConfig {
     ModelConfig {
         architecture: Architecture::Qwen3,
         vocab_size,
-        hidden_size: 96,
-        intermediate_size: 256,
+        hidden_size: 128,
+        intermediate_size: 352,
         num_hidden_layers: 3,
         num_attention_heads: 4,
         num_key_value_heads: 2,
-        head_dim: 24,
+        head_dim: 32,
         rms_norm_eps: 1e-6,
         rope_theta: 10_000.0,
         rope_scaling: None,
@@ -168,11 +188,19 @@ mod tests {
         assert_eq!(ids.len(), 1 + 2 + 10 + 1 + 1 + 1 + 2, "one id per piece and control token");
         assert_eq!((ids[0], tok.stop_ids.clone()), (1, vec![0, 2]));
         assert_eq!(tok.decode(&ids, false).expect("decode"), text);
+        // Pieces only the later messages of an episode use come after all the others.
+        let done = tok.encode("Done").expect("encode")[0];
+        assert!(done as usize >= tok.vocab_size() - 16, "appended: {done} of {}", tok.vocab_size());
         for t in tasks(3, Split::Train, 200) {
             let demo = demonstration(&t);
             let ids = tok.encode(&demo).expect("encode");
-            assert!(ids.iter().all(|&i| i != 3), "no <unk> in {demo}");
+            assert!(ids.iter().all(|&i| i != 3 && i < done), "no <unk> nor appended piece in {demo}");
             assert_eq!(tok.decode(&ids, false).expect("decode"), demo, "exact round trip");
+            // Everything the teachers write, in every message of their episodes, has its pieces.
+            for m in [false, true].into_iter().flat_map(|c| crate::data::synth::teacher_episode(&t, c)) {
+                let unknown = m.role == Role::Assistant && tok.encode(&m.content).expect("encode").contains(&3);
+                assert!(!unknown, "no <unk> in {}", m.content);
+            }
         }
     }
 }

@@ -67,6 +67,25 @@ pub struct RolloutSection {
     pub top_k: usize,
     /// Nucleus mass (1 = all).
     pub top_p: f64,
+    /// Where the model's calls run during an episode.
+    pub environment: EnvMode,
+    /// Most assistant messages per episode: a message with calls gets the tools' results back
+    /// and the model answers again, up to this many messages (1 = a single message).
+    pub max_steps: usize,
+}
+
+/// `rollout.environment`: what answers the model's tool calls in training episodes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EnvMode {
+    /// The built-in tools (`env::builtin`) for a task whose tools are all built in; otherwise a
+    /// single assistant message.
+    #[default]
+    Auto,
+    /// The built-in tools for every task (a call to any other tool gets an `error: unknown tool`).
+    Builtin,
+    /// No environment: one assistant message per episode, scored as it is.
+    None,
 }
 
 impl Default for RolloutSection {
@@ -78,6 +97,8 @@ impl Default for RolloutSection {
             temperature: 1.0,
             top_k: 0,
             top_p: 1.0,
+            environment: EnvMode::Auto,
+            max_steps: 2,
         }
     }
 }
@@ -184,16 +205,17 @@ pub struct TrainSection {
     pub sft_batch: usize,
     /// Built-in model: supervised learning rate.
     pub sft_lr: f64,
-    /// Built-in model: the share of warm-up demonstrations written by the careless teacher
-    /// (`data::synth::teacher_reply`: it calls `convert_units` by a name that does not exist), so
-    /// that RL has a mistake to fix that imitation learned; 0 = a perfect teacher.
+    /// Built-in model: the probability, each time the warm-up draws a task, of the careless
+    /// teacher's demonstration (`data::synth::teacher_reply`: it calls `convert_units` by a name
+    /// that does not exist), so that RL has a mistake to fix that imitation learned; 0 = a
+    /// perfect teacher.
     pub sft_mistake_rate: f64,
 }
 
 impl Default for TrainSection {
     fn default() -> Self {
         TrainSection {
-            steps: 40,
+            steps: 30,
             run_dir: "runs/awpo".into(),
             save_every: 10,
             eval_every: 0,
@@ -202,7 +224,7 @@ impl Default for TrainSection {
             sft_steps: 800,
             sft_batch: 16,
             sft_lr: 5e-3,
-            sft_mistake_rate: 0.6,
+            sft_mistake_rate: 0.75,
         }
     }
 }
@@ -214,6 +236,7 @@ pub fn problems(rollout: &RolloutSection, optim: &OptimSection, train: &TrainSec
         ("rollout.prompts_per_step", rollout.prompts_per_step),
         ("rollout.group_size", rollout.group_size),
         ("rollout.max_new_tokens", rollout.max_new_tokens),
+        ("rollout.max_steps", rollout.max_steps),
         ("optim.micro_batch", optim.micro_batch),
         ("train.num_iterations", train.num_iterations),
         ("train.save_every", train.save_every),

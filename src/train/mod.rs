@@ -96,26 +96,17 @@ fn policy(
             CausalLm::from_weights(model_cfg, &w, device)?
         } else {
             let model = CausalLm::random(model_cfg, cfg.seed, device)?;
-            let prompts: Vec<Vec<u32>> = train
-                .iter()
-                .map(|t| {
-                    let text = prompter.render(&t.messages, &t.tools, true).map_err(Error::from)?;
-                    Ok(tokenizer.encode(&text)?)
-                })
-                .collect::<Result<_>>()?;
+            let demos = sft::demonstrations(train, &tokenizer, &prompter)?;
             let bar = progress(cfg.train.sft_steps as u64, "warm-up");
-            let (model, loss) = sft::warm_up(
-                model,
-                &tokenizer,
-                &prompts,
-                train,
-                cfg.train.sft_steps,
-                cfg.train.sft_batch,
-                cfg.train.sft_lr,
-                cfg.train.sft_mistake_rate,
-                cfg.seed,
-                &bar,
-            )?;
+            let t = &cfg.train;
+            let warm = sft::WarmUp {
+                steps: t.sft_steps,
+                batch: t.sft_batch,
+                lr: t.sft_lr,
+                mistake_rate: t.sft_mistake_rate,
+                seed: cfg.seed,
+            };
+            let (model, loss) = sft::warm_up(model, &demos, warm, &bar)?;
             bar.finish_and_clear();
             eprintln!("supervised warm-up: {} steps, final loss {loss:.3}", cfg.train.sft_steps);
             std::fs::create_dir_all(&base_dir).map_err(|source| Error::Write { path: base_dir.clone(), source })?;
@@ -193,8 +184,14 @@ pub fn run(cfg: &RunConfig, resume: bool) -> Result<Summary> {
     }
     record::truncate_after(&run_dir, done)?;
     let judge = crate::judge::from_config(&cfg.judge, &selected.device)?;
-    let ctx =
-        rollout::Context { tokenizer: &tokenizer, prompter: &prompter, reward: &cfg.reward, judge: judge.as_ref() };
+    let ctx = rollout::Context {
+        tokenizer: &tokenizer,
+        prompter: &prompter,
+        reward: &cfg.reward,
+        judge: judge.as_ref(),
+        environment: cfg.rollout.environment,
+        max_steps: cfg.rollout.max_steps,
+    };
     let eval_tokens = cfg.rollout.max_new_tokens;
     let before = if held_out.is_empty() || done > 0 {
         record::read_eval(&run_dir, "before")

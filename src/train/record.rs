@@ -89,8 +89,8 @@ pub fn transcripts(
     for e in episodes.iter().take(4) {
         lines.push(
             json!({
-                "step": step, "task": tasks[e.task].id, "prompt": tokenizer.decode(&e.prompt, false)?,
-                "reply": e.text, "outcome": e.outcome, "reasoning": e.reasoning, "correct": e.correct,
+                "step": step, "task": tasks[e.task].id, "prompt": tokenizer.decode(e.turns.first().map_or(&[][..], |t| &t.prompt), false)?,
+                "episode": e.text(), "outcome": e.outcome, "reasoning": e.reasoning, "correct": e.correct,
             })
             .to_string(),
         );

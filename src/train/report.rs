@@ -113,8 +113,9 @@ pub fn write(run_dir: &Path) -> Result<PathBuf, ModelError> {
         ),
         chart("Ratio clipping", &[("low", s("ratio_clip_low")), ("high", s("ratio_clip_high"))]),
         chart("KL", &[("approx KL", s("approx_kl")), ("KL to base", s("kl_ref"))]),
-        chart("Entropy and reply length", &[("entropy", s("entropy"))]),
-        chart("Reply length (tokens)", &[("length", s("response_len"))]),
+        chart("Entropy", &[("entropy", s("entropy"))]),
+        chart("Reply tokens per episode", &[("length", s("response_len"))]),
+        chart("Assistant messages per episode", &[("messages", s("turns"))]),
         chart(
             "Seconds per step",
             &[("rollout", s("time_rollout")), ("reward", s("time_reward")), ("train", s("time_train"))],

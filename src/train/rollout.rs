@@ -1,9 +1,14 @@
 //! Rollouts of one step: each task's prompt (its messages and tools through the model's chat
-//! template) sampled `G` times with one shared prefill, each reply parsed and scored: the outcome
-//! reward from the task's expected calls (`[reward]`), the reasoning reward from the judge.
-//! Single assistant turn: the reply's calls are scored against the task's first turn.
+//! template) sampled `G` times with one shared prefill, then every episode played through its
+//! environment (`rollout.environment`): a reply with calls gets the tools' results as `tool`
+//! messages and the model answers again, until it answers without calls or has written
+//! `rollout.max_steps` messages. Each assistant message is one [`Turn`], trained on with exactly
+//! the prompt it was sampled from. The outcome reward scores every call of the episode, in order,
+//! against the task's first turn (`[reward]`); the reasoning reward is the judge's.
 
-use crate::data::task::{Role, Task};
+use crate::data::task::{Message, Role, Task};
+use crate::env::Environment;
+use crate::env::builtin::{BuiltinEnv, tools as builtin_tools};
 use crate::judge::{Judge, JudgeRequest};
 use crate::model::{CausalLm, ModelError};
 use crate::prompt::Prompter;
@@ -11,27 +16,48 @@ use crate::reward::RewardConfig;
 use crate::reward::outcome::{Expectation, score};
 use crate::rollout::{GenerateOptions, generate};
 use crate::tokenizer::TextTokenizer;
-use crate::tools::parse::parse;
+use crate::tools::parse::{Parsed, parse};
+use crate::tools::tool_name;
+use crate::train::config::EnvMode;
 
-/// One sampled reply and its rewards.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Episode {
-    /// Index of its task in the step's list.
-    pub task: usize,
-    /// Prompt ids.
+/// One assistant message: the ids it was sampled from and what was sampled.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Turn {
+    /// Prompt ids: the conversation so far through the chat template.
     pub prompt: Vec<u32>,
     /// Reply ids (the only tokens trained on).
     pub response: Vec<u32>,
     /// Sampling-time log-probs of the reply tokens (temperature 1).
     pub old_logps: Vec<f64>,
-    /// Reply text.
-    pub text: String,
+}
+
+/// One sampled episode and its rewards.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Episode {
+    /// Index of its task in the step's list.
+    pub task: usize,
+    /// The model's messages, in order (at least one).
+    pub turns: Vec<Turn>,
+    /// The messages after the task's own: the model's replies and the tools' results.
+    pub messages: Vec<Message>,
     /// Outcome reward in [0, 1].
     pub outcome: f64,
     /// Reasoning reward in [0, 1].
     pub reasoning: f64,
     /// The calls are right by BFCL's checker.
     pub correct: bool,
+}
+
+impl Episode {
+    /// Reply tokens over all turns.
+    pub fn response_tokens(&self) -> usize {
+        self.turns.iter().map(|t| t.response.len()).sum()
+    }
+
+    /// The episode after its prompt, one `role: content` line per message.
+    pub fn text(&self) -> String {
+        self.messages.iter().map(Message::shown).collect::<Vec<_>>().join("\n")
+    }
 }
 
 /// What rollouts need besides the model.
@@ -44,25 +70,124 @@ pub struct Context<'a> {
     pub reward: &'a RewardConfig,
     /// The reasoning judge.
     pub judge: &'a dyn Judge,
+    /// What runs the model's calls.
+    pub environment: EnvMode,
+    /// Most assistant messages per episode.
+    pub max_steps: usize,
 }
 
-/// Prompt ids of a task.
+/// Prompt ids of a conversation.
 ///
 /// # Errors
 /// The template fails, or the text cannot be encoded.
-pub fn prompt_ids(ctx: &Context<'_>, task: &Task) -> Result<Vec<u32>, ModelError> {
+pub fn prompt_ids(ctx: &Context<'_>, task: &Task, messages: &[Message]) -> Result<Vec<u32>, ModelError> {
     let text = ctx
         .prompter
-        .render(&task.messages, &task.tools, true)
+        .render(messages, &task.tools, true)
         .map_err(|e| ModelError::Input(format!("task {}: {e}", task.id)))?;
     ctx.tokenizer.encode(&text)
 }
 
-/// Samples `group` replies per task and scores them (rows task-major); the judge runs only with
-/// `judge_reasoning`.
+/// The environment of an episode of `task`, started; `None` for a single message.
+fn environment(mode: EnvMode, task: &Task) -> Result<Option<BuiltinEnv>, ModelError> {
+    let builtin = || builtin_tools().iter().filter_map(tool_name).map(str::to_string).collect::<Vec<_>>();
+    let play = match mode {
+        EnvMode::None => false,
+        EnvMode::Builtin => true,
+        EnvMode::Auto => {
+            let known = builtin();
+            !task.tools.is_empty()
+                && task.tools.iter().all(|t| tool_name(t).is_some_and(|n| known.iter().any(|k| k == n)))
+        }
+    };
+    if !play {
+        return Ok(None);
+    }
+    let mut env = BuiltinEnv::default();
+    env.reset(task).map_err(|e| ModelError::Compute(format!("task {}: {e}", task.id)))?;
+    Ok(Some(env))
+}
+
+/// An episode in play.
+struct Live<'t> {
+    task: &'t Task,
+    episode: Episode,
+    env: Option<BuiltinEnv>,
+    /// Every reply parsed, merged: calls in order, issues of all replies, the first reasoning,
+    /// the last answer.
+    parsed: Parsed,
+    done: bool,
+}
+
+impl<'t> Live<'t> {
+    fn new(index: usize, task: &'t Task, mode: EnvMode) -> Result<Self, ModelError> {
+        let episode = Episode {
+            task: index,
+            turns: Vec::new(),
+            messages: Vec::new(),
+            outcome: 0.0,
+            reasoning: 0.0,
+            correct: false,
+        };
+        Ok(Live { task, episode, env: environment(mode, task)?, parsed: Parsed::default(), done: false })
+    }
+
+    /// The conversation so far, the task's messages first.
+    fn conversation(&self) -> Vec<Message> {
+        self.task.messages.iter().chain(&self.episode.messages).cloned().collect()
+    }
+
+    /// Takes the model's next message (`text` decodes `turn.response`); runs its calls when the
+    /// episode goes on. The episode ends on a message without calls, at `max_steps` messages,
+    /// or when the environment says so.
+    fn absorb(&mut self, turn: Turn, text: String, max_steps: usize) -> Result<(), ModelError> {
+        let reply = parse(&text);
+        self.episode.turns.push(turn);
+        self.episode.messages.push(Message { role: Role::Assistant, content: text });
+        if self.episode.turns.len() == 1 {
+            self.parsed.think.clone_from(&reply.think);
+        }
+        self.parsed.calls.extend(reply.calls.iter().cloned());
+        self.parsed.call_blocks += reply.call_blocks;
+        self.parsed.issues.extend(reply.issues);
+        self.parsed.answer = reply.answer;
+        let Some(env) = self.env.as_mut() else {
+            self.done = true;
+            return Ok(());
+        };
+        if reply.calls.is_empty() || self.episode.turns.len() >= max_steps {
+            self.done = true;
+            return Ok(());
+        }
+        let step = env.step(&reply.calls).map_err(|e| ModelError::Compute(format!("task {}: {e}", self.task.id)))?;
+        self.episode.messages.extend(step.messages);
+        self.done = step.done;
+        Ok(())
+    }
+
+    /// Scores the finished episode; returns it with what the judge is asked.
+    fn finish(mut self, reward: &RewardConfig) -> (Episode, JudgeRequest) {
+        let expected = self.task.answers.first().map_or(&[][..], Vec::as_slice);
+        let want = Expectation { functions: self.task.checker_functions(), expected, language: self.task.language };
+        let scores = score(&self.parsed, want);
+        self.episode.outcome = reward.combine(&scores);
+        self.episode.correct = scores.bfcl >= 1.0;
+        let request = self.task.messages.iter().rev().find(|m| m.role == Role::User).map(|m| m.content.clone());
+        let request = JudgeRequest {
+            request: request.unwrap_or_default(),
+            tools: self.task.tools.clone(),
+            reasoning: self.parsed.think.clone().unwrap_or_default(),
+            calls: self.parsed.calls.clone(),
+        };
+        (self.episode, request)
+    }
+}
+
+/// Samples `group` episodes per task and scores them (rows task-major); the judge runs only
+/// with `judge_reasoning`. Round `k` of messages samples with seed `opts.seed + k`.
 ///
 /// # Errors
-/// Prompt rendering, generation or a judge failure (without a fallback).
+/// Prompt rendering, generation, the environment, or a judge failure (without a fallback).
 pub fn collect(
     model: &CausalLm,
     ctx: &Context<'_>,
@@ -71,35 +196,33 @@ pub fn collect(
     opts: &GenerateOptions,
     judge_reasoning: bool,
 ) -> Result<Vec<Episode>, ModelError> {
-    let prompts: Vec<Vec<u32>> = tasks.iter().map(|t| prompt_ids(ctx, t)).collect::<Result<_, _>>()?;
+    let prompts: Vec<Vec<u32>> = tasks.iter().map(|t| prompt_ids(ctx, t, &t.messages)).collect::<Result<_, _>>()?;
     let out = generate(model, &prompts, group, opts, Some(ctx.tokenizer), &mut |_, _| {})?;
-    let mut episodes = Vec::with_capacity(out.samples.len());
-    let mut requests = Vec::with_capacity(out.samples.len());
+    let mut live = Vec::with_capacity(out.samples.len());
     for s in out.samples {
-        let task = tasks[s.prompt];
+        let mut l = Live::new(s.prompt, tasks[s.prompt], ctx.environment)?;
         let text = ctx.tokenizer.decode(&s.tokens, true)?;
-        let parsed = parse(&text);
-        let expected = task.answers.first().map_or(&[][..], Vec::as_slice);
-        let want = Expectation { functions: task.checker_functions(), expected, language: task.language };
-        let scores = score(&parsed, want);
-        let request = task.messages.iter().rev().find(|m| m.role == Role::User).map(|m| m.content.clone());
-        requests.push(JudgeRequest {
-            request: request.unwrap_or_default(),
-            tools: task.tools.clone(),
-            reasoning: parsed.think.clone().unwrap_or_default(),
-            calls: parsed.calls.clone(),
-        });
-        episodes.push(Episode {
-            task: s.prompt,
-            prompt: prompts[s.prompt].clone(),
-            response: s.tokens,
-            old_logps: s.logps,
-            text,
-            outcome: ctx.reward.combine(&scores),
-            reasoning: 0.0,
-            correct: scores.bfcl >= 1.0,
-        });
+        let turn = Turn { prompt: prompts[s.prompt].clone(), response: s.tokens, old_logps: s.logps };
+        l.absorb(turn, text, ctx.max_steps)?;
+        live.push(l);
     }
+    for round in 1u64.. {
+        let open: Vec<usize> = (0..live.len()).filter(|&i| !live[i].done).collect();
+        if open.is_empty() {
+            break;
+        }
+        let prompts: Vec<Vec<u32>> =
+            open.iter().map(|&i| prompt_ids(ctx, live[i].task, &live[i].conversation())).collect::<Result<_, _>>()?;
+        let o = GenerateOptions { seed: opts.seed.wrapping_add(round), ..opts.clone() };
+        let out = generate(model, &prompts, 1, &o, Some(ctx.tokenizer), &mut |_, _| {})?;
+        for s in out.samples {
+            let text = ctx.tokenizer.decode(&s.tokens, true)?;
+            let turn = Turn { prompt: prompts[s.prompt].clone(), response: s.tokens, old_logps: s.logps };
+            live[open[s.prompt]].absorb(turn, text, ctx.max_steps)?;
+        }
+    }
+    let (mut episodes, requests): (Vec<Episode>, Vec<JudgeRequest>) =
+        live.into_iter().map(|l| l.finish(ctx.reward)).unzip();
     if !judge_reasoning {
         return Ok(episodes);
     }
@@ -109,7 +232,7 @@ pub fn collect(
     Ok(episodes)
 }
 
-/// Greedy held-out accuracy: the share of tasks whose greedy reply is right, in batches.
+/// Greedy held-out accuracy: the share of tasks whose greedy episode is right, in batches.
 ///
 /// # Errors
 /// As [`collect`].
@@ -123,4 +246,66 @@ pub fn accuracy(model: &CausalLm, ctx: &Context<'_>, tasks: &[Task], max_new_tok
         right += collect(model, ctx, &refs, 1, &opts, false)?.iter().filter(|e| e.correct).count();
     }
     Ok(right as f64 / tasks.len().max(1) as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::synth::{HALLUCINATED_TOOL, Split, followup_reply, tasks, teacher_reply};
+
+    fn play<'t>(task: &'t Task, mode: EnvMode, replies: &[String], max_steps: usize) -> Live<'t> {
+        let mut l = Live::new(0, task, mode).expect("env");
+        for r in replies {
+            assert!(!l.done, "the episode ended before {r:?}");
+            l.absorb(Turn::default(), r.clone(), max_steps).expect("step");
+        }
+        l
+    }
+
+    #[test]
+    fn an_episode_runs_the_calls_and_scores_every_call_it_made() {
+        let task = tasks(4, Split::Train, 60)
+            .into_iter()
+            .find(|t| t.answers[0].iter().any(|(n, _)| n == "convert_units"))
+            .expect("a conversion task");
+        let reward = RewardConfig::default();
+        // The teacher: calls, the tools' results, a closing answer.
+        let first = teacher_reply(&task, false);
+        let mut l = play(&task, EnvMode::Auto, std::slice::from_ref(&first), 3);
+        assert!(!l.done);
+        let results: Vec<&Message> = l.episode.messages.iter().filter(|m| m.role == Role::Tool).collect();
+        assert_eq!(results.len(), task.answers[0].len(), "one result per call");
+        assert!(results.iter().all(|m| m.content.parse::<f64>().is_ok()), "{results:?}");
+        assert!(l.conversation().len() == 1 + 1 + results.len());
+        let closing = followup_reply(&l.conversation());
+        l.absorb(Turn::default(), closing, 3).expect("step");
+        assert!(l.done, "an answer without calls ends the episode");
+        let (e, req) = l.finish(&reward);
+        assert!(e.correct && e.outcome > 0.99, "{e:?}");
+        assert_eq!((e.turns.len(), req.calls.len()), (2, task.answers[0].len()));
+        // A hallucinated name: the environment answers with an error; a retry with the right
+        // name is still an episode with a wrong call in it.
+        let careless = teacher_reply(&task, true);
+        let l = play(&task, EnvMode::Auto, std::slice::from_ref(&careless), 3);
+        let error = l.episode.messages.iter().find(|m| m.role == Role::Tool).expect("a result");
+        assert!(error.content.starts_with("error: unknown tool") && error.content.contains(HALLUCINATED_TOOL));
+        let l = play(&task, EnvMode::Auto, &[careless, first.clone()], 3);
+        assert!(!l.finish(&reward).0.correct, "the hallucinated call counts");
+        // At max_steps the calls are not run and the episode ends.
+        let l = play(&task, EnvMode::Auto, std::slice::from_ref(&first), 1);
+        assert!(l.done && l.episode.messages.len() == 1);
+        // No environment: one message, scored as it is.
+        let l = play(&task, EnvMode::None, std::slice::from_ref(&first), 3);
+        assert!(l.done && l.finish(&reward).0.correct);
+    }
+
+    #[test]
+    fn auto_plays_only_tasks_whose_tools_are_all_built_in() {
+        let mut task = tasks(4, Split::Train, 1).remove(0);
+        assert!(environment(EnvMode::Auto, &task).expect("env").is_some());
+        task.tools.push(serde_json::json!({"name": "get_weather", "parameters": {}}));
+        assert!(environment(EnvMode::Auto, &task).expect("env").is_none());
+        assert!(environment(EnvMode::Builtin, &task).expect("env").is_some());
+        assert!(environment(EnvMode::None, &tasks(4, Split::Train, 1)[0]).expect("env").is_none());
+    }
 }

@@ -1,8 +1,13 @@
 //! Supervised warm-up of the built-in model: every weight trained (burn's AdamW) on
 //! demonstrations with the mean negative log-likelihood of the reply tokens, then frozen again,
 //! so RL starts from a model that answers in the `<tool_call>` format and adapts it through LoRA.
-//! A share `mistake_rate` of the demonstrations (drawn per task from the seed) come from the
-//! careless teacher (`data::synth::teacher_reply`), whose mistakes RL then has to unlearn.
+//! Each task has a careful and a careless demonstration (`data::synth::teacher_reply`); every
+//! time a task is drawn for a batch, the careless one is taken with probability `mistake_rate`,
+//! so the model learns the teacher's mix of habits (whose mistakes RL then has to unlearn)
+//! rather than memorising which training task came with a mistake.
+//! A demonstration is a whole episode (`data::synth::teacher_episode`): the teacher's reply, the
+//! built-in tools' results (context, not trained on), then `Done.` or `The call failed.`, so the
+//! model also learns to end its episodes in the environment.
 
 use burn::module::Module;
 use burn::optim::{AdamWConfig, GradientsParams};
@@ -11,43 +16,99 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::batch::{Row, build};
+use super::batch::{Row, Segment, build, pack};
 use super::config::{OptimSection, Schedule};
-use crate::data::synth::teacher_reply;
-use crate::data::task::Task;
+use crate::data::synth::teacher_episode;
+use crate::data::task::{Message, Task};
 use crate::model::logprob::token_stats;
 use crate::model::{CausalLm, ModelError};
+use crate::prompt::Prompter;
 use crate::tokenizer::TextTokenizer;
 
-/// Trains every weight of `model` (on an autodiff device) for `steps` batches of `batch`
-/// demonstrations (a share `mistake_rate` of them careless), then freezes it; returns the mean
-/// loss of the last 10 steps.
+/// A task's demonstration: the teacher's first message and its closing message, each with the
+/// prompt ids it answers; replies end with the chat template's end-of-message id.
+pub struct Demo {
+    /// The task's messages through the template.
+    pub prompt: Vec<u32>,
+    /// The teacher's reply (reasoning and calls).
+    pub reply: Vec<u32>,
+    /// The task's messages, the reply and the tools' results through the template.
+    pub followup_prompt: Vec<u32>,
+    /// The teacher's closing message.
+    pub followup: Vec<u32>,
+}
+
+/// A task's two demonstrations.
+pub struct TaskDemos {
+    /// From the careful teacher.
+    pub careful: Demo,
+    /// From the careless teacher (identical to `careful` where it has nothing to get wrong).
+    pub careless: Demo,
+}
+
+/// The careful and careless demonstrations of every task in `tasks`.
 ///
 /// # Errors
-/// Tokenisation or a non-finite loss.
-#[allow(clippy::too_many_arguments)]
+/// The template or the tokenizer fails on a task.
+pub fn demonstrations(
+    tasks: &[Task],
+    tokenizer: &TextTokenizer,
+    prompter: &Prompter,
+) -> Result<Vec<TaskDemos>, ModelError> {
+    let end = tokenizer.stop_ids.last().copied();
+    let ids = |messages: &[Message], task: &Task| {
+        let text = prompter
+            .render(messages, &task.tools, true)
+            .map_err(|e| ModelError::Input(format!("task {}: {e}", task.id)))?;
+        tokenizer.encode(&text)
+    };
+    let reply = |text: &str| -> Result<Vec<u32>, ModelError> {
+        let mut ids = tokenizer.encode(text)?;
+        ids.extend(end);
+        Ok(ids)
+    };
+    let demo = |t: &Task, careless: bool| -> Result<Demo, ModelError> {
+        let episode = teacher_episode(t, careless);
+        let (closing, before) = episode.split_last().ok_or_else(|| ModelError::Input(format!("task {}", t.id)))?;
+        let conversation: Vec<Message> = t.messages.iter().chain(before).cloned().collect();
+        Ok(Demo {
+            prompt: ids(&t.messages, t)?,
+            reply: reply(&episode[0].content)?,
+            followup_prompt: ids(&conversation, t)?,
+            followup: reply(&closing.content)?,
+        })
+    };
+    tasks.iter().map(|t| Ok(TaskDemos { careful: demo(t, false)?, careless: demo(t, true)? })).collect()
+}
+
+/// Warm-up settings.
+#[derive(Clone, Copy, Debug)]
+pub struct WarmUp {
+    /// Optimizer steps.
+    pub steps: usize,
+    /// Tasks per step.
+    pub batch: usize,
+    /// Peak learning rate.
+    pub lr: f64,
+    /// Probability of the careless demonstration each time a task is drawn.
+    pub mistake_rate: f64,
+    /// Seed of the task order and of the careful/careless draws.
+    pub seed: u64,
+}
+
+/// Trains every weight of `model` (on an autodiff device) for `cfg.steps` batches of
+/// `cfg.batch` demonstrations (whole episodes), then freezes it; returns the mean loss per token
+/// of the last 10 steps.
+///
+/// # Errors
+/// A non-finite loss.
 pub fn warm_up(
     mut model: CausalLm,
-    tokenizer: &TextTokenizer,
-    prompts: &[Vec<u32>],
-    tasks: &[Task],
-    steps: usize,
-    batch: usize,
-    lr: f64,
-    mistake_rate: f64,
-    seed: u64,
+    demos: &[TaskDemos],
+    cfg: WarmUp,
     progress: &ProgressBar,
 ) -> Result<(CausalLm, f64), ModelError> {
-    let mut teacher = ChaCha8Rng::seed_from_u64(seed ^ 0x7ea);
-    let replies: Vec<Vec<u32>> = tasks
-        .iter()
-        .map(|t| {
-            let careless = teacher.random_bool(mistake_rate.clamp(0.0, 1.0));
-            let mut ids = tokenizer.encode(&teacher_reply(t, careless))?;
-            ids.extend(tokenizer.stop_ids.iter().rev().take(1));
-            Ok(ids)
-        })
-        .collect::<Result<_, ModelError>>()?;
+    let WarmUp { steps, batch, lr, mistake_rate, seed } = cfg;
     model = model.unfreeze();
     let schedule = OptimSection {
         lr,
@@ -60,7 +121,7 @@ pub fn warm_up(
     // PyTorch's AdamW defaults, written out (burn's differ).
     let mut optim =
         AdamWConfig::new().with_beta_1(0.9).with_beta_2(0.999).with_epsilon(1e-8).with_weight_decay(0.0).init();
-    let mut order: Vec<usize> = (0..tasks.len()).collect();
+    let mut order: Vec<usize> = (0..demos.len()).collect();
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5f7);
     let mut cursor = order.len();
     let mut recent = Vec::new();
@@ -75,8 +136,17 @@ pub fn warm_up(
             pick.push(order[cursor]);
             cursor += 1;
         }
-        let rows: Vec<Row> =
-            pick.iter().map(|&i| Row { prompt: &prompts[i], response: &replies[i], values: &[] }).collect();
+        let rows: Vec<Row> = pick
+            .into_iter()
+            .flat_map(|i| {
+                let d =
+                    if rng.random_bool(mistake_rate.clamp(0.0, 1.0)) { &demos[i].careless } else { &demos[i].careful };
+                pack([
+                    Segment { context: &d.prompt, response: &d.reply, values: &[] },
+                    Segment { context: &d.followup_prompt, response: &d.followup, values: &[] },
+                ])
+            })
+            .collect();
         let b = build(&rows, &device);
         let stats = token_stats(&model, b.tokens, b.attention, true, 128)?;
         let loss = stats.logprobs.mul(b.mask).sum().neg().div_scalar(b.response_tokens.max(1) as f64);
@@ -98,4 +168,31 @@ pub fn warm_up(
         }
     }
     Ok((model.freeze(), recent.iter().sum::<f64>() / recent.len().max(1) as f64))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::synth::{Split, tasks};
+    use crate::prompt::{PromptConfig, ToolsIn};
+    use crate::train::builtin;
+
+    #[test]
+    fn every_builtin_demonstration_packs_into_one_row() {
+        let tok = builtin::tokenizer().expect("tokenizer");
+        let prompter = Prompter::new(&tok, &PromptConfig { tools_in: ToolsIn::Template, ..PromptConfig::default() })
+            .expect("prompter");
+        let train = tasks(11, Split::Train, 120);
+        let demos = demonstrations(&train, &tok, &prompter).expect("demos");
+        let both = demos.iter().flat_map(|d| [&d.careful, &d.careless]);
+        for (d, t) in both.zip(train.iter().flat_map(|t| [t, t])) {
+            let rows = pack([
+                Segment { context: &d.prompt, response: &d.reply, values: &[] },
+                Segment { context: &d.followup_prompt, response: &d.followup, values: &[] },
+            ]);
+            assert_eq!(rows.len(), 1, "task {}: the closing prompt re-renders the first turn verbatim", t.id);
+            assert_eq!(rows[0].response_tokens(), d.reply.len() + d.followup.len());
+            assert_eq!(rows[0].len(), d.followup_prompt.len() + d.followup.len());
+        }
+    }
 }

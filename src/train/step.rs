@@ -1,7 +1,8 @@
-//! One AWPO step, top to bottom: sample P tasks → G rollouts each → outcome and reasoning
-//! rewards → advantages (`algo::advantage`, the WGSL kernel on wgpu) → per-token loss
-//! (`algo::loss`) over micro-batches with gradient accumulation → global-norm clipping → AdamW on
-//! the LoRA factors → next learning rate. `num_iterations` > 1 reuses the rollouts.
+//! One AWPO step, top to bottom: sample P tasks → G episodes each (`rollout`: multi-turn
+//! through the environment) → outcome and reasoning rewards → advantages (`algo::advantage`,
+//! the WGSL kernel on wgpu) → per-token loss (`algo::loss`, one row per episode scoring all its
+//! assistant messages) over micro-batches with gradient accumulation → global-norm clipping → AdamW on the LoRA factors →
+//! next learning rate. `num_iterations` > 1 reuses the rollouts.
 
 use std::time::Instant;
 
@@ -10,7 +11,7 @@ use burn::optim::{GradientsAccumulator, GradientsParams};
 use burn::tensor::{Device, Tensor, TensorData};
 use serde::Serialize;
 
-use super::batch::{Row, build};
+use super::batch::{Row, Segment, build, pack};
 use super::optim::{AdamW, host};
 use super::rollout::{Context, Episode, collect};
 use crate::algo::{AlgoConfig, LossBatch, advantage, loss};
@@ -56,8 +57,10 @@ pub struct StepMetrics {
     pub approx_kl: f64,
     /// Mean entropy of the next-token distribution on reply tokens.
     pub entropy: f64,
-    /// Mean reply length in tokens.
+    /// Mean reply tokens per episode (all its assistant messages).
     pub response_len: f64,
+    /// Mean assistant messages per episode.
+    pub turns: f64,
     /// Global gradient norm before clipping.
     pub grad_norm: f64,
     /// Seconds sampling.
@@ -128,14 +131,23 @@ pub fn step(
     let mut model = model;
     let mut last = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
     let mut grad_norm = 0.0;
-    let total_tokens: usize = episodes.iter().map(|e| e.response.len()).sum();
+    let total_tokens: usize = episodes.iter().map(Episode::response_tokens).sum();
+    // One row per episode (its assistant messages scored in one pass when each turn's prompt
+    // extends the one before), with its episode's advantage.
+    let mut rows: Vec<Row> = Vec::new();
+    let mut row_adv: Vec<f32> = Vec::new();
+    for (e, &a) in episodes.iter().zip(&adv) {
+        let packed =
+            pack(e.turns.iter().map(|t| Segment { context: &t.prompt, response: &t.response, values: &t.old_logps }));
+        row_adv.extend(std::iter::repeat_n(a, packed.len()));
+        rows.extend(packed);
+    }
     for _ in 0..inputs.num_iterations {
         let mut acc = GradientsAccumulator::<CausalLm>::new();
         let mut sums = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
-        for (chunk, advs) in episodes.chunks(inputs.micro_batch).zip(adv.chunks(inputs.micro_batch)) {
-            let rows: Vec<Row> =
-                chunk.iter().map(|e| Row { prompt: &e.prompt, response: &e.response, values: &e.old_logps }).collect();
-            let b = build(&rows, &train_device);
+        for (chunk, advs) in rows.chunks(inputs.micro_batch).zip(row_adv.chunks(inputs.micro_batch)) {
+            let advs = advs.to_vec();
+            let b = build(chunk, &train_device);
             let stats = token_stats(&model, b.tokens.clone(), b.attention.clone(), true, 128)?;
             let ref_logp = if inputs.algo.kl_beta > 0.0 {
                 let base = token_stats(&snapshot, b.tokens.clone(), b.attention.clone(), false, 128)?;
@@ -150,7 +162,7 @@ pub fn step(
                 logp: stats.logprobs,
                 old_logp: b.values,
                 ref_logp,
-                adv: Tensor::from_data(TensorData::new(advs.to_vec(), [n]), &train_device),
+                adv: Tensor::from_data(TensorData::new(advs, [n]), &train_device),
                 mask: b.mask,
             };
             let (l, s) = loss(batch, inputs.algo).map_err(|e| ModelError::Compute(e.to_string()))?;
@@ -196,6 +208,7 @@ pub fn step(
         approx_kl: last.4 / w,
         entropy: last.5 / w,
         response_len: total_tokens as f64 / episodes.len().max(1) as f64,
+        turns: episodes.iter().map(|e| e.turns.len()).sum::<usize>() as f64 / episodes.len().max(1) as f64,
         grad_norm,
         time_rollout,
         time_reward,

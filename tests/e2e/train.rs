@@ -13,6 +13,7 @@ use awpo::model::{CausalLm, peft};
 use awpo::prompt::{PromptConfig, Prompter, ToolsIn};
 use awpo::rollout::GenerateOptions;
 use awpo::train::builtin;
+use awpo::train::config::EnvMode;
 use awpo::train::optim::{AdamW, host};
 use awpo::train::rollout::Context;
 use awpo::train::step::{StepInputs, step};
@@ -65,7 +66,14 @@ fn two_steps_move_only_the_adapters() {
     let base = base_tensors(&model).expect("base");
     let lora = lora_values(&model);
     let judge = crate::common::Varying::default();
-    let ctx = Context { tokenizer: &tokenizer, prompter: &prompter, reward: &cfg.reward, judge: &judge };
+    let ctx = Context {
+        tokenizer: &tokenizer,
+        prompter: &prompter,
+        reward: &cfg.reward,
+        judge: &judge,
+        environment: EnvMode::Auto,
+        max_steps: 2,
+    };
     let generate =
         GenerateOptions { max_new_tokens: 12, stop_tokens: tokenizer.stop_ids.clone(), ..GenerateOptions::default() };
     let inputs =
