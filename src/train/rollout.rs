@@ -76,16 +76,20 @@ pub struct Context<'a> {
     pub max_steps: usize,
 }
 
-/// Prompt ids of a conversation.
+/// Prompt ids of a conversation of `task` (its tools through the template).
 ///
 /// # Errors
 /// The template fails, or the text cannot be encoded.
-pub fn prompt_ids(ctx: &Context<'_>, task: &Task, messages: &[Message]) -> Result<Vec<u32>, ModelError> {
-    let text = ctx
-        .prompter
+pub fn prompt_ids(
+    prompter: &Prompter,
+    tokenizer: &TextTokenizer,
+    task: &Task,
+    messages: &[Message],
+) -> Result<Vec<u32>, ModelError> {
+    let text = prompter
         .render(messages, &task.tools, true)
         .map_err(|e| ModelError::Input(format!("task {}: {e}", task.id)))?;
-    ctx.tokenizer.encode(&text)
+    tokenizer.encode(&text)
 }
 
 /// The environment of an episode of `task`, started; `None` for a single message.
@@ -196,7 +200,8 @@ pub fn collect(
     opts: &GenerateOptions,
     judge_reasoning: bool,
 ) -> Result<Vec<Episode>, ModelError> {
-    let prompts: Vec<Vec<u32>> = tasks.iter().map(|t| prompt_ids(ctx, t, &t.messages)).collect::<Result<_, _>>()?;
+    let prompts: Vec<Vec<u32>> =
+        tasks.iter().map(|t| prompt_ids(ctx.prompter, ctx.tokenizer, t, &t.messages)).collect::<Result<_, _>>()?;
     let out = generate(model, &prompts, group, opts, Some(ctx.tokenizer), &mut |_, _| {})?;
     let mut live = Vec::with_capacity(out.samples.len());
     for s in out.samples {
@@ -211,8 +216,10 @@ pub fn collect(
         if open.is_empty() {
             break;
         }
-        let prompts: Vec<Vec<u32>> =
-            open.iter().map(|&i| prompt_ids(ctx, live[i].task, &live[i].conversation())).collect::<Result<_, _>>()?;
+        let prompts: Vec<Vec<u32>> = open
+            .iter()
+            .map(|&i| prompt_ids(ctx.prompter, ctx.tokenizer, live[i].task, &live[i].conversation()))
+            .collect::<Result<_, _>>()?;
         let o = GenerateOptions { seed: opts.seed.wrapping_add(round), ..opts.clone() };
         let out = generate(model, &prompts, 1, &o, Some(ctx.tokenizer), &mut |_, _| {})?;
         for s in out.samples {

@@ -18,6 +18,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::batch::{Row, Segment, build, pack};
 use super::config::{OptimSection, Schedule};
+use super::rollout::prompt_ids;
 use crate::data::synth::teacher_episode;
 use crate::data::task::{Message, Task};
 use crate::model::logprob::token_stats;
@@ -56,12 +57,6 @@ pub fn demonstrations(
     prompter: &Prompter,
 ) -> Result<Vec<TaskDemos>, ModelError> {
     let end = tokenizer.stop_ids.last().copied();
-    let ids = |messages: &[Message], task: &Task| {
-        let text = prompter
-            .render(messages, &task.tools, true)
-            .map_err(|e| ModelError::Input(format!("task {}: {e}", task.id)))?;
-        tokenizer.encode(&text)
-    };
     let reply = |text: &str| -> Result<Vec<u32>, ModelError> {
         let mut ids = tokenizer.encode(text)?;
         ids.extend(end);
@@ -72,9 +67,9 @@ pub fn demonstrations(
         let (closing, before) = episode.split_last().ok_or_else(|| ModelError::Input(format!("task {}", t.id)))?;
         let conversation: Vec<Message> = t.messages.iter().chain(before).cloned().collect();
         Ok(Demo {
-            prompt: ids(&t.messages, t)?,
+            prompt: prompt_ids(prompter, tokenizer, t, &t.messages)?,
             reply: reply(&episode[0].content)?,
-            followup_prompt: ids(&conversation, t)?,
+            followup_prompt: prompt_ids(prompter, tokenizer, t, &conversation)?,
             followup: reply(&closing.content)?,
         })
     };
