@@ -130,6 +130,12 @@ pub fn binding_limit(device: &Device) -> Option<u64> {
     }
 }
 
+/// Whether `device` (with or without autodiff) is burn's CPU backend.
+pub fn is_cpu(device: &Device) -> bool {
+    use burn::backend::DispatchDevice;
+    matches!(device.as_dispatch().clone().inner(), DispatchDevice::Flex(_))
+}
+
 fn wgpu_device(adapter: &Adapter) -> Result<Selected, DeviceError> {
     #[cfg(feature = "wgpu")]
     {

@@ -209,6 +209,8 @@ fn two_training_steps_on_wgpu() {
         judge: &judge,
         environment: EnvMode::Auto,
         max_steps: 2,
+        part_rows: 0,
+        threads: 1,
     };
     let generate = awpo::rollout::GenerateOptions {
         max_new_tokens: 8,
@@ -222,6 +224,7 @@ fn two_training_steps_on_wgpu() {
         group: 4,
         micro_batch: 8,
         num_iterations: 1,
+        threads: 1,
     };
     let tasks = awpo::data::synth::tasks(5, awpo::data::synth::Split::Train, 4);
     let mut optim = AdamW::new(&cfg.optim);

@@ -146,6 +146,24 @@ pub fn generate(
     tokenizer: Option<&TextTokenizer>,
     on_token: &mut dyn FnMut(usize, u32),
 ) -> Result<Generation, ModelError> {
+    generate_part(model, prompts, group, opts, tokenizer, 0, on_token)
+}
+
+/// [`generate`] for a part of a larger batch whose row `first_row` is this call's row 0: row
+/// `r` draws from the stream `row_rng(seed, first_row + r)`, so a batch split into parts (run
+/// on separate threads) keeps every row's draws.
+///
+/// # Errors
+/// As [`generate`].
+pub fn generate_part(
+    model: &CausalLm,
+    prompts: &[Vec<u32>],
+    group: usize,
+    opts: &GenerateOptions,
+    tokenizer: Option<&TextTokenizer>,
+    first_row: usize,
+    on_token: &mut dyn FnMut(usize, u32),
+) -> Result<Generation, ModelError> {
     if let Some(i) = prompts.iter().position(Vec::is_empty) {
         return Err(ModelError::Input(format!("prompt {i} is empty")));
     }
@@ -161,7 +179,7 @@ pub fn generate(
                 sample_logps: Vec::new(),
                 finish: Finish::Length,
             },
-            rng: row_rng(opts.seed, r as u64),
+            rng: row_rng(opts.seed, (first_row + r) as u64),
             opts,
             tokenizer,
         })

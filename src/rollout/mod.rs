@@ -4,5 +4,5 @@
 pub mod generate;
 pub mod sampler;
 
-pub use generate::{Finish, GenerateOptions, Generation, Sample, Stats, generate};
+pub use generate::{Finish, GenerateOptions, Generation, Sample, Stats, generate, generate_part};
 pub use sampler::{Draw, Sampling, sample};

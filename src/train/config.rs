@@ -161,7 +161,7 @@ impl Default for OptimSection {
             warmup_steps: 3,
             schedule: Schedule::Cosine,
             min_lr_ratio: 0.1,
-            micro_batch: 32,
+            micro_batch: 4,
         }
     }
 }
@@ -203,6 +203,10 @@ pub struct TrainSection {
     pub sft_steps: usize,
     /// Built-in model: supervised batch size.
     pub sft_batch: usize,
+    /// Built-in model: supervised rows per forward/backward (a batch's micro-batches run on
+    /// separate threads on the CPU backend); 0 = one row on the CPU backend (no padding), the
+    /// whole batch on a GPU.
+    pub sft_micro_batch: usize,
     /// Built-in model: supervised learning rate.
     pub sft_lr: f64,
     /// Built-in model: the probability, each time the warm-up draws a task, of the careless
@@ -210,6 +214,9 @@ pub struct TrainSection {
     /// that does not exist), so that RL has a mistake to fix that imitation learned; 0 = a
     /// perfect teacher.
     pub sft_mistake_rate: f64,
+    /// CPU backend: threads that run micro-batches at once (0 = one per core). The result does
+    /// not depend on it: gradients are summed in micro-batch order.
+    pub threads: usize,
 }
 
 impl Default for TrainSection {
@@ -223,8 +230,10 @@ impl Default for TrainSection {
             num_iterations: 1,
             sft_steps: 800,
             sft_batch: 16,
+            sft_micro_batch: 0,
             sft_lr: 5e-3,
             sft_mistake_rate: 0.75,
+            threads: 0,
         }
     }
 }

@@ -8,11 +8,16 @@ pub mod builtin;
 pub mod checkpoint;
 pub mod config;
 pub mod optim;
+pub mod parallel;
 pub mod record;
 pub mod report;
 pub mod rollout;
 pub mod sft;
 pub mod step;
+
+/// CPU backend: rollouts are sampled in parts of about this many rows (one or more prompts'
+/// groups), on separate threads. Fixed, so that the samples do not depend on the thread count.
+pub const ROLLOUT_PART_ROWS: usize = 16;
 
 use std::path::{Path, PathBuf};
 
@@ -102,6 +107,12 @@ fn policy(
             let warm = sft::WarmUp {
                 steps: t.sft_steps,
                 batch: t.sft_batch,
+                micro_batch: match t.sft_micro_batch {
+                    0 if crate::device::is_cpu(device) => 1,
+                    0 => t.sft_batch,
+                    n => n,
+                },
+                threads: parallel::threads(device, t.threads),
                 lr: t.sft_lr,
                 mistake_rate: t.sft_mistake_rate,
                 seed: cfg.seed,
@@ -191,6 +202,8 @@ pub fn run(cfg: &RunConfig, resume: bool) -> Result<Summary> {
         judge: judge.as_ref(),
         environment: cfg.rollout.environment,
         max_steps: cfg.rollout.max_steps,
+        part_rows: if crate::device::is_cpu(&device) { ROLLOUT_PART_ROWS } else { 0 },
+        threads: parallel::threads(&device, cfg.train.threads),
     };
     let eval_tokens = cfg.rollout.max_new_tokens;
     let before = if held_out.is_empty() || done > 0 {
@@ -216,6 +229,7 @@ pub fn run(cfg: &RunConfig, resume: bool) -> Result<Summary> {
         group: cfg.rollout.group_size,
         micro_batch: cfg.optim.micro_batch,
         num_iterations: cfg.train.num_iterations,
+        threads: cfg.train.threads,
     };
     let total = cfg.train.steps;
     let bar = progress(total as u64, "AWPO");

@@ -14,11 +14,12 @@ use crate::model::{CausalLm, ModelError};
 use crate::prompt::Prompter;
 use crate::reward::RewardConfig;
 use crate::reward::outcome::{Expectation, score};
-use crate::rollout::{GenerateOptions, generate};
+use crate::rollout::{GenerateOptions, Sample, generate_part};
 use crate::tokenizer::TextTokenizer;
 use crate::tools::parse::{Parsed, parse};
 use crate::tools::tool_name;
 use crate::train::config::EnvMode;
+use crate::train::parallel::in_parallel;
 
 /// One assistant message: the ids it was sampled from and what was sampled.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -74,6 +75,11 @@ pub struct Context<'a> {
     pub environment: EnvMode,
     /// Most assistant messages per episode.
     pub max_steps: usize,
+    /// Sampling split into parts of about this many rows (whole prompts' groups), run on
+    /// `threads` threads; 0 = one part (a GPU fills itself with one large batch).
+    pub part_rows: usize,
+    /// Threads sampling parts at once (`parallel::threads`).
+    pub threads: usize,
 }
 
 /// Prompt ids of a conversation of `task` (its tools through the template).
@@ -202,9 +208,9 @@ pub fn collect(
 ) -> Result<Vec<Episode>, ModelError> {
     let prompts: Vec<Vec<u32>> =
         tasks.iter().map(|t| prompt_ids(ctx.prompter, ctx.tokenizer, t, &t.messages)).collect::<Result<_, _>>()?;
-    let out = generate(model, &prompts, group, opts, Some(ctx.tokenizer), &mut |_, _| {})?;
-    let mut live = Vec::with_capacity(out.samples.len());
-    for s in out.samples {
+    let out = sample(model, ctx, &prompts, group, opts)?;
+    let mut live = Vec::with_capacity(out.len());
+    for s in out {
         let mut l = Live::new(s.prompt, tasks[s.prompt], ctx.environment)?;
         let text = ctx.tokenizer.decode(&s.tokens, true)?;
         let turn = Turn { prompt: prompts[s.prompt].clone(), response: s.tokens, old_logps: s.logps };
@@ -221,8 +227,8 @@ pub fn collect(
             .map(|&i| prompt_ids(ctx.prompter, ctx.tokenizer, live[i].task, &live[i].conversation()))
             .collect::<Result<_, _>>()?;
         let o = GenerateOptions { seed: opts.seed.wrapping_add(round), ..opts.clone() };
-        let out = generate(model, &prompts, 1, &o, Some(ctx.tokenizer), &mut |_, _| {})?;
-        for s in out.samples {
+        let out = sample(model, ctx, &prompts, 1, &o)?;
+        for s in out {
             let text = ctx.tokenizer.decode(&s.tokens, true)?;
             let turn = Turn { prompt: prompts[s.prompt].clone(), response: s.tokens, old_logps: s.logps };
             live[open[s.prompt]].absorb(turn, text, ctx.max_steps)?;
@@ -237,6 +243,34 @@ pub fn collect(
         e.reasoning = r.map_err(|err| ModelError::Compute(format!("reasoning judge: {err}")))?;
     }
     Ok(episodes)
+}
+
+/// `group` samples of each of `prompts`, in parts of `ctx.part_rows` rows on `ctx.threads`
+/// threads; the samples in prompt order, each row with the random stream it has in one call.
+fn sample(
+    model: &CausalLm,
+    ctx: &Context<'_>,
+    prompts: &[Vec<u32>],
+    group: usize,
+    opts: &GenerateOptions,
+) -> Result<Vec<Sample>, ModelError> {
+    let per_part = if ctx.part_rows == 0 { prompts.len() } else { ctx.part_rows.div_ceil(group.max(1)) };
+    let parts: Vec<(usize, &[Vec<u32>])> =
+        prompts.chunks(per_part.max(1)).enumerate().map(|(k, c)| (k * per_part, c)).collect();
+    let outs = in_parallel(
+        parts,
+        ctx.threads,
+        || (),
+        |(), (first, part)| {
+            let out = generate_part(model, part, group, opts, Some(ctx.tokenizer), first * group, &mut |_, _| {})?;
+            Ok::<_, ModelError>(out.samples.into_iter().map(move |s| Sample { prompt: first + s.prompt, ..s }))
+        },
+    )?;
+    let mut samples = Vec::with_capacity(prompts.len() * group);
+    for out in outs {
+        samples.extend(out?);
+    }
+    Ok(samples)
 }
 
 /// Greedy held-out accuracy: the share of tasks whose greedy episode is right, in batches.

@@ -10,7 +10,7 @@
 //! model also learns to end its episodes in the environment.
 
 use burn::module::Module;
-use burn::optim::{AdamWConfig, GradientsParams};
+use burn::optim::AdamWConfig;
 use indicatif::ProgressBar;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -18,6 +18,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::batch::{Row, Segment, build, pack};
 use super::config::{OptimSection, Schedule};
+use super::parallel::summed_grads;
 use super::rollout::prompt_ids;
 use crate::data::synth::teacher_episode;
 use crate::data::task::{Message, Task};
@@ -83,6 +84,10 @@ pub struct WarmUp {
     pub steps: usize,
     /// Tasks per step.
     pub batch: usize,
+    /// Rows per forward/backward (the parts of a batch that run on separate threads).
+    pub micro_batch: usize,
+    /// Threads running micro-batches at once (`parallel::threads`).
+    pub threads: usize,
     /// Peak learning rate.
     pub lr: f64,
     /// Probability of the careless demonstration each time a task is drawn.
@@ -103,7 +108,7 @@ pub fn warm_up(
     cfg: WarmUp,
     progress: &ProgressBar,
 ) -> Result<(CausalLm, f64), ModelError> {
-    let WarmUp { steps, batch, lr, mistake_rate, seed } = cfg;
+    let WarmUp { steps, batch, micro_batch, threads, lr, mistake_rate, seed } = cfg;
     model = model.unfreeze();
     let schedule = OptimSection {
         lr,
@@ -142,15 +147,20 @@ pub fn warm_up(
                 ])
             })
             .collect();
-        let b = build(&rows, &device);
-        let stats = token_stats(&model, b.tokens, b.attention, true, 128)?;
-        let loss = stats.logprobs.mul(b.mask).sum().neg().div_scalar(b.response_tokens.max(1) as f64);
-        let value: f32 = loss.clone().into_scalar();
-        let value = f64::from(value);
+        // Mean over the batch's reply tokens, summed over micro-batches.
+        let total = rows.iter().map(Row::response_tokens).sum::<usize>().max(1) as f64;
+        let parts: Vec<&[Row]> = rows.chunks(micro_batch.max(1)).collect();
+        let (grads, values) = summed_grads(&model, parts, threads, |m, part| {
+            let b = build(part, &device);
+            let stats = token_stats(m, b.tokens, b.attention, true, 128)?;
+            let loss = stats.logprobs.mul(b.mask).sum().neg().div_scalar(total);
+            let value: f32 = loss.clone().into_scalar();
+            Ok((loss, f64::from(value)))
+        })?;
+        let value: f64 = values.iter().sum();
         if !value.is_finite() {
             return Err(ModelError::Compute(format!("supervised loss is {value} at step {step}")));
         }
-        let grads = GradientsParams::from_grads(loss.backward(), &model);
         model = optim.step(schedule.lr_at(step, steps), model, grads);
         recent.push(value);
         if recent.len() > 10 {

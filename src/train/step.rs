@@ -7,12 +7,12 @@
 use std::time::Instant;
 
 use burn::module::Module;
-use burn::optim::{GradientsAccumulator, GradientsParams};
 use burn::tensor::{Device, Tensor, TensorData};
 use serde::Serialize;
 
 use super::batch::{Row, Segment, build, pack};
 use super::optim::{AdamW, host};
+use super::parallel::summed_grads;
 use super::rollout::{Context, Episode, collect};
 use crate::algo::{AlgoConfig, LossBatch, advantage, loss};
 use crate::data::task::Task;
@@ -96,6 +96,8 @@ pub struct StepInputs<'a> {
     pub micro_batch: usize,
     /// Updates per batch of rollouts.
     pub num_iterations: usize,
+    /// Threads running micro-batches at once (`parallel::threads`; 0 = one per core).
+    pub threads: usize,
 }
 
 /// Runs one step on `tasks` (P of them) with rollout seed `seed`; returns the updated model,
@@ -142,13 +144,13 @@ pub fn step(
         row_adv.extend(std::iter::repeat_n(a, packed.len()));
         rows.extend(packed);
     }
+    let threads = super::parallel::threads(&train_device, inputs.threads);
     for _ in 0..inputs.num_iterations {
-        let mut acc = GradientsAccumulator::<CausalLm>::new();
-        let mut sums = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
-        for (chunk, advs) in rows.chunks(inputs.micro_batch).zip(row_adv.chunks(inputs.micro_batch)) {
-            let advs = advs.to_vec();
+        let parts: Vec<(&[Row], &[f32])> =
+            rows.chunks(inputs.micro_batch).zip(row_adv.chunks(inputs.micro_batch)).collect();
+        let (grads, stats) = summed_grads(&model, parts, threads, |m, (chunk, advs)| {
             let b = build(chunk, &train_device);
-            let stats = token_stats(&model, b.tokens.clone(), b.attention.clone(), true, 128)?;
+            let stats = token_stats(m, b.tokens.clone(), b.attention.clone(), true, 128)?;
             let ref_logp = if inputs.algo.kl_beta > 0.0 {
                 let base = token_stats(&snapshot, b.tokens.clone(), b.attention.clone(), false, 128)?;
                 let dims = base.logprobs.dims();
@@ -157,30 +159,29 @@ pub fn step(
                 None
             };
             let entropy = host(stats.entropy.clone().detach().mul(b.mask.clone()).sum().reshape([1, 1]))?;
-            let n = advs.len();
             let batch = LossBatch {
                 logp: stats.logprobs,
                 old_logp: b.values,
                 ref_logp,
-                adv: Tensor::from_data(TensorData::new(advs, [n]), &train_device),
+                adv: Tensor::from_data(TensorData::new(advs.to_vec(), [advs.len()]), &train_device),
                 mask: b.mask,
             };
             let (l, s) = loss(batch, inputs.algo).map_err(|e| ModelError::Compute(e.to_string()))?;
             // Token-mean over the whole batch: weight each micro-batch by its share of tokens.
             let share = b.response_tokens as f64 / total_tokens.max(1) as f64;
-            let l = l.mul_scalar(share);
-            let grads = GradientsParams::from_grads(l.backward(), &model);
-            acc.accumulate(&model, grads);
-            let w = b.response_tokens as f64;
+            Ok((l.mul_scalar(share), (s, f64::from(entropy[0]), b.response_tokens as f64, share)))
+        })?;
+        let mut sums = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
+        for (s, entropy, w, share) in stats {
             sums.0 += s.loss * share;
             sums.1 += s.clip_low_frac * w;
             sums.2 += s.clip_high_frac * w;
             sums.3 += s.kl_ref * w;
             sums.4 += s.approx_kl * w;
-            sums.5 += f64::from(entropy[0]);
+            sums.5 += entropy;
             sums.6 += w;
         }
-        let (next, st) = optim.step(model, &acc.grads(), lr)?;
+        let (next, st) = optim.step(model, &grads, lr)?;
         model = next;
         grad_norm = st.grad_norm;
         last = sums;

@@ -15,7 +15,7 @@ use awpo::rollout::GenerateOptions;
 use awpo::train::builtin;
 use awpo::train::config::EnvMode;
 use awpo::train::optim::{AdamW, host};
-use awpo::train::rollout::Context;
+use awpo::train::rollout::{Context, collect};
 use awpo::train::step::{StepInputs, step};
 use burn::tensor::Device;
 
@@ -73,11 +73,20 @@ fn two_steps_move_only_the_adapters() {
         judge: &judge,
         environment: EnvMode::Auto,
         max_steps: 2,
+        part_rows: 4,
+        threads: 2,
     };
     let generate =
         GenerateOptions { max_new_tokens: 12, stop_tokens: tokenizer.stop_ids.clone(), ..GenerateOptions::default() };
-    let inputs =
-        StepInputs { ctx: &ctx, algo: &cfg.algo, generate: &generate, group: 4, micro_batch: 3, num_iterations: 1 };
+    let inputs = StepInputs {
+        ctx: &ctx,
+        algo: &cfg.algo,
+        generate: &generate,
+        group: 4,
+        micro_batch: 3,
+        num_iterations: 1,
+        threads: 2,
+    };
     let train = tasks(3, Split::Train, 8);
     let mut optim = AdamW::new(&cfg.optim);
     for s in 0..2 {
@@ -95,6 +104,42 @@ fn two_steps_move_only_the_adapters() {
     let moved = lora_values(&model).iter().zip(&lora).filter(|(a, b)| a != b).count();
     assert!(moved > lora.len() / 4, "LoRA factors moved: {moved}/{}", lora.len());
     assert_eq!(optim.t, 2);
+}
+
+#[test]
+fn rollouts_do_not_depend_on_the_thread_count() {
+    let cfg = RunConfig::default();
+    let device = Device::flex();
+    let tokenizer = builtin::tokenizer().expect("tokenizer");
+    let prompter = Prompter::new(&tokenizer, &PromptConfig { tools_in: ToolsIn::Template, ..PromptConfig::default() })
+        .expect("template");
+    let model = CausalLm::random(builtin::model_config(tokenizer.vocab_size()), 7, &device).expect("model");
+    let judge = crate::common::Varying::default();
+    let opts = GenerateOptions {
+        max_new_tokens: 10,
+        stop_tokens: tokenizer.stop_ids.clone(),
+        seed: rand::random(),
+        ..GenerateOptions::default()
+    };
+    let train = tasks(5, Split::Train, 5);
+    let batch: Vec<_> = train.iter().collect();
+    let episodes = |threads: usize| {
+        let ctx = Context {
+            tokenizer: &tokenizer,
+            prompter: &prompter,
+            reward: &cfg.reward,
+            judge: &judge,
+            environment: EnvMode::Auto,
+            max_steps: 2,
+            part_rows: 6,
+            threads,
+        };
+        collect(&model, &ctx, &batch, 3, &opts, true).unwrap_or_else(|e| panic!("{e}"))
+    };
+    let one = episodes(1);
+    assert_eq!(one.len(), 15);
+    assert!(one.iter().any(|e| e.response_tokens() > 0));
+    assert_eq!(episodes(3), one, "seed {}: the same episodes on 1 and 3 threads", opts.seed);
 }
 
 /// Metrics that must replay exactly (timings and memory excluded).

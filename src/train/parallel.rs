@@ -1,0 +1,179 @@
+//! Work split into parts and run on several threads on the CPU backend: the gradients of a
+//! step's micro-batches, and rollouts (`train::rollout::collect`).
+//!
+//! burn's CPU backend keeps about one core busy on the built-in model's small matrices, so the
+//! warm-up and the RL train phase run their micro-batches on `threads` threads, each on its own
+//! fork of the model (fresh autodiff leaves with the same parameter ids, so the threads' graphs
+//! never merge and their backward passes do not wait on one another). Each part's gradients
+//! are summed in part order, which makes the result independent of the number of threads: one
+//! thread or eight give the same sum, bit for bit.
+
+use burn::module::Module;
+use burn::optim::{GradientsAccumulator, GradientsParams};
+use burn::tensor::Tensor;
+
+use crate::model::{CausalLm, ModelError};
+
+/// How many threads to use on `device` for `wanted` (0 = one per core): the CPU backend only;
+/// GPU backends get one (their kernels already fill the device).
+pub fn threads(device: &burn::tensor::Device, wanted: usize) -> usize {
+    if !crate::device::is_cpu(device) {
+        return 1;
+    }
+    if wanted > 0 {
+        return wanted;
+    }
+    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+}
+
+/// `f(&state, part)` for every part, on up to `threads` threads (thread k takes parts k,
+/// k + threads, ...; each makes its `state` once with `init`); the outputs in part order.
+///
+/// # Errors
+/// A thread that panicked (a bug in burn or here), reported instead of the outputs it left.
+pub fn in_parallel<P, O, S>(
+    parts: Vec<P>,
+    threads: usize,
+    init: impl Fn() -> S + Sync,
+    f: impl Fn(&S, P) -> O + Sync,
+) -> Result<Vec<O>, ModelError>
+where
+    P: Send,
+    O: Send,
+{
+    let n = parts.len();
+    let threads = threads.clamp(1, n.max(1));
+    if threads == 1 {
+        let state = init();
+        return Ok(parts.into_iter().map(|p| f(&state, p)).collect());
+    }
+    let mut queues: Vec<Vec<(usize, P)>> = (0..threads).map(|_| Vec::new()).collect();
+    for (i, p) in parts.into_iter().enumerate() {
+        queues[i % threads].push((i, p));
+    }
+    let mut slots: Vec<Option<O>> = (0..n).map(|_| None).collect();
+    std::thread::scope(|scope| {
+        let (init, f) = (&init, &f);
+        let handles: Vec<_> = queues
+            .into_iter()
+            .map(|queue| {
+                scope.spawn(move || {
+                    let state = init();
+                    queue.into_iter().map(|(i, p)| (i, f(&state, p))).collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        for done in handles.into_iter().filter_map(|h| h.join().ok()) {
+            for (i, out) in done {
+                slots[i] = Some(out);
+            }
+        }
+    });
+    slots.into_iter().map(|s| s.ok_or_else(|| ModelError::Compute("a worker thread panicked".into()))).collect()
+}
+
+/// The sum of the gradients of `f`'s scalar loss over `parts` (in part order), and each part's
+/// other output. `f` gets the model to differentiate (a fork of `model` when there is more than
+/// one thread) and one part.
+///
+/// # Errors
+/// The first error of `f`, in part order.
+pub fn summed_grads<P, O, F>(
+    model: &CausalLm,
+    parts: Vec<P>,
+    threads: usize,
+    f: F,
+) -> Result<(GradientsParams, Vec<O>), ModelError>
+where
+    P: Send,
+    O: Send,
+    F: Fn(&CausalLm, P) -> Result<(Tensor<1>, O), ModelError> + Sync,
+{
+    let threads = threads.clamp(1, parts.len().max(1));
+    let device = model.device();
+    // One thread differentiates `model` itself; several each take a fork.
+    let init = || if threads == 1 { model.clone() } else { model.clone().fork(&device) };
+    let results = in_parallel(parts, threads, init, |m, part| {
+        let (loss, out) = f(m, part)?;
+        Ok((GradientsParams::from_grads(loss.backward(), m), out))
+    })?;
+    let mut acc = GradientsAccumulator::<CausalLm>::new();
+    let mut outs = Vec::with_capacity(results.len());
+    for r in results {
+        let (grads, out) = r?;
+        acc.accumulate(model, grads);
+        outs.push(out);
+    }
+    Ok((acc.grads(), outs))
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::module::{ModuleVisitor, Param};
+    use burn::tensor::{Int, TensorData};
+
+    use super::*;
+    use crate::device::{Backend, DeviceConfig, select};
+    use crate::model::logprob::token_stats;
+    use crate::train::builtin::model_config;
+
+    /// Every gradient of `model`'s parameters in `grads`, flattened in visiting order.
+    struct Flat<'a>(&'a GradientsParams, Vec<f32>);
+    impl ModuleVisitor for Flat<'_> {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            if let Some(g) = self.0.get::<D>(param.id) {
+                self.1.extend(g.into_data().convert::<f32>().try_to_vec::<f32>().expect("grad"));
+            }
+        }
+    }
+
+    fn flat(model: &CausalLm, grads: &GradientsParams) -> Vec<f32> {
+        let mut v = Flat(grads, Vec::new());
+        model.visit(&mut v);
+        v.1
+    }
+
+    #[test]
+    fn gradients_are_the_same_on_any_number_of_threads_and_equal_the_whole_batch() {
+        use rand::{Rng, SeedableRng};
+        let device = select(&DeviceConfig { backend: Backend::Cpu, ..DeviceConfig::default() }).expect("cpu").device;
+        let device = device.autodiff();
+        let mut cfg = model_config(61);
+        (cfg.hidden_size, cfg.intermediate_size, cfg.num_hidden_layers) = (32, 48, 2);
+        (cfg.num_attention_heads, cfg.num_key_value_heads, cfg.head_dim) = (2, 1, 16);
+        let seed = rand::rng().random::<u64>();
+        let model = CausalLm::random(cfg, seed, &device).expect("model").unfreeze();
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        // Six rows of 5..12 random tokens, scored on every position after the first.
+        let rows: Vec<Vec<i64>> =
+            (0..6).map(|_| (0..rng.random_range(5..12)).map(|_| rng.random_range(0..61)).collect()).collect();
+        let loss_of = |m: &CausalLm, part: &[Vec<i64>]| -> Result<(Tensor<1>, usize), ModelError> {
+            let t = part.iter().map(Vec::len).max().unwrap_or(2);
+            let mut ids = vec![0i64; part.len() * t];
+            let mut attention = vec![0i64; part.len() * t];
+            for (r, row) in part.iter().enumerate() {
+                ids[r * t..r * t + row.len()].copy_from_slice(row);
+                attention[r * t..r * t + row.len()].iter_mut().for_each(|a| *a = 1);
+            }
+            let ids = Tensor::<2, Int>::from_data(TensorData::new(ids, [part.len(), t]), &device);
+            let attention = Tensor::<2, Int>::from_data(TensorData::new(attention, [part.len(), t]), &device);
+            let stats = token_stats(m, ids, attention, true, 4)?;
+            Ok((stats.logprobs.sum().neg(), part.len()))
+        };
+        let parts = || rows.chunks(2).collect::<Vec<_>>();
+        let (one, n1) = summed_grads(&model, parts(), 1, |m, p| loss_of(m, p)).expect("one thread");
+        let (three, n3) = summed_grads(&model, parts(), 3, |m, p| loss_of(m, p)).expect("three threads");
+        let (whole, _) = summed_grads(&model, vec![&rows[..]], 1, |m, p| loss_of(m, p)).expect("whole batch");
+        assert_eq!((n1, n3), (vec![2, 2, 2], vec![2, 2, 2]), "outputs in part order");
+        let (one, three, whole) = (flat(&model, &one), flat(&model, &three), flat(&model, &whole));
+        assert!(!one.is_empty() && one.iter().all(|g| g.is_finite()), "finite gradients");
+        assert_eq!(one.len(), whole.len());
+        assert!(one.iter().zip(&three).all(|(a, b)| a.to_bits() == b.to_bits()), "seed {seed}: bit-identical");
+        let scale = whole.iter().fold(0f32, |m, g| m.max(g.abs()));
+        let worst = one.iter().zip(&whole).fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+        assert!(
+            scale > 0.0 && worst <= 1e-4 * scale,
+            "seed {seed}: parts vs whole batch differ by {worst} (scale {scale})"
+        );
+    }
+}
