@@ -100,12 +100,14 @@ pub fn prompt_ids(
 
 /// The environment of an episode of `task`, started; `None` for a single message.
 fn environment(mode: EnvMode, task: &Task) -> Result<Option<BuiltinEnv>, ModelError> {
-    let builtin = || builtin_tools().iter().filter_map(tool_name).map(str::to_string).collect::<Vec<_>>();
+    // The built-in tools' names, made once per process.
+    static BUILTIN: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
     let play = match mode {
         EnvMode::None => false,
         EnvMode::Builtin => true,
         EnvMode::Auto => {
-            let known = builtin();
+            let known =
+                BUILTIN.get_or_init(|| builtin_tools().iter().filter_map(tool_name).map(str::to_string).collect());
             !task.tools.is_empty()
                 && task.tools.iter().all(|t| tool_name(t).is_some_and(|n| known.iter().any(|k| k == n)))
         }
@@ -206,32 +208,33 @@ pub fn collect(
     opts: &GenerateOptions,
     judge_reasoning: bool,
 ) -> Result<Vec<Episode>, ModelError> {
-    let prompts: Vec<Vec<u32>> =
-        tasks.iter().map(|t| prompt_ids(ctx.prompter, ctx.tokenizer, t, &t.messages)).collect::<Result<_, _>>()?;
-    let out = sample(model, ctx, &prompts, group, opts)?;
-    let mut live = Vec::with_capacity(out.len());
-    for s in out {
-        let mut l = Live::new(s.prompt, tasks[s.prompt], ctx.environment)?;
-        let text = ctx.tokenizer.decode(&s.tokens, true)?;
-        let turn = Turn { prompt: prompts[s.prompt].clone(), response: s.tokens, old_logps: s.logps };
-        l.absorb(turn, text, ctx.max_steps)?;
-        live.push(l);
-    }
-    for round in 1u64.. {
-        let open: Vec<usize> = (0..live.len()).filter(|&i| !live[i].done).collect();
-        if open.is_empty() {
+    // Round 0 samples `group` first messages per task; each later round one more message for
+    // every episode still open (seed + round).
+    let mut live: Vec<Live> = Vec::with_capacity(tasks.len() * group);
+    for round in 0u64.. {
+        let (open, prompts, g): (Vec<usize>, Vec<Vec<u32>>, usize) = if round == 0 {
+            let prompts = tasks.iter().map(|t| prompt_ids(ctx.prompter, ctx.tokenizer, t, &t.messages));
+            (Vec::new(), prompts.collect::<Result<_, _>>()?, group)
+        } else {
+            let open: Vec<usize> = (0..live.len()).filter(|&i| !live[i].done).collect();
+            let prompts =
+                open.iter().map(|&i| prompt_ids(ctx.prompter, ctx.tokenizer, live[i].task, &live[i].conversation()));
+            (open.clone(), prompts.collect::<Result<_, _>>()?, 1)
+        };
+        if prompts.is_empty() {
             break;
         }
-        let prompts: Vec<Vec<u32>> = open
-            .iter()
-            .map(|&i| prompt_ids(ctx.prompter, ctx.tokenizer, live[i].task, &live[i].conversation()))
-            .collect::<Result<_, _>>()?;
         let o = GenerateOptions { seed: opts.seed.wrapping_add(round), ..opts.clone() };
-        let out = sample(model, ctx, &prompts, 1, &o)?;
-        for s in out {
+        for s in sample(model, ctx, &prompts, g, &o)? {
+            let i = if round == 0 {
+                live.push(Live::new(s.prompt, tasks[s.prompt], ctx.environment)?);
+                live.len() - 1
+            } else {
+                open[s.prompt]
+            };
             let text = ctx.tokenizer.decode(&s.tokens, true)?;
             let turn = Turn { prompt: prompts[s.prompt].clone(), response: s.tokens, old_logps: s.logps };
-            live[open[s.prompt]].absorb(turn, text, ctx.max_steps)?;
+            live[i].absorb(turn, text, ctx.max_steps)?;
         }
     }
     let (mut episodes, requests): (Vec<Episode>, Vec<JudgeRequest>) =
