@@ -228,7 +228,7 @@ impl Default for TrainSection {
             eval_every: 0,
             transcripts_every: 10,
             num_iterations: 1,
-            sft_steps: 800,
+            sft_steps: 1200,
             sft_batch: 16,
             sft_micro_batch: 0,
             sft_lr: 5e-3,
