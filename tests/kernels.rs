@@ -188,7 +188,7 @@ fn kv_cached_generation_on_wgpu() {
 fn two_training_steps_on_wgpu() {
     use awpo::model::export::base_tensors;
     use awpo::prompt::{PromptConfig, Prompter, ToolsIn};
-    use awpo::train::{builtin, config::EnvMode, optim::AdamW, rollout::Context, step};
+    use awpo::train::{builtin, optim::AdamW, step};
     let Some(device) = device() else { return };
     let device = device.autodiff();
     // naive-sum: the varying reasoning scores alone give a random-init policy advantages.
@@ -202,16 +202,7 @@ fn two_training_steps_on_wgpu() {
     awpo::model::peft::attach(&mut model, &cfg.lora, 5);
     let base = base_tensors(&model).expect("base");
     let judge = common::Varying::default();
-    let ctx = Context {
-        tokenizer: &tokenizer,
-        prompter: &prompter,
-        reward: &cfg.reward,
-        judge: &judge,
-        environment: EnvMode::Auto,
-        max_steps: 2,
-        part_rows: 0,
-        threads: 1,
-    };
+    let ctx = common::builtin_context(&tokenizer, &prompter, &cfg.reward, &judge, 0, 1);
     let generate = awpo::rollout::GenerateOptions {
         max_new_tokens: 8,
         stop_tokens: tokenizer.stop_ids.clone(),

@@ -194,6 +194,7 @@ pub fn run(cfg: &RunConfig, resume: bool) -> Result<Summary> {
         }
     }
     record::truncate_after(&run_dir, done)?;
+    let threads = parallel::threads(&device, cfg.train.threads);
     let judge = crate::judge::from_config(&cfg.judge, &selected.device)?;
     let ctx = rollout::Context {
         tokenizer: &tokenizer,
@@ -203,7 +204,7 @@ pub fn run(cfg: &RunConfig, resume: bool) -> Result<Summary> {
         environment: cfg.rollout.environment,
         max_steps: cfg.rollout.max_steps,
         part_rows: if crate::device::is_cpu(&device) { ROLLOUT_PART_ROWS } else { 0 },
-        threads: parallel::threads(&device, cfg.train.threads),
+        threads,
     };
     let eval_tokens = cfg.rollout.max_new_tokens;
     let before = if held_out.is_empty() || done > 0 {
@@ -229,7 +230,7 @@ pub fn run(cfg: &RunConfig, resume: bool) -> Result<Summary> {
         group: cfg.rollout.group_size,
         micro_batch: cfg.optim.micro_batch,
         num_iterations: cfg.train.num_iterations,
-        threads: cfg.train.threads,
+        threads,
     };
     let total = cfg.train.steps;
     let bar = progress(total as u64, "AWPO");

@@ -219,7 +219,8 @@ pub fn collect(
             let open: Vec<usize> = (0..live.len()).filter(|&i| !live[i].done).collect();
             let prompts =
                 open.iter().map(|&i| prompt_ids(ctx.prompter, ctx.tokenizer, live[i].task, &live[i].conversation()));
-            (open.clone(), prompts.collect::<Result<_, _>>()?, 1)
+            let prompts = prompts.collect::<Result<_, _>>()?;
+            (open, prompts, 1)
         };
         if prompts.is_empty() {
             break;

@@ -96,7 +96,7 @@ pub struct StepInputs<'a> {
     pub micro_batch: usize,
     /// Updates per batch of rollouts.
     pub num_iterations: usize,
-    /// Threads running micro-batches at once (`parallel::threads`; 0 = one per core).
+    /// Threads running micro-batches at once (as resolved by `parallel::threads`).
     pub threads: usize,
 }
 
@@ -144,11 +144,10 @@ pub fn step(
         row_adv.extend(std::iter::repeat_n(a, packed.len()));
         rows.extend(packed);
     }
-    let threads = super::parallel::threads(&train_device, inputs.threads);
     for _ in 0..inputs.num_iterations {
         let parts: Vec<(&[Row], &[f32])> =
             rows.chunks(inputs.micro_batch).zip(row_adv.chunks(inputs.micro_batch)).collect();
-        let (grads, stats) = summed_grads(&model, parts, threads, |m, (chunk, advs)| {
+        let (grads, stats) = summed_grads(&model, parts, inputs.threads, |m, (chunk, advs)| {
             let b = build(chunk, &train_device);
             let stats = token_stats(m, b.tokens.clone(), b.attention.clone(), true, 128)?;
             let ref_logp = if inputs.algo.kl_beta > 0.0 {

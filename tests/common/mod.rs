@@ -142,3 +142,25 @@ impl awpo::judge::Judge for Varying {
         (0..requests.len()).map(|i| Ok(((n + i) % 5) as f64 / 4.0)).collect()
     }
 }
+
+/// The trainer tests' rollout context: episodes through the built-in tools (`auto`), at most two
+/// assistant messages, sampled in parts of `part_rows` rows on `threads` threads.
+pub fn builtin_context<'a>(
+    tokenizer: &'a awpo::tokenizer::TextTokenizer,
+    prompter: &'a awpo::prompt::Prompter,
+    reward: &'a awpo::reward::RewardConfig,
+    judge: &'a dyn awpo::judge::Judge,
+    part_rows: usize,
+    threads: usize,
+) -> awpo::train::rollout::Context<'a> {
+    awpo::train::rollout::Context {
+        tokenizer,
+        prompter,
+        reward,
+        judge,
+        environment: awpo::train::config::EnvMode::Auto,
+        max_steps: 2,
+        part_rows,
+        threads,
+    }
+}

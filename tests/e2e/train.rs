@@ -13,9 +13,8 @@ use awpo::model::{CausalLm, peft};
 use awpo::prompt::{PromptConfig, Prompter, ToolsIn};
 use awpo::rollout::GenerateOptions;
 use awpo::train::builtin;
-use awpo::train::config::EnvMode;
 use awpo::train::optim::{AdamW, host};
-use awpo::train::rollout::{Context, collect};
+use awpo::train::rollout::collect;
 use awpo::train::step::{StepInputs, step};
 use burn::tensor::Device;
 
@@ -66,16 +65,7 @@ fn two_steps_move_only_the_adapters() {
     let base = base_tensors(&model).expect("base");
     let lora = lora_values(&model);
     let judge = crate::common::Varying::default();
-    let ctx = Context {
-        tokenizer: &tokenizer,
-        prompter: &prompter,
-        reward: &cfg.reward,
-        judge: &judge,
-        environment: EnvMode::Auto,
-        max_steps: 2,
-        part_rows: 4,
-        threads: 2,
-    };
+    let ctx = crate::common::builtin_context(&tokenizer, &prompter, &cfg.reward, &judge, 4, 2);
     let generate =
         GenerateOptions { max_new_tokens: 12, stop_tokens: tokenizer.stop_ids.clone(), ..GenerateOptions::default() };
     let inputs = StepInputs {
@@ -124,16 +114,7 @@ fn rollouts_do_not_depend_on_the_thread_count() {
     let train = tasks(5, Split::Train, 5);
     let batch: Vec<_> = train.iter().collect();
     let episodes = |threads: usize| {
-        let ctx = Context {
-            tokenizer: &tokenizer,
-            prompter: &prompter,
-            reward: &cfg.reward,
-            judge: &judge,
-            environment: EnvMode::Auto,
-            max_steps: 2,
-            part_rows: 6,
-            threads,
-        };
+        let ctx = crate::common::builtin_context(&tokenizer, &prompter, &cfg.reward, &judge, 6, threads);
         collect(&model, &ctx, &batch, 3, &opts, true).unwrap_or_else(|e| panic!("{e}"))
     };
     let one = episodes(1);
