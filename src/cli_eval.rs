@@ -83,6 +83,10 @@ pub struct EvalArgs {
     /// Size of the built-in held-out split.
     #[arg(long, default_value_t = 200)]
     pub builtin_size: usize,
+    /// Tools listed in each built-in task's prompt: its own, then others at random, up to this
+    /// many (0 = all nine; as `data.builtin_tools` of the run whose held-out split it re-scores).
+    #[arg(long, default_value_t = 0)]
+    pub builtin_tools: usize,
     /// Where tool schemas go in the prompt: the template's tools branch, or the system message.
     #[arg(long, value_enum, default_value = "auto")]
     pub tools_in: ToolsIn,
@@ -107,8 +111,11 @@ fn load_items(args: &EvalArgs, bfcl_dir: &Path) -> Result<(Vec<EvalItem>, String
             (items::task_items(path)?, format!("tasks {}", path.display()))
         }
         SuiteArg::Builtin => (
-            items::builtin_items(args.seed, args.builtin_size),
-            format!("builtin seed {} size {}", args.seed, args.builtin_size),
+            items::builtin_items(args.seed, args.builtin_size, args.builtin_tools),
+            match args.builtin_tools {
+                0 => format!("builtin seed {} size {}", args.seed, args.builtin_size),
+                n => format!("builtin seed {} size {} tools {n}", args.seed, args.builtin_size),
+            },
         ),
     };
     if let Some(limit) = args.limit {

@@ -57,6 +57,9 @@ pub fn train(args: &TrainArgs) -> Result<bool> {
         summary.steps,
         start.elapsed().as_secs_f64()
     );
+    if let Some(b) = summary.base {
+        println!("held-out accuracy before the adapter warm-up: {:.1}%", 100.0 * b);
+    }
     match (summary.before, summary.after) {
         (Some(b), Some(a)) => println!(
             "held-out accuracy: {:.1}% before RL -> {:.1}% after RL ({} held-out tasks)",

@@ -137,6 +137,40 @@ pub fn tasks(seed: u64, split: Split, n: usize) -> Vec<Task> {
         .collect()
 }
 
+/// `tasks` whose prompts list `n` of the built-in tools instead of all nine: each task's own
+/// tools, then others drawn at random (from `seed` and the task's index) up to `n`, in the order
+/// of [`tools`]. A shorter prompt: a small model on a CPU trains several times faster on it.
+/// `n = 0` keeps them all.
+pub fn fewer_tools(mut tasks: Vec<Task>, n: usize, seed: u64) -> Vec<Task> {
+    if n == 0 {
+        return tasks;
+    }
+    for (i, t) in tasks.iter_mut().enumerate() {
+        let own: Vec<&str> = t.answers.iter().flatten().map(|(name, _)| name.as_str()).collect();
+        let name = |f: &Value| f["name"].as_str().unwrap_or_default().to_string();
+        let (mut keep, mut others): (Vec<bool>, Vec<usize>) = (vec![false; t.tools.len()], Vec::new());
+        for (k, f) in t.tools.iter().enumerate() {
+            if own.contains(&name(f).as_str()) {
+                keep[k] = true;
+            } else {
+                others.push(k);
+            }
+        }
+        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0xF7 ^ ((i as u64) << 20));
+        let mut listed = keep.iter().filter(|k| **k).count();
+        while listed < n && !others.is_empty() {
+            keep[others.swap_remove(rng.random_range(0..others.len()))] = true;
+            listed += 1;
+        }
+        let mut k = 0;
+        t.tools.retain(|_| {
+            k += 1;
+            keep[k - 1]
+        });
+    }
+    tasks
+}
+
 fn plain(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
@@ -231,6 +265,34 @@ mod tests {
             assert_eq!(s.bfcl, 1.0, "{}: {} → {:?}", t.id, demonstration(t), s);
             assert_eq!(teacher_reply(t, false), demonstration(t));
         }
+    }
+
+    #[test]
+    fn fewer_tools_keeps_each_tasks_own_and_fills_up_to_n() {
+        let all = tasks(9, Split::Train, 200);
+        assert_eq!(fewer_tools(all.clone(), 0, 9), all, "0 keeps every tool");
+        let few = fewer_tools(all.clone(), 3, 9);
+        assert_eq!(few, fewer_tools(all.clone(), 3, 9), "seeded");
+        let order: Vec<Value> = tools().into_iter().map(|t| t["function"]["name"].clone()).collect();
+        let mut distractors = std::collections::HashSet::new();
+        for (t, f) in all.iter().zip(&few) {
+            let names: Vec<Value> = f.tools.iter().map(|s| s["name"].clone()).collect();
+            assert_eq!(names.len(), 3, "{}: {names:?}", t.id);
+            for (name, _) in &t.answers[0] {
+                assert!(names.contains(&json!(name)), "{}: its own tool {name} is listed", t.id);
+            }
+            let mut sorted = names.clone();
+            sorted.sort_by_key(|n| order.iter().position(|o| o == n));
+            assert_eq!(names, sorted, "{}: in the order of tools()", t.id);
+            distractors.extend(names.iter().map(Value::to_string));
+            let want = Expectation {
+                functions: &f.tools,
+                expected: &f.answers[0],
+                language: crate::reward::bfcl::Language::Python,
+            };
+            assert_eq!(score(&parse(&demonstration(f)), want).bfcl, 1.0, "{}", f.id);
+        }
+        assert_eq!(distractors.len(), order.len(), "every tool appears as a distractor somewhere");
     }
 
     #[test]

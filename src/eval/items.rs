@@ -191,10 +191,10 @@ pub fn task_items(path: &Path) -> Result<Vec<EvalItem>, EvalError> {
     Ok(loaded.tasks.into_iter().map(single).collect())
 }
 
-/// The built-in held-out split `awpo train` measures (seed and size as its `[data]` defaults),
-/// grouped by tool (`builtin/calculator`…; `builtin/multi` for tasks of several calls).
-pub fn builtin_items(seed: u64, n: usize) -> Vec<EvalItem> {
-    synth::tasks(seed, Split::HeldOut, n)
+/// The built-in held-out split `awpo train` measures (seed, size and tools listed as its
+/// `[data]`), grouped by tool (`builtin/calculator`…; `builtin/multi` for tasks of several calls).
+pub fn builtin_items(seed: u64, n: usize, tools: usize) -> Vec<EvalItem> {
+    synth::fewer_tools(synth::tasks(seed, Split::HeldOut, n), tools, seed)
         .into_iter()
         .map(|mut t| {
             let calls = t.answers.first().map_or(&[][..], Vec::as_slice);

@@ -35,6 +35,10 @@ pub struct DataSection {
     pub builtin_train: usize,
     /// Generated held-out tasks (builtin).
     pub builtin_held_out: usize,
+    /// Tools listed in each generated task's prompt: its own, then others drawn at random, up to
+    /// this many (0 = all nine). Fewer make shorter prompts, which a real model trains on several
+    /// times faster on a CPU.
+    pub builtin_tools: usize,
     /// Skip malformed task lines (counted and reported) instead of stopping at the first.
     pub skip_bad_lines: bool,
 }
@@ -46,6 +50,7 @@ impl Default for DataSection {
             held_out: "builtin".into(),
             builtin_train: 2000,
             builtin_held_out: 200,
+            builtin_tools: 0,
             skip_bad_lines: false,
         }
     }
@@ -201,19 +206,26 @@ pub struct TrainSection {
     pub num_iterations: usize,
     /// Built-in model: supervised warm-up steps on demonstrations before RL.
     pub sft_steps: usize,
-    /// Built-in model: supervised batch size.
+    /// Supervised batch size (both warm-ups: the built-in model's and the adapter's).
     pub sft_batch: usize,
-    /// Built-in model: supervised rows per forward/backward (a batch's micro-batches run on
+    /// Supervised rows per forward/backward (both warm-ups) (a batch's micro-batches run on
     /// separate threads on the CPU backend); 0 = one row on the CPU backend (no padding), the
     /// whole batch on a GPU.
     pub sft_micro_batch: usize,
     /// Built-in model: supervised learning rate.
     pub sft_lr: f64,
-    /// Built-in model: the probability, each time the warm-up draws a task, of the careless
+    /// Both warm-ups: the probability, each time the warm-up draws a task, of the careless
     /// teacher's demonstration (`data::synth::teacher_reply`: it calls `convert_units` by a name
     /// that does not exist), so that RL has a mistake to fix that imitation learned; 0 = a
     /// perfect teacher.
     pub sft_mistake_rate: f64,
+    /// Any model: supervised warm-up steps of the LoRA adapter on demonstrations of the training
+    /// tasks before RL (0 = none). For a model that never answers in the `<tool_call>` format
+    /// (SmolLM2-135M), so that RL has rewards to tell apart. Saved as `RUN_DIR/sft-adapter`; the
+    /// held-out accuracy before it is recorded as `base` in `eval.json`.
+    pub adapter_sft_steps: usize,
+    /// Learning rate of the adapter's warm-up.
+    pub adapter_sft_lr: f64,
     /// CPU backend: threads that run micro-batches at once (0 = one per core). The result does
     /// not depend on it: gradients are summed in micro-batch order.
     pub threads: usize,
@@ -233,6 +245,8 @@ impl Default for TrainSection {
             sft_micro_batch: 0,
             sft_lr: 5e-3,
             sft_mistake_rate: 0.75,
+            adapter_sft_steps: 0,
+            adapter_sft_lr: 1e-3,
             threads: 0,
         }
     }
@@ -256,7 +270,12 @@ pub fn problems(rollout: &RolloutSection, optim: &OptimSection, train: &TrainSec
             out.push((key, "must be at least 1".into()));
         }
     }
-    let rates = [("optim.lr", optim.lr), ("optim.eps", optim.eps), ("train.sft_lr", train.sft_lr)];
+    let rates = [
+        ("optim.lr", optim.lr),
+        ("optim.eps", optim.eps),
+        ("train.sft_lr", train.sft_lr),
+        ("train.adapter_sft_lr", train.adapter_sft_lr),
+    ];
     for (key, v) in rates {
         if !(v.is_finite() && v > 0.0) {
             out.push((key, format!("{v} is invalid: must be > 0")));

@@ -39,6 +39,8 @@ use crate::tokenizer::TextTokenizer;
 /// What a finished run reports.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Summary {
+    /// Held-out greedy accuracy before the adapter's warm-up (`train.adapter_sft_steps`).
+    pub base: Option<f64>,
     /// Held-out greedy accuracy before RL (after the warm-up for the built-in model).
     pub before: Option<f64>,
     /// Held-out greedy accuracy after RL.
@@ -59,10 +61,11 @@ fn stream_index(k: usize, n: usize, seed: u64) -> usize {
     order[k % n]
 }
 
-fn load_tasks(spec: &str, builtin: (u64, Split, usize), skip_bad: bool) -> Result<Vec<Task>> {
+fn load_tasks(spec: &str, builtin: (u64, Split, usize, usize), skip_bad: bool) -> Result<Vec<Task>> {
+    let (seed, split, n, tools) = builtin;
     match spec {
         "" => Ok(Vec::new()),
-        "builtin" => Ok(synth::tasks(builtin.0, builtin.1, builtin.2)),
+        "builtin" => Ok(synth::fewer_tools(synth::tasks(seed, split, n), tools, seed)),
         path => {
             let loaded = task::load(Path::new(path), skip_bad)?;
             for skipped in &loaded.skipped {
@@ -103,20 +106,7 @@ fn policy(
             let model = CausalLm::random(model_cfg, cfg.seed, device)?;
             let demos = sft::demonstrations(train, &tokenizer, &prompter)?;
             let bar = progress(cfg.train.sft_steps as u64, "warm-up");
-            let t = &cfg.train;
-            let warm = sft::WarmUp {
-                steps: t.sft_steps,
-                batch: t.sft_batch,
-                micro_batch: match t.sft_micro_batch {
-                    0 if crate::device::is_cpu(device) => 1,
-                    0 => t.sft_batch,
-                    n => n,
-                },
-                threads: parallel::threads(device, t.threads),
-                lr: t.sft_lr,
-                mistake_rate: t.sft_mistake_rate,
-                seed: cfg.seed,
-            };
+            let warm = warm_up_settings(cfg, device, cfg.train.sft_steps, cfg.train.sft_lr, true);
             let (model, loss) = sft::warm_up(model, &demos, warm, &bar)?;
             bar.finish_and_clear();
             eprintln!("supervised warm-up: {} steps, final loss {loss:.3}", cfg.train.sft_steps);
@@ -132,6 +122,59 @@ fn policy(
     let prompter = Prompter::new(&tokenizer, &cfg.prompt)?;
     let model = CausalLm::load(path, device)?;
     Ok((model, tokenizer, prompter, cfg.model.path.clone()))
+}
+
+/// The settings of a supervised warm-up (`full`: every weight, else the adapter) from `[train]`.
+fn warm_up_settings(cfg: &RunConfig, device: &burn::tensor::Device, steps: usize, lr: f64, full: bool) -> sft::WarmUp {
+    let t = &cfg.train;
+    sft::WarmUp {
+        steps,
+        batch: t.sft_batch,
+        micro_batch: match t.sft_micro_batch {
+            0 if crate::device::is_cpu(device) => 1,
+            0 => t.sft_batch,
+            n => n,
+        },
+        threads: parallel::threads(device, t.threads),
+        lr,
+        mistake_rate: t.sft_mistake_rate,
+        seed: cfg.seed,
+        full,
+    }
+}
+
+/// The adapter's supervised warm-up (`train.adapter_sft_steps`) of a fresh run: records the
+/// held-out accuracy before it as `base`, trains `model`'s LoRA weights on the training tasks'
+/// demonstrations and saves them as `RUN_DIR/sft-adapter` (atomically), or reloads them from there when a killed run starts again.
+fn adapter_warm_up(
+    cfg: &RunConfig,
+    run_dir: &Path,
+    mut model: CausalLm,
+    data: (&[Task], &[Task]),
+    ctx: &rollout::Context,
+) -> Result<CausalLm> {
+    let (train, held_out) = data;
+    let saved = run_dir.join("sft-adapter");
+    if saved.join("adapter_config.json").exists() {
+        peft::load(&mut model, &saved)?;
+        eprintln!("adapter warm-up: reloaded {}", saved.display());
+        return Ok(model);
+    }
+    if !held_out.is_empty() && record::read_eval(run_dir, "base").is_none() {
+        let acc = rollout::accuracy(&model.valid(), ctx, held_out, cfg.rollout.max_new_tokens)?;
+        record::write_eval(run_dir, "base", acc)?;
+        eprintln!("held-out accuracy before the adapter warm-up: {:.1}% ({} tasks)", 100.0 * acc, held_out.len());
+    }
+    let steps = cfg.train.adapter_sft_steps;
+    let demos = sft::demonstrations(train, ctx.tokenizer, ctx.prompter)?;
+    let bar = progress(steps as u64, "adapter warm-up");
+    let device = model.device();
+    let warm = warm_up_settings(cfg, &device, steps, cfg.train.adapter_sft_lr, false);
+    let (model, loss) = sft::warm_up(model, &demos, warm, &bar)?;
+    bar.finish_and_clear();
+    eprintln!("adapter warm-up: {steps} steps, final loss {loss:.3}");
+    peft::save_adapter(&model, &cfg.lora, &cfg.model.path, &saved)?;
+    Ok(model)
 }
 
 /// A progress bar with a message.
@@ -159,10 +202,10 @@ pub fn run(cfg: &RunConfig, resume: bool) -> Result<Summary> {
             run_dir.display()
         ))));
     }
-    let seed = cfg.seed;
-    let train = load_tasks(&cfg.data.train, (seed, Split::Train, cfg.data.builtin_train), cfg.data.skip_bad_lines)?;
+    let (seed, d) = (cfg.seed, &cfg.data);
+    let train = load_tasks(&cfg.data.train, (seed, Split::Train, d.builtin_train, d.builtin_tools), d.skip_bad_lines)?;
     let held_out =
-        load_tasks(&cfg.data.held_out, (seed, Split::HeldOut, cfg.data.builtin_held_out), cfg.data.skip_bad_lines)?;
+        load_tasks(&d.held_out, (seed, Split::HeldOut, d.builtin_held_out, d.builtin_tools), d.skip_bad_lines)?;
     if train.is_empty() {
         return Err(Error::Model(ModelError::Input(format!("data.train {:?} holds no tasks", cfg.data.train))));
     }
@@ -176,6 +219,18 @@ pub fn run(cfg: &RunConfig, resume: bool) -> Result<Summary> {
     let device = selected.device.clone().autodiff();
     let (mut model, tokenizer, prompter, base_name) =
         policy(cfg, &run_dir, &train, &device, resume && found.is_some())?;
+    let threads = parallel::threads(&device, cfg.train.threads);
+    let judge = crate::judge::from_config(&cfg.judge, &selected.device)?;
+    let ctx = rollout::Context {
+        tokenizer: &tokenizer,
+        prompter: &prompter,
+        reward: &cfg.reward,
+        judge: judge.as_ref(),
+        environment: cfg.rollout.environment,
+        max_steps: cfg.rollout.max_steps,
+        part_rows: if crate::device::is_cpu(&device) { ROLLOUT_PART_ROWS } else { 0 },
+        threads,
+    };
     let mut optim = optim::AdamW::new(&cfg.optim);
     let (mut done, mut cursor) = (0usize, 0usize);
     match &found {
@@ -191,21 +246,12 @@ pub fn run(cfg: &RunConfig, resume: bool) -> Result<Summary> {
             } else {
                 peft::load(&mut model, Path::new(&cfg.model.adapter))?;
             }
+            if cfg.train.adapter_sft_steps > 0 {
+                model = adapter_warm_up(cfg, &run_dir, model, (&train, &held_out), &ctx)?;
+            }
         }
     }
     record::truncate_after(&run_dir, done)?;
-    let threads = parallel::threads(&device, cfg.train.threads);
-    let judge = crate::judge::from_config(&cfg.judge, &selected.device)?;
-    let ctx = rollout::Context {
-        tokenizer: &tokenizer,
-        prompter: &prompter,
-        reward: &cfg.reward,
-        judge: judge.as_ref(),
-        environment: cfg.rollout.environment,
-        max_steps: cfg.rollout.max_steps,
-        part_rows: if crate::device::is_cpu(&device) { ROLLOUT_PART_ROWS } else { 0 },
-        threads,
-    };
     let eval_tokens = cfg.rollout.max_new_tokens;
     let before = if held_out.is_empty() || done > 0 {
         record::read_eval(&run_dir, "before")
@@ -284,5 +330,6 @@ pub fn run(cfg: &RunConfig, resume: bool) -> Result<Summary> {
         record::write_eval(&run_dir, "after", acc)?;
         Some(acc)
     };
-    Ok(Summary { before, after, held_out: held_out.len(), run_dir, steps: done })
+    let base = record::read_eval(&run_dir, "base");
+    Ok(Summary { base, before, after, held_out: held_out.len(), run_dir, steps: done })
 }

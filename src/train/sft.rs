@@ -1,6 +1,7 @@
-//! Supervised warm-up of the built-in model: every weight trained (burn's AdamW) on
-//! demonstrations with the mean negative log-likelihood of the reply tokens, then frozen again,
-//! so RL starts from a model that answers in the `<tool_call>` format and adapts it through LoRA.
+//! Supervised warm-up on demonstrations with the mean negative log-likelihood of the reply
+//! tokens (burn's AdamW): of the built-in model, every weight trained then frozen again, so RL
+//! starts from a model that answers in the `<tool_call>` format and adapts it through LoRA; of
+//! any model, its LoRA adapter only (`train.adapter_sft_steps`), the base left frozen.
 //! Each task has a careful and a careless demonstration (`data::synth::teacher_reply`); every
 //! time a task is drawn for a batch, the careless one is taken with probability `mistake_rate`,
 //! so the model learns the teacher's mix of habits (whose mistakes RL then has to unlearn)
@@ -94,11 +95,13 @@ pub struct WarmUp {
     pub mistake_rate: f64,
     /// Seed of the task order and of the careful/careless draws.
     pub seed: u64,
+    /// Every weight (unfrozen, then frozen again); otherwise only the trainable ones (LoRA).
+    pub full: bool,
 }
 
-/// Trains every weight of `model` (on an autodiff device) for `cfg.steps` batches of
-/// `cfg.batch` demonstrations (whole episodes), then freezes it; returns the mean loss per token
-/// of the last 10 steps.
+/// Trains `model` (on an autodiff device; every weight if `cfg.full`, then frozen, otherwise its
+/// trainable LoRA weights) for `cfg.steps` batches of `cfg.batch` demonstrations (whole
+/// episodes); returns the mean loss per token of the last 10 steps.
 ///
 /// # Errors
 /// A non-finite loss.
@@ -108,8 +111,10 @@ pub fn warm_up(
     cfg: WarmUp,
     progress: &ProgressBar,
 ) -> Result<(CausalLm, f64), ModelError> {
-    let WarmUp { steps, batch, micro_batch, threads, lr, mistake_rate, seed } = cfg;
-    model = model.unfreeze();
+    let WarmUp { steps, batch, micro_batch, threads, lr, mistake_rate, seed, full } = cfg;
+    if full {
+        model = model.unfreeze();
+    }
     let schedule = OptimSection {
         lr,
         warmup_steps: steps.min(10),
@@ -172,7 +177,10 @@ pub fn warm_up(
             eprintln!("warm-up step {}/{steps}: loss {value:.3} ({:.1?} elapsed)", step + 1, progress.elapsed());
         }
     }
-    Ok((model.freeze(), recent.iter().sum::<f64>() / recent.len().max(1) as f64))
+    if full {
+        model = model.freeze();
+    }
+    Ok((model, recent.iter().sum::<f64>() / recent.len().max(1) as f64))
 }
 
 #[cfg(test)]

@@ -1,6 +1,8 @@
 //! The trainer on the CPU backend with the built-in tiny model: two AWPO steps move the LoRA
 //! factors and leave the base bit-identical; a run killed with SIGKILL resumes to exactly the
-//! metrics of an uninterrupted run; bad input is a one-line error naming the thing.
+//! metrics of an uninterrupted run; the adapter's supervised warm-up trains the LoRA factors
+//! only and is reloaded, not redone, when a run starts again; bad input is a one-line error
+//! naming the thing.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -12,10 +14,10 @@ use awpo::model::export::base_tensors;
 use awpo::model::{CausalLm, peft};
 use awpo::prompt::{PromptConfig, Prompter, ToolsIn};
 use awpo::rollout::GenerateOptions;
-use awpo::train::builtin;
 use awpo::train::optim::{AdamW, host};
 use awpo::train::rollout::collect;
 use awpo::train::step::{StepInputs, step};
+use awpo::train::{builtin, sft};
 use burn::tensor::Device;
 
 fn awpo(args: &[&str]) -> Output {
@@ -217,6 +219,57 @@ fn a_killed_run_resumes_on_the_same_trajectory() {
     for d in [a, b] {
         let _ = std::fs::remove_dir_all(d);
     }
+}
+
+#[test]
+fn the_adapter_warm_up_trains_the_adapters_and_is_kept() {
+    let device = Device::flex().autodiff();
+    let tokenizer = builtin::tokenizer().expect("tokenizer");
+    let prompter = Prompter::new(&tokenizer, &PromptConfig { tools_in: ToolsIn::Template, ..PromptConfig::default() })
+        .expect("template");
+    let mut model = CausalLm::random(builtin::model_config(tokenizer.vocab_size()), 5, &device).expect("model");
+    peft::attach(&mut model, &RunConfig::default().lora, 5);
+    let (base, lora) = (base_tensors(&model).expect("base"), lora_values(&model));
+    let demos = sft::demonstrations(&tasks(5, Split::Train, 8), &tokenizer, &prompter).expect("demos");
+    let warm = sft::WarmUp {
+        steps: 3,
+        batch: 4,
+        micro_batch: 1,
+        threads: 2,
+        lr: 1e-2,
+        mistake_rate: 0.5,
+        seed: 5,
+        full: false,
+    };
+    let (model, loss) = sft::warm_up(model, &demos, warm, &indicatif::ProgressBar::hidden()).expect("warm-up");
+    assert!(loss.is_finite() && loss > 0.0, "{loss}");
+    assert_eq!(base_tensors(&model).expect("base"), base, "base weights bit-identical");
+    let moved = lora_values(&model).iter().zip(&lora).filter(|(a, b)| a != b).count();
+    assert!(moved > lora.len() / 4, "LoRA factors moved: {moved}/{}", lora.len());
+
+    // Through `awpo train`: `base` recorded before it, the adapter saved; a run started again
+    // (killed before its first checkpoint) reloads it and follows the same trajectory.
+    let dir = temp("adapter-sft");
+    let mut args = vec!["train".to_string(), "--device".into(), "cpu".into()];
+    for s in SMALL.iter().chain(&["train.steps=2", "train.adapter_sft_steps=2", "train.adapter_sft_lr=0.01"]) {
+        args.extend(["--set".to_string(), (*s).to_string()]);
+    }
+    args.extend(["--set".to_string(), format!("train.run_dir={:?}", dir.display().to_string())]);
+    let first = Command::new(env!("CARGO_BIN_EXE_awpo")).args(&args).output().expect("runs");
+    let log = String::from_utf8_lossy(&first.stderr);
+    assert!(first.status.success() && log.contains("adapter warm-up: 2 steps"), "{log}");
+    assert!(dir.join("sft-adapter/adapter_model.safetensors").exists());
+    let evals: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("evals.json")).expect("evals")).expect("json");
+    assert!(["base", "before", "after"].iter().all(|k| evals[k].is_f64()), "{evals}");
+    let metrics = replayable(&dir);
+    std::fs::remove_dir_all(dir.join("checkpoints")).expect("rm");
+    std::fs::remove_file(dir.join("metrics.jsonl")).expect("rm");
+    let again = awpo(&["train", "--device", "cpu", "--resume", &dir.display().to_string()]);
+    let log = String::from_utf8_lossy(&again.stderr);
+    assert!(again.status.success() && log.contains("adapter warm-up: reloaded"), "{log}");
+    assert_eq!(replayable(&dir), metrics, "the reloaded adapter gives the same trajectory");
+    let _ = std::fs::remove_dir_all(dir);
 }
 
 #[test]
