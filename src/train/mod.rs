@@ -209,6 +209,14 @@ pub fn run(cfg: &RunConfig, resume: bool) -> Result<Summary> {
     if train.is_empty() {
         return Err(Error::Model(ModelError::Input(format!("data.train {:?} holds no tasks", cfg.data.train))));
     }
+    // The adapter's demonstrations are episodes through the built-in tools.
+    let odd = train.iter().find(|t| !rollout::all_builtin(t));
+    if let (true, Some(t)) = (cfg.train.adapter_sft_steps > 0, odd) {
+        return Err(Error::Model(ModelError::Input(format!(
+            "train.adapter_sft_steps: demonstrations need tasks whose tools are all built in, and task {} lists others",
+            t.id
+        ))));
+    }
     if cfg.model.path != "builtin" && !Path::new(&cfg.model.path).exists() {
         return Err(Error::Model(ModelError::Input(format!("model.path {} does not exist", cfg.model.path))));
     }

@@ -98,19 +98,20 @@ pub fn prompt_ids(
     tokenizer.encode(&text)
 }
 
-/// The environment of an episode of `task`, started; `None` for a single message.
-fn environment(mode: EnvMode, task: &Task) -> Result<Option<BuiltinEnv>, ModelError> {
+/// Whether `task` lists tools and all of them are built in.
+pub fn all_builtin(task: &Task) -> bool {
     // The built-in tools' names, made once per process.
     static BUILTIN: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    let known = BUILTIN.get_or_init(|| builtin_tools().iter().filter_map(tool_name).map(str::to_string).collect());
+    !task.tools.is_empty() && task.tools.iter().all(|t| tool_name(t).is_some_and(|n| known.iter().any(|k| k == n)))
+}
+
+/// The environment of an episode of `task`, started; `None` for a single message.
+fn environment(mode: EnvMode, task: &Task) -> Result<Option<BuiltinEnv>, ModelError> {
     let play = match mode {
         EnvMode::None => false,
         EnvMode::Builtin => true,
-        EnvMode::Auto => {
-            let known =
-                BUILTIN.get_or_init(|| builtin_tools().iter().filter_map(tool_name).map(str::to_string).collect());
-            !task.tools.is_empty()
-                && task.tools.iter().all(|t| tool_name(t).is_some_and(|n| known.iter().any(|k| k == n)))
-        }
+        EnvMode::Auto => all_builtin(task),
     };
     if !play {
         return Ok(None);

@@ -289,6 +289,21 @@ fn bad_input_is_a_one_line_error() {
     std::fs::write(&broken, "{\"id\": \"a\", \"messages\": [{\"role\": \"user\", \"content\": \"hi\"}], \"tools\": [], \"answers\": [[]]}\n{not json\n").expect("write");
     let data = format!("data.train={:?}", broken.display().to_string());
     check(&["train", "--set", &data, "--set", &run_dir], &format!("{}:2", broken.display()));
+    std::fs::write(&broken, "{\"id\": \"web-1\", \"messages\": [{\"role\": \"user\", \"content\": \"hi\"}], \"tools\": [{\"name\": \"search\", \"parameters\": {\"type\": \"object\", \"properties\": {}}}], \"answers\": [[]]}\n").expect("write");
+    check(
+        &[
+            "train",
+            "--set",
+            &data,
+            "--set",
+            "data.held_out=\"\"",
+            "--set",
+            "train.adapter_sft_steps=1",
+            "--set",
+            &run_dir,
+        ],
+        "web-1",
+    );
     check(&["train", "--set", "train.run_dir=/proc/awpo-cannot-write-here"], "/proc/awpo-cannot-write-here");
     assert!(!dir.join("checkpoints").exists(), "no checkpoint from failed runs");
     let _ = std::fs::remove_file(broken);
