@@ -146,27 +146,18 @@ pub fn fewer_tools(mut tasks: Vec<Task>, n: usize, seed: u64) -> Vec<Task> {
         return tasks;
     }
     for (i, t) in tasks.iter_mut().enumerate() {
-        let own: Vec<&str> = t.answers.iter().flatten().map(|(name, _)| name.as_str()).collect();
         let name = |f: &Value| f["name"].as_str().unwrap_or_default().to_string();
-        let (mut keep, mut others): (Vec<bool>, Vec<usize>) = (vec![false; t.tools.len()], Vec::new());
-        for (k, f) in t.tools.iter().enumerate() {
-            if own.contains(&name(f).as_str()) {
-                keep[k] = true;
-            } else {
-                others.push(k);
-            }
-        }
+        let mut keep: Vec<String> = t.answers.iter().flatten().map(|(n, _)| n.clone()).collect();
+        let mut others: Vec<String> = t.tools.iter().map(name).filter(|n| !keep.contains(n)).collect();
         let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0xF7 ^ ((i as u64) << 20));
-        let mut listed = keep.iter().filter(|k| **k).count();
-        while listed < n && !others.is_empty() {
-            keep[others.swap_remove(rng.random_range(0..others.len()))] = true;
-            listed += 1;
+        let own = t.tools.iter().filter(|f| keep.contains(&name(f))).count();
+        for _ in own..n {
+            if others.is_empty() {
+                break;
+            }
+            keep.push(others.swap_remove(rng.random_range(0..others.len())));
         }
-        let mut k = 0;
-        t.tools.retain(|_| {
-            k += 1;
-            keep[k - 1]
-        });
+        t.tools.retain(|f| keep.contains(&name(f)));
     }
     tasks
 }

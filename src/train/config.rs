@@ -208,7 +208,7 @@ pub struct TrainSection {
     pub sft_steps: usize,
     /// Supervised batch size (both warm-ups: the built-in model's and the adapter's).
     pub sft_batch: usize,
-    /// Supervised rows per forward/backward (both warm-ups) (a batch's micro-batches run on
+    /// Supervised rows per forward/backward, both warm-ups (a batch's micro-batches run on
     /// separate threads on the CPU backend); 0 = one row on the CPU backend (no padding), the
     /// whole batch on a GPU.
     pub sft_micro_batch: usize,
@@ -222,7 +222,7 @@ pub struct TrainSection {
     /// Any model: supervised warm-up steps of the LoRA adapter on demonstrations of the training
     /// tasks before RL (0 = none). For a model that never answers in the `<tool_call>` format
     /// (SmolLM2-135M), so that RL has rewards to tell apart. Saved as `RUN_DIR/sft-adapter`; the
-    /// held-out accuracy before it is recorded as `base` in `eval.json`.
+    /// held-out accuracy before it is recorded as `base` in `evals.json`.
     pub adapter_sft_steps: usize,
     /// Learning rate of the adapter's warm-up.
     pub adapter_sft_lr: f64,

@@ -145,7 +145,8 @@ fn warm_up_settings(cfg: &RunConfig, device: &burn::tensor::Device, steps: usize
 
 /// The adapter's supervised warm-up (`train.adapter_sft_steps`) of a fresh run: records the
 /// held-out accuracy before it as `base`, trains `model`'s LoRA weights on the training tasks'
-/// demonstrations and saves them as `RUN_DIR/sft-adapter` (atomically), or reloads them from there when a killed run starts again.
+/// demonstrations and saves them as `RUN_DIR/sft-adapter` (atomically), or reloads them from
+/// there when a killed run starts again.
 fn adapter_warm_up(
     cfg: &RunConfig,
     run_dir: &Path,
@@ -210,8 +211,9 @@ pub fn run(cfg: &RunConfig, resume: bool) -> Result<Summary> {
         return Err(Error::Model(ModelError::Input(format!("data.train {:?} holds no tasks", cfg.data.train))));
     }
     // The adapter's demonstrations are episodes through the built-in tools.
-    let odd = train.iter().find(|t| !rollout::all_builtin(t));
-    if let (true, Some(t)) = (cfg.train.adapter_sft_steps > 0, odd) {
+    if cfg.train.adapter_sft_steps > 0
+        && let Some(t) = train.iter().find(|t| !rollout::all_builtin(t))
+    {
         return Err(Error::Model(ModelError::Input(format!(
             "train.adapter_sft_steps: demonstrations need tasks whose tools are all built in, and task {} lists others",
             t.id
