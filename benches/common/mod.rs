@@ -49,3 +49,18 @@ pub fn qwen25_05b(vocab: usize, layers: usize) -> ModelConfig {
         max_position_embeddings: 32_768,
     }
 }
+
+/// The median wall time of `samples` runs of `f` after one warm-up run (kernel compilation,
+/// allocator growth), in milliseconds.
+pub fn median_ms<T>(samples: usize, mut f: impl FnMut() -> T) -> f64 {
+    std::hint::black_box(f());
+    let mut times: Vec<f64> = (0..samples.max(1))
+        .map(|_| {
+            let start = std::time::Instant::now();
+            std::hint::black_box(f());
+            start.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    times[times.len() / 2]
+}
