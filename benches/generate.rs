@@ -35,7 +35,10 @@ fn smollm2() -> anyhow::Result<std::path::PathBuf> {
 fn next_tokens(model: &CausalLm, hidden: Tensor<3>) -> anyhow::Result<Vec<u32>> {
     let [b, t, d] = hidden.dims();
     let last = hidden.narrow(1, t - 1, 1).reshape([b, d]);
-    let logits = model.logits_of(last, false).try_into_data_as::<f32>().map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let logits = model
+        .logits_of(last, awpo::model::Adapter::Off)
+        .try_into_data_as::<f32>()
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
     let v = model.config().vocab_size;
     let values = logits.try_to_vec::<f32>().map_err(|e| anyhow::anyhow!("{e:?}"))?;
     Ok(values.chunks(v).map(|row| (0..v).fold(0, |best, i| if row[i] > row[best] { i } else { best }) as u32).collect())

@@ -76,6 +76,7 @@ fn main() -> anyhow::Result<()> {
             ref_logp: Some(t2(&x.ref_logp)),
             adv: Tensor::<1>::from_data(TensorData::new(adv, [rollouts]), &grad_device),
             mask: t2(&x.mask),
+            norm: None,
         };
         let times: Vec<(KernelMode, f64)> = modes(&device)
             .into_iter()

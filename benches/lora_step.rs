@@ -45,7 +45,7 @@ fn main() -> anyhow::Result<()> {
             let tokens = Tensor::<2, Int>::from_data(TensorData::new(ids.clone(), [b, t]), &device);
             let mask = Tensor::<2, Int>::ones([b, t], &device);
             let begin = Instant::now();
-            let stats = token_stats(&model, tokens, mask, true, 128)?;
+            let stats = token_stats(&model, tokens, mask, awpo::model::Adapter::On, 128)?;
             let loss = stats.logprobs.sum().neg();
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             let _ = grads.len();

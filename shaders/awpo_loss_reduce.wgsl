@@ -7,6 +7,9 @@
 //   0 token-mean                  scale_b = 1 / N                 (N = all masked tokens)
 //   1 seq-mean-token-mean         scale_b = 1 / (B * n_b)
 //   2 seq-mean-token-sum-norm     scale_b = 1 / (B * norm_len)
+// With params.given_norm = 1 this batch is one micro-batch of a larger one: N, B and n_b are the
+// whole batch's (params.total_tokens, params.sequences, seq_tokens[b] = the tokens of row b's
+// sequence), so the micro-batches' losses sum to the whole batch's.
 //
 // Bindings (positional, see src/kernels/awpo_loss.rs)
 //   (the read/write column is what the kernel does; every binding is declared read_write
@@ -16,13 +19,24 @@
 //   2 out       : [8] f32 (loss, tokens, kl_ref, ratio_mean, clip_low_frac,
 //                          clip_high_frac, bad, approx_kl)                              write
 //   3 row_scale : [B] f32                                                               write
+//   4 seq_tokens: [B] f32 tokens of each row's sequence (a 1-element dummy when
+//                         given_norm = 0)                                              read
 
 @group(0) @binding(0) var<storage, read_write> rows: array<f32>;
 @group(0) @binding(1) var<storage, read_write> params: Params;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 @group(0) @binding(3) var<storage, read_write> row_scale: array<f32>;
+@group(0) @binding(4) var<storage, read_write> seq_tokens: array<f32>;
 
-fn scale(n_row: f32, total: f32) -> f32 {
+fn scale(row: u32, n_row: f32, total: f32) -> f32 {
+    if params.given_norm == 1u {
+        if params.agg == 0u {
+            return 1.0 / params.total_tokens;
+        } else if params.agg == 1u {
+            return 1.0 / (params.sequences * seq_tokens[row]);
+        }
+        return 1.0 / (params.sequences * params.norm_len);
+    }
     let b = f32(params.rows);
     if params.agg == 0u {
         return 1.0 / total;
@@ -47,7 +61,7 @@ fn main(@builtin(local_invocation_index) lid: u32) {
 
     var loss = vec4<f32>(0.0);
     for (var b = lid; b < params.rows; b += WG) {
-        let w = scale(rows[8u * b + 1u], total);
+        let w = scale(b, rows[8u * b + 1u], total);
         row_scale[b] = w;
         loss.x += w * rows[8u * b];
     }

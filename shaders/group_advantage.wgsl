@@ -8,7 +8,8 @@
 //      relatively accurate even when a group's rewards differ by far less than their size);
 //   3. population std from deviations snapped to 0 when |d| <= zero_tol;
 //   4. Ao = do/den_o, Ar = dr/den_r, c = lambda*g*w*Ar (advantage mode), clipped to
-//      +-kappa*|Ao| (Ao != 0) or +-c_max (Ao == 0); A = Ao + c.
+//      +-c_max in a flat group (every snapped outcome deviation is 0, counted in pass 3) and to
+//      +-kappa*|Ao| in any other group (0 for a sample at its group's mean); A = Ao + c.
 // Non-finite rewards are detected on their bit pattern (WGSL may assume no NaN) and counted.
 //
 // Bindings (positional, see src/kernels/group_advantage.rs)
@@ -137,9 +138,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     acc = vec4<f32>(0.0);
     for (var i = lid; i < size; i += WG) {
         let d = snapped(streams(base + i), first_mean, correction);
-        acc += vec4<f32>(d * d, 0.0, 0.0);
+        acc += vec4<f32>(d * d, select(0.0, 1.0, d.x != 0.0), 0.0);
     }
-    let sd = sqrt(workgroup_sum(lid, acc).xy / n);
+    let spread = workgroup_sum(lid, acc);
+    let sd = sqrt(spread.xy / n);
+    let flat = spread.z == 0.0;
 
     var den = vec2<f32>(1.0);
     if u.scale == 0u {
@@ -158,7 +161,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         if params.mix == 0u {
             c = params.lambda * g * w * (d.y / den.y);
         }
-        let bound = select(params.c_max, params.kappa * abs(ao), ao != 0.0);
+        let bound = select(params.kappa * abs(ao), params.c_max, flat);
         acc.x += select(0.0, 1.0, abs(c) > bound);
         adv[base + i] = ao + clamp(c, -bound, bound);
     }

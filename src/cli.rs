@@ -167,9 +167,15 @@ fn check(args: CheckArgs) -> Result<bool> {
     // The first run compiles the kernels; the second is timed.
     selfcheck::compare(&selected.device, &inputs, &cfg.algo)?;
     let c = selfcheck::compare(&selected.device, &inputs, &cfg.algo)?;
-    let rows = [("advantage", c.adv), ("group stats", c.group_stats), ("loss", c.loss), ("d loss/d logp", c.grad)];
+    let rows = [
+        ("advantage", c.adv),
+        ("group stats", c.group_stats),
+        ("loss", c.loss),
+        ("loss statistics", c.loss_stats),
+        ("d loss/d logp", c.grad),
+    ];
     for (name, err) in rows {
-        println!("{name:<14} max scaled error {err:.2e}");
+        println!("{name:<16} max scaled error {err:.2e}");
     }
     println!("tokens on a clip boundary (excluded from the gradient check): {}", c.boundary_tokens);
     println!("advantage {:.2?}, loss forward+backward {:.2?} (warm, incl. read-back)", c.advantage_time, c.loss_time);

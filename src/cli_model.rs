@@ -9,7 +9,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::device::{self, Backend, DeviceConfig};
 use crate::error::{Error, Result};
 use crate::model::logprob::token_stats;
-use crate::model::{CausalLm, ModelError, peft};
+use crate::model::{Adapter, CausalLm, ModelError, peft};
 use crate::tokenizer::TextTokenizer;
 
 /// `awpo perplexity` options.
@@ -80,12 +80,13 @@ fn nll(
     let (mut total, mut count, mut start) = (0.0f64, 0usize, 0usize);
     while start + 1 < ids.len() {
         let end = (start + context).min(ids.len());
+        model.check_ids(&ids[start..end], end - start)?;
         let window: Vec<i64> = ids[start..end].iter().map(|&i| i64::from(i)).collect();
         let t = window.len();
         let tokens = Tensor::<2, Int>::from_data(TensorData::new(window, [1, t]), &device);
         let mask = Tensor::<2, Int>::ones([1, t], &device);
-        let stats = token_stats(model, tokens, mask, true, 256)?;
-        let sum: f32 = stats.logprobs.sum().into_scalar();
+        let stats = token_stats(model, tokens, mask, Adapter::On, 256)?;
+        let sum: f32 = crate::reduce::sum_all(stats.logprobs.reshape([t - 1])).into_scalar();
         total -= f64::from(sum);
         count += t - 1;
         progress.inc((t - 1) as u64);

@@ -107,18 +107,18 @@ pub fn adapters() -> Vec<Adapter> {
     Vec::new()
 }
 
-/// The most bytes one tensor may occupy on `device`: on wgpu the smallest
-/// `max_storage_buffer_binding_size` of this machine's adapters (a larger tensor fails in a
-/// background thread and leaves wrong results, so callers check first); `None` elsewhere.
+/// The most bytes one tensor may occupy on `device`: on wgpu the
+/// `max_storage_buffer_binding_size` of the adapter the device runs on (a larger tensor fails in
+/// a background thread and leaves wrong results, so callers check first); `None` elsewhere.
 pub fn binding_limit(device: &Device) -> Option<u64> {
     #[cfg(feature = "wgpu")]
     {
         use burn::backend::DispatchDevice;
         match device.as_dispatch().clone().inner() {
-            DispatchDevice::Cube(cubecl::Device::Wgpu(_)) => {
+            DispatchDevice::Cube(cubecl::Device::Wgpu(wgpu)) => {
                 // Enumerating adapters creates a wgpu instance: once per process, not per forward.
-                static LIMIT: std::sync::OnceLock<Option<u64>> = std::sync::OnceLock::new();
-                *LIMIT.get_or_init(|| adapters().iter().map(|a| a.max_binding_bytes).min())
+                static ADAPTERS: std::sync::OnceLock<Vec<Adapter>> = std::sync::OnceLock::new();
+                limit_of(&wgpu.kind, ADAPTERS.get_or_init(adapters))
             }
             _ => None,
         }
@@ -127,6 +127,24 @@ pub fn binding_limit(device: &Device) -> Option<u64> {
     {
         let _ = device;
         None
+    }
+}
+
+/// The binding limit of the adapter `kind` names among `adapters`; for a kind that names none
+/// (wgpu's own default choice), the smallest limit, which is safe on any of them.
+#[cfg(feature = "wgpu")]
+fn limit_of(kind: &cubecl::device::WgpuDeviceKind, adapters: &[Adapter]) -> Option<u64> {
+    use cubecl::device::WgpuDeviceKind as W;
+    let wanted = match kind {
+        W::DiscreteGpu(i) => Some(DeviceKind::DiscreteGpu(*i)),
+        W::IntegratedGpu(i) => Some(DeviceKind::IntegratedGpu(*i)),
+        W::VirtualGpu(i) => Some(DeviceKind::VirtualGpu(*i)),
+        W::Cpu => Some(DeviceKind::Cpu),
+        _ => None,
+    };
+    match wanted.and_then(|k| adapters.iter().find(|a| a.kind == k)) {
+        Some(a) => Some(a.max_binding_bytes),
+        None => adapters.iter().map(|a| a.max_binding_bytes).min(),
     }
 }
 
@@ -182,4 +200,27 @@ fn cuda(index: usize) -> Result<Selected, DeviceError> {
 #[cfg(not(feature = "cuda"))]
 fn cuda(_: usize) -> Result<Selected, DeviceError> {
     Err(DeviceError::NotCompiled("cuda"))
+}
+
+#[cfg(all(test, feature = "wgpu"))]
+mod tests {
+    use super::*;
+    use cubecl::device::WgpuDeviceKind as W;
+
+    #[test]
+    fn the_binding_limit_is_the_selected_adapters() {
+        let adapter = |kind: DeviceKind, hardware: bool, max_binding_bytes: u64| Adapter {
+            name: format!("{kind:?}"),
+            api: "Vulkan".into(),
+            kind,
+            hardware,
+            max_binding_bytes,
+        };
+        // A real GPU next to an installed lavapipe (128 MiB per binding).
+        let machine = [adapter(DeviceKind::DiscreteGpu(0), true, 4 << 30), adapter(DeviceKind::Cpu, false, 128 << 20)];
+        assert_eq!(limit_of(&W::DiscreteGpu(0), &machine), Some(4 << 30));
+        assert_eq!(limit_of(&W::Cpu, &machine), Some(128 << 20));
+        assert_eq!(limit_of(&W::DefaultDevice, &machine), Some(128 << 20), "unknown: the safe minimum");
+        assert_eq!(limit_of(&W::DiscreteGpu(0), &[]), None);
+    }
 }

@@ -34,6 +34,9 @@ pub enum Error {
     /// An evaluation.
     #[error(transparent)]
     Eval(#[from] crate::eval::EvalError),
+    /// A training run (boxed: it carries other modules' errors with their context).
+    #[error(transparent)]
+    Train(Box<crate::train::TrainError>),
     /// A chat template.
     #[error(transparent)]
     Chat(#[from] crate::chat::ChatError),
@@ -45,6 +48,12 @@ pub enum Error {
         /// Why.
         source: std::io::Error,
     },
+}
+
+impl From<crate::train::TrainError> for Error {
+    fn from(e: crate::train::TrainError) -> Self {
+        Error::Train(Box::new(e))
+    }
 }
 
 /// `Result` with [`Error`].

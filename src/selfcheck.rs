@@ -8,7 +8,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::algo::reference::{self, LossInput};
+use crate::algo::reference::{self, LossInput, LossStats};
 use crate::algo::{AlgoConfig, LossBatch, advantage, loss};
 use crate::error::Result;
 
@@ -82,6 +82,10 @@ pub struct Comparison {
     pub group_stats: f64,
     /// `|loss - loss_ref| / sum |row_scale · loss_t|`.
     pub loss: f64,
+    /// Largest scaled error of the loss statistics (token count, KL to the reference, ratio
+    /// mean, clip shares, approximate KL) against the reference's; each clip share may differ by
+    /// the share of tokens on a clip boundary (either side is right there).
+    pub loss_stats: f64,
     /// `max |g - g_ref| / max |g_ref|` over tokens not on a clip boundary.
     pub grad: f64,
     /// Tokens whose ratio lies within 1e-5 of a clip boundary (either branch is right there).
@@ -142,6 +146,7 @@ pub fn compare(device: &Device, inputs: &Inputs, cfg: &AlgoConfig) -> Result<Com
         ref_logp: &inputs.ref_logp,
         adv: &adv_in,
         mask: &inputs.mask,
+        norm: None,
     };
     let want_loss = reference::awpo_loss(&loss_in, &spec)?;
     let start = Instant::now();
@@ -154,13 +159,19 @@ pub fn compare(device: &Device, inputs: &Inputs, cfg: &AlgoConfig) -> Result<Com
         ref_logp: Some(tensor2(&inputs.ref_logp, &grad_device)),
         adv: Tensor::<1>::from_data(TensorData::new(adv_in.clone(), [b]), &grad_device),
         mask: tensor2(&inputs.mask, &grad_device),
+        norm: None,
     };
-    let (value, _) = loss(batch, cfg)?;
+    let (value, got) = loss(batch, cfg)?;
     let grads = value.backward();
     let grad = logp.grad(&grads).map(to_vec).unwrap_or_default();
     let loss_time = start.elapsed();
 
     let (lo, hi) = (1.0 - spec.eps_low, 1.0 + spec.eps_high);
+    let boundary = (0..b * t)
+        .filter(|&i| inputs.mask[i] == 1.0)
+        .map(|i| (f64::from(inputs.logp[i]) - f64::from(inputs.old_logp[i])).exp())
+        .filter(|r| (r - lo).abs() < 1e-5 || (r - hi).abs() < 1e-5)
+        .count() as f64;
     let grad_scale = want_loss.grad.iter().fold(0.0f64, |m, x| m.max(x.abs())).max(f64::MIN_POSITIVE);
     let mut cmp = Comparison {
         adv: scaled_max(&adv, &want.adv),
@@ -168,6 +179,7 @@ pub fn compare(device: &Device, inputs: &Inputs, cfg: &AlgoConfig) -> Result<Com
         loss: nan_is_inf(
             (f64::from(value_of(&value)) - want_loss.stats.loss).abs() / want_loss.abs_mass.max(f64::MIN_POSITIVE),
         ),
+        loss_stats: stats_error(&got, &want_loss.stats, boundary),
         advantage_time,
         loss_time,
         ..Comparison::default()
@@ -187,6 +199,24 @@ pub fn compare(device: &Device, inputs: &Inputs, cfg: &AlgoConfig) -> Result<Com
         cmp.grad = cmp.grad.max(nan_is_inf(err));
     }
     Ok(cmp)
+}
+
+/// The largest scaled error of `got`'s statistics against the reference's `want`; a clip share
+/// may be off by `boundary` tokens out of all of them.
+fn stats_error(got: &LossStats, want: &LossStats, boundary: f64) -> f64 {
+    let slack = boundary / want.tokens.max(1.0);
+    let pairs = [
+        (got.tokens, want.tokens, 0.0),
+        (got.kl_ref, want.kl_ref, 0.0),
+        (got.ratio_mean, want.ratio_mean, 0.0),
+        (got.clip_low_frac, want.clip_low_frac, slack),
+        (got.clip_high_frac, want.clip_high_frac, slack),
+        (got.approx_kl, want.approx_kl, 0.0),
+    ];
+    pairs
+        .iter()
+        .map(|&(g, w, allowed)| nan_is_inf((((g - w).abs() - allowed).max(0.0)) / w.abs().max(1.0)))
+        .fold(0.0, f64::max)
 }
 
 fn value_of(loss: &Tensor<1>) -> f32 {

@@ -28,3 +28,5 @@ mod objective;
 mod tasks;
 #[path = "e2e/train.rs"]
 mod train;
+#[path = "e2e/update.rs"]
+mod update;

@@ -1,5 +1,9 @@
 //! WGSL kernels against the f64 specification on a real wgpu adapter (lavapipe in CI), with
 //! outputs poisoned (NaN) before every launch; naga validation of every rendered shader (CPU).
+//!
+//! A harness of its own (libtest-mimic), so that on a machine without a wgpu adapter the GPU
+//! tests are reported as *ignored*, with the reason, instead of passing without running; with
+//! `AWPO_REQUIRE_GPU=1` (CI) a missing adapter fails them.
 
 mod common;
 
@@ -8,9 +12,8 @@ use awpo::algo::{AlgoConfig, KernelMode, LossBatch, ObjectiveError, advantage, l
 use awpo::kernels::source::{ALL, WORKGROUP_SIZE, render};
 use awpo::selfcheck::{Inputs, compare};
 use burn::tensor::{Device, Tensor, TensorData};
-use common::{assert_close, configs, finite_difference_check, gpu_device, seed};
+use common::{assert_close, configs, finite_difference_check, gpu_device, seed, split_check};
 
-#[test]
 fn naga_validates_every_rendered_shader() {
     for shader in ALL {
         let text = render(&shader, WORKGROUP_SIZE);
@@ -22,14 +25,8 @@ fn naga_validates_every_rendered_shader() {
     }
 }
 
-fn device() -> Option<Device> {
-    awpo::kernels::set_poison_outputs(true);
-    gpu_device()
-}
-
-#[test]
-fn wgsl_matches_the_reference_across_group_sizes_and_knobs() {
-    let Some(device) = device() else { return };
+fn wgsl_matches_the_reference_across_group_sizes_and_knobs(device: &Device) {
+    let device = device.clone();
     assert!(awpo::kernels::kernels_available(&device));
     // (P, G, T): G = 1 gives zero advantages; G = 256 fills a workgroup; G = 300 loops past it.
     let shapes = [(5, 1, 33), (7, 2, 64), (6, 8, 129), (4, 16, 300), (3, 64, 40), (2, 256, 20), (1, 300, 17)];
@@ -43,9 +40,8 @@ fn wgsl_matches_the_reference_across_group_sizes_and_knobs() {
     }
 }
 
-#[test]
-fn wgsl_handles_grids_past_65535_workgroups() {
-    let Some(device) = device() else { return };
+fn wgsl_handles_grids_past_65535_workgroups(device: &Device) {
+    let device = device.clone();
     let cfg = AlgoConfig { kernel: KernelMode::Wgsl, kl_beta: 0.02, ..AlgoConfig::default() };
     // 70,000 groups: the advantage grid needs a second dimension.
     let inputs = Inputs::random(70_000, 2, 1, seed("grids: 70000 groups"));
@@ -58,9 +54,8 @@ fn wgsl_handles_grids_past_65535_workgroups() {
     assert_close(&c, "B=65600 T=256");
 }
 
-#[test]
-fn tensor_twin_on_wgpu_matches_the_reference() {
-    let Some(device) = device() else { return };
+fn tensor_twin_on_wgpu_matches_the_reference(device: &Device) {
+    let device = device.clone();
     let inputs = Inputs::random(8, 8, 96, seed("tensor twin on wgpu"));
     for (k, cfg) in configs(KernelMode::Tensor).iter().enumerate() {
         let c = compare(&device, &inputs, cfg).expect("valid inputs");
@@ -68,15 +63,19 @@ fn tensor_twin_on_wgpu_matches_the_reference() {
     }
 }
 
-#[test]
-fn wgsl_gradient_matches_finite_differences() {
-    let Some(device) = device() else { return };
+fn micro_batches_under_the_whole_batch_normaliser_sum_to_the_whole_batch_on_wgpu(device: &Device) {
+    let device = device.clone();
+    split_check(&device, KernelMode::Wgsl, "wgsl split");
+    split_check(&device, KernelMode::Tensor, "tensor twin split on wgpu");
+}
+
+fn wgsl_gradient_matches_finite_differences(device: &Device) {
+    let device = device.clone();
     finite_difference_check(&device, KernelMode::Wgsl, "wgsl finite differences");
 }
 
-#[test]
-fn bad_input_is_a_typed_error_on_wgpu() {
-    let Some(device) = device() else { return };
+fn bad_input_is_a_typed_error_on_wgpu(device: &Device) {
+    let device = device.clone();
     let cfg = AlgoConfig { kernel: KernelMode::Wgsl, ..AlgoConfig::default() };
     let mut r = vec![0.5f32; 3 * 4 * 2];
     r[2 * (4 + 2) + 1] = f32::NAN; // group 1, sample 2, reasoning
@@ -100,6 +99,7 @@ fn bad_input_is_a_typed_error_on_wgpu() {
             ref_logp: None,
             adv: Tensor::<1>::from_data(TensorData::new(vec![1.0f32, -1.0, 0.5], [b]), &device),
             mask: t2(&x.mask),
+            norm: None,
         };
         loss(batch, &cfg)
     };
@@ -122,9 +122,24 @@ fn bad_input_is_a_typed_error_on_wgpu() {
     assert!(v.is_finite() && stats.tokens == (b * t - 1) as f64, "{v} {stats:?}");
 }
 
-#[test]
-fn guarded_sums_are_right_where_burn_reductions_are_not() {
-    let Some(device) = device() else { return };
+fn the_global_gradient_norm_is_right_for_factors_past_262144_elements(device: &Device) {
+    let device = device.clone();
+    // A [2048, 160] LoRA factor (327,680 elements: a plain 1-D burn sum of its squares is
+    // wrong on lavapipe) next to a small one; the norm on wgpu against the CPU backend and f64.
+    let big: Vec<f32> = (0..2048 * 160).map(|i| ((i * 37 % 101) as f32 - 50.0) * 1e-3).collect();
+    let small: Vec<f32> = (0..8 * 3).map(|i| i as f32 * 0.5).collect();
+    let want = big.iter().chain(&small).map(|&x| f64::from(x) * f64::from(x)).sum::<f64>().sqrt();
+    let norm = |d: &Device| {
+        let t = |v: &[f32], shape: [usize; 2]| Tensor::<2>::from_data(TensorData::new(v.to_vec(), shape), d);
+        awpo::train::optim::global_norm([t(&big, [2048, 160]), t(&small, [8, 3])]).expect("read back")
+    };
+    let (gpu, cpu) = (norm(&device), norm(&Device::flex()));
+    assert!((gpu - want).abs() <= 1e-5 * want, "wgpu {gpu} vs f64 {want}");
+    assert!((gpu - cpu).abs() <= 1e-5 * want, "wgpu {gpu} vs cpu {cpu}");
+}
+
+fn guarded_sums_are_right_where_burn_reductions_are_not(device: &Device) {
+    let device = device.clone();
     // Shapes from burn-0.22.md where cubecl 0.11.3's reduce returns wrong sums on lavapipe.
     let long: Vec<f32> = (0..2 * 300_000).map(|i| ((i % 7) as f32) * 0.25).collect();
     let want: Vec<f64> = long.chunks(300_000).map(|r| r.iter().map(|&x| f64::from(x)).sum()).collect();
@@ -144,9 +159,8 @@ fn guarded_sums_are_right_where_burn_reductions_are_not() {
 }
 
 /// The decoder on wgpu (lavapipe in CI) against Hugging Face's logits: one fixture per family.
-#[test]
-fn hf_logit_parity_on_wgpu() {
-    let Some(device) = device() else { return };
+fn hf_logit_parity_on_wgpu(device: &Device) {
+    let device = device.clone();
     for name in ["llama_untied_rope_scaling", "qwen2_untied", "qwen3_tied"] {
         common::fixtures::parity(name, &device);
     }
@@ -154,9 +168,8 @@ fn hf_logit_parity_on_wgpu() {
 
 /// A weight larger than one storage binding is refused with a clear error before any upload
 /// (on wgpu it would otherwise fail in a background thread and leave wrong results).
-#[test]
-fn oversized_weights_are_refused_on_wgpu() {
-    let Some(device) = device() else { return };
+fn oversized_weights_are_refused_on_wgpu(device: &Device) {
+    let device = device.clone();
     let limit = awpo::device::binding_limit(&device).expect("wgpu has a binding limit");
     let text = std::fs::read_to_string(common::fixtures::fixture("qwen3_tied").join("config.json")).expect("config");
     let path = std::path::Path::new("config.json");
@@ -168,9 +181,8 @@ fn oversized_weights_are_refused_on_wgpu() {
 
 /// KV-cached decoding on wgpu: cached logits equal a full recompute on ragged rows, and the real
 /// SmolLM2-135M-Instruct GGUF answers "Paris" under greedy decoding.
-#[test]
-fn kv_cached_generation_on_wgpu() {
-    let Some(device) = device() else { return };
+fn kv_cached_generation_on_wgpu(device: &Device) {
+    let device = device.clone();
     let seed = common::seed("kv_cached_generation_on_wgpu");
     let model = common::generation::tiny(&device);
     let rows = common::generation::prompts(seed, &[7, 3, 10], model.config().vocab_size);
@@ -184,12 +196,11 @@ fn kv_cached_generation_on_wgpu() {
 
 /// A smoke run of the trainer's step on wgpu (lavapipe in CI): the built-in tiny model, two AWPO
 /// steps through the WGSL advantage and loss kernels; finite metrics, adapters move, base fixed.
-#[test]
-fn two_training_steps_on_wgpu() {
+fn two_training_steps_on_wgpu(device: &Device) {
     use awpo::model::export::base_tensors;
     use awpo::prompt::{PromptConfig, Prompter, ToolsIn};
     use awpo::train::{builtin, optim::AdamW, step};
-    let Some(device) = device() else { return };
+    let device = device.clone();
     let device = device.autodiff();
     // naive-sum: the varying reasoning scores alone give a random-init policy advantages.
     let sets = ["algo.kernel=wgsl".to_string(), "algo.mode=naive-sum".to_string()];
@@ -213,7 +224,7 @@ fn two_training_steps_on_wgpu() {
         algo: &cfg.algo,
         generate: &generate,
         group: 4,
-        micro_batch: 8,
+        micro_batch: 3,
         num_iterations: 1,
         threads: 1,
     };
@@ -228,4 +239,59 @@ fn two_training_steps_on_wgpu() {
         assert!(m.loss.is_finite() && m.grad_norm.is_finite() && m.grad_norm > 0.0, "{m:?}");
     }
     assert_eq!(base_tensors(&model).expect("base"), base, "base weights bit-identical on wgpu");
+}
+
+/// A test that needs a wgpu adapter.
+type GpuTest = fn(&Device);
+
+/// The tests that need a wgpu adapter, by name.
+const GPU_TESTS: &[(&str, GpuTest)] = &[
+    (
+        "wgsl_matches_the_reference_across_group_sizes_and_knobs",
+        wgsl_matches_the_reference_across_group_sizes_and_knobs,
+    ),
+    ("wgsl_handles_grids_past_65535_workgroups", wgsl_handles_grids_past_65535_workgroups),
+    ("tensor_twin_on_wgpu_matches_the_reference", tensor_twin_on_wgpu_matches_the_reference),
+    (
+        "micro_batches_under_the_whole_batch_normaliser_sum_to_the_whole_batch_on_wgpu",
+        micro_batches_under_the_whole_batch_normaliser_sum_to_the_whole_batch_on_wgpu,
+    ),
+    ("wgsl_gradient_matches_finite_differences", wgsl_gradient_matches_finite_differences),
+    ("bad_input_is_a_typed_error_on_wgpu", bad_input_is_a_typed_error_on_wgpu),
+    (
+        "the_global_gradient_norm_is_right_for_factors_past_262144_elements",
+        the_global_gradient_norm_is_right_for_factors_past_262144_elements,
+    ),
+    ("guarded_sums_are_right_where_burn_reductions_are_not", guarded_sums_are_right_where_burn_reductions_are_not),
+    ("hf_logit_parity_on_wgpu", hf_logit_parity_on_wgpu),
+    ("oversized_weights_are_refused_on_wgpu", oversized_weights_are_refused_on_wgpu),
+    ("kv_cached_generation_on_wgpu", kv_cached_generation_on_wgpu),
+    ("two_training_steps_on_wgpu", two_training_steps_on_wgpu),
+];
+
+fn main() {
+    let args = libtest_mimic::Arguments::from_args();
+    awpo::kernels::set_poison_outputs(true);
+    let device = gpu_device();
+    if device.is_none() {
+        eprintln!(
+            "{} GPU kernel tests ignored: no wgpu adapter on this machine (install Debian's mesa-vulkan-drivers for lavapipe; AWPO_REQUIRE_GPU=1 makes this a failure)",
+            GPU_TESTS.len()
+        );
+    }
+    let mut trials = vec![libtest_mimic::Trial::test("naga_validates_every_rendered_shader", || {
+        naga_validates_every_rendered_shader();
+        Ok(())
+    })];
+    for &(name, test) in GPU_TESTS {
+        let on = device.clone();
+        let trial = libtest_mimic::Trial::test(name, move || {
+            if let Some(d) = &on {
+                test(d);
+            }
+            Ok(())
+        });
+        trials.push(trial.with_ignored_flag(device.is_none()));
+    }
+    libtest_mimic::run(&args, trials).exit();
 }

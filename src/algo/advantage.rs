@@ -183,12 +183,14 @@ pub fn advantage_tensor(rewards: Tensor<3>, spec: &AdvantageSpec) -> (Tensor<2>,
         Weighting::Mid => mu_o.clone().mul(mu_o.clone().neg().add_scalar(1.0)).mul_scalar(4.0),
         Weighting::Off => mu_o.ones_like(),
     };
+    // Flat group: every snapped outcome deviation is exactly 0 (then the clip is ±c_max).
+    let flat = d_o.clone().not_equal_elem(0.0).float().sum_dim(1).equal_elem(0.0).expand([p, g]);
     let ao = d_o / den_o;
     let c = match spec.mix {
         Mix::Advantage => (d_r / den_r) * (gate.clone() * weight.clone()).mul_scalar(spec.lambda),
         Mix::RewardSum => ao.zeros_like(),
     };
-    let bound = ao.clone().abs().mul_scalar(spec.kappa).mask_fill(ao.clone().equal_elem(0.0), spec.c_max);
+    let bound = ao.clone().abs().mul_scalar(spec.kappa).mask_fill(flat, spec.c_max);
     let clip_frac = c.clone().abs().greater(bound.clone()).float().mean_dim(1);
     let adv = ao + c.max_pair(bound.clone().neg()).min_pair(bound);
     let stats = Tensor::cat(vec![mu_o, sd_o, mu_r, sd_r, gate, weight, clip_frac, bad], 1);

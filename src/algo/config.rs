@@ -106,9 +106,10 @@ pub struct AlgoConfig {
     pub weight: Weighting,
     /// Scale of the reasoning term (AWPO) or of the reasoning reward (naive-sum).
     pub lambda: f64,
-    /// Tailored clip: `|c_i| <= kappa·|Ao_i|` where the outcome advantage is non-zero.
+    /// Tailored clip: `|c_i| <= kappa·|Ao_i|` in a group whose outcomes differ (so a sample at
+    /// its group's mean, `Ao_i = 0`, gets no reasoning term).
     pub kappa: f64,
-    /// Tailored clip: `|c_i| <= c_max` where the outcome advantage is zero.
+    /// Tailored clip: `|c_i| <= c_max` in a flat group (every outcome alike, `std ro = 0`).
     pub c_max: f64,
     /// Added to the std before dividing.
     pub eps: f64,
@@ -175,9 +176,9 @@ pub struct AdvantageSpec {
     pub weight: Weighting,
     /// Reasoning scale (0 = GRPO).
     pub lambda: f64,
-    /// Clip relative to `|Ao|`.
+    /// Clip relative to `|Ao|` (groups whose outcomes differ).
     pub kappa: f64,
-    /// Clip where `Ao = 0`.
+    /// Clip of a flat group (`std ro = 0`).
     pub c_max: f64,
     /// Std offset.
     pub eps: f64,

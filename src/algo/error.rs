@@ -124,6 +124,14 @@ pub enum ObjectiveError {
         /// The value.
         value: f32,
     },
+    /// A whole-batch normaliser that cannot normalise (see `reference::Normaliser`).
+    #[error("loss normaliser: {field} = {value} (must be finite and > 0, one entry per row)")]
+    BadNormaliser {
+        /// The field.
+        field: &'static str,
+        /// Its value (the length, for a per-row list of the wrong length).
+        value: f64,
+    },
     /// WGSL requested on a device that cannot run it.
     #[error("algo.kernel = \"wgsl\" but the device {device} cannot run WGSL kernels (use \"auto\" or \"tensor\")")]
     KernelUnavailable {

@@ -6,7 +6,7 @@ use burn::tensor::{DType, Tensor};
 
 use super::config::{Aggregation, AlgoConfig, LossSpec};
 use super::error::{LossTensor, ObjectiveError};
-use super::reference::{self, LossStats};
+use super::reference::{self, LossStats, Normaliser};
 use super::{read_f32, use_wgsl};
 use crate::kernels::{LOSS_OUT_NAMES, LOSS_STATS, LossParams};
 use crate::reduce::{sum_all, sum_rows};
@@ -24,10 +24,27 @@ pub struct LossBatch {
     pub adv: Tensor<1>,
     /// 1 on generated tokens, 0 on prompt, tool output and padding `[B, T]`.
     pub mask: Tensor<2>,
+    /// The whole batch's normaliser when this is one micro-batch of it (its `seq_tokens` has
+    /// one entry per row of this micro-batch); `None` = this batch alone.
+    pub norm: Option<Normaliser>,
 }
 
-/// The kernel's parameter block for `spec` on `[B, T]`.
-pub fn kernel_params(spec: &LossSpec, rows: usize, cols: usize) -> LossParams {
+/// A whole-batch normaliser with its per-row token counts on the device.
+#[derive(Clone, Debug)]
+pub struct DeviceNorm {
+    /// Sequences in the whole batch.
+    pub sequences: f64,
+    /// Generated tokens in the whole batch.
+    pub tokens: f64,
+    /// `seq-mean-token-sum-norm`'s length.
+    pub norm_len: f64,
+    /// Tokens of each row's sequence `[B]`.
+    pub seq_tokens: Tensor<1>,
+}
+
+/// The kernel's parameter block for `spec` on `[B, T]`, under `norm` when given.
+pub fn kernel_params(spec: &LossSpec, rows: usize, cols: usize, norm: Option<&DeviceNorm>) -> LossParams {
+    let norm_len = spec.norm_len.map_or(cols as f32, |l| l as f32);
     LossParams {
         rows: rows as u32,
         cols: cols as u32,
@@ -40,7 +57,10 @@ pub fn kernel_params(spec: &LossSpec, rows: usize, cols: usize) -> LossParams {
         eps_low: spec.eps_low as f32,
         eps_high: spec.eps_high as f32,
         beta: spec.beta as f32,
-        norm_len: spec.norm_len.map_or(cols as f32, |l| l as f32),
+        norm_len: norm.map_or(norm_len, |n| n.norm_len as f32),
+        given_norm: u32::from(norm.is_some()),
+        sequences: norm.map_or(0.0, |n| n.sequences as f32),
+        total_tokens: norm.map_or(0.0, |n| n.tokens as f32),
         ..LossParams::default()
     }
 }
@@ -70,11 +90,25 @@ fn check_dims(batch: &LossBatch, use_ref: bool) -> Result<[usize; 2], ObjectiveE
 /// # Errors
 /// Mismatched shapes, an empty batch, a non-finite input on a generated token or a non-finite
 /// advantage (named by tensor, row and token), a mask value other than 0/1, a row without
-/// generated tokens, or `kernel = "wgsl"` on a device without WGSL.
+/// generated tokens, a normaliser that cannot normalise, or `kernel = "wgsl"` on a device
+/// without WGSL.
 pub fn loss(batch: LossBatch, cfg: &AlgoConfig) -> Result<(Tensor<1>, LossStats), ObjectiveError> {
     let spec = cfg.loss_spec();
     let use_ref = spec.beta > 0.0;
     let [b, t] = check_dims(&batch, use_ref)?;
+    if let Some(n) = &batch.norm {
+        n.check(b)?;
+    }
+    let device = batch.logp.device();
+    let norm = batch.norm.as_ref().map(|n| DeviceNorm {
+        sequences: n.sequences,
+        tokens: n.tokens,
+        norm_len: n.norm_len,
+        seq_tokens: Tensor::from_data(
+            burn::tensor::TensorData::new(n.seq_tokens.iter().map(|&v| v as f32).collect(), [b]),
+            &device,
+        ),
+    });
     let f32s = |x: Tensor<2>| x.cast(DType::F32);
     let batch = LossBatch {
         logp: f32s(batch.logp),
@@ -82,11 +116,12 @@ pub fn loss(batch: LossBatch, cfg: &AlgoConfig) -> Result<(Tensor<1>, LossStats)
         ref_logp: batch.ref_logp.filter(|_| use_ref).map(f32s),
         adv: batch.adv.cast(DType::F32),
         mask: f32s(batch.mask),
+        norm: None,
     };
-    let (out, rows) = if use_wgsl(cfg.kernel, &batch.logp.device())? {
-        wgsl(batch.clone(), &spec)
+    let (out, rows) = if use_wgsl(cfg.kernel, &device)? {
+        wgsl(batch.clone(), &spec, norm)
     } else {
-        loss_tensor(batch.clone(), &spec)
+        loss_tensor(batch.clone(), &spec, norm)
     };
     let table = read_f32(rows, "loss row sums")?;
     if let Some(row) = table.chunks(LOSS_STATS).position(|r| r[6] != 0.0 || r[1] == 0.0) {
@@ -125,23 +160,33 @@ fn locate(batch: &LossBatch, row: usize, t: usize) -> Result<(), ObjectiveError>
 }
 
 #[cfg(feature = "wgpu")]
-fn wgsl(batch: LossBatch, spec: &LossSpec) -> (Tensor<1>, Tensor<2>) {
+fn wgsl(batch: LossBatch, spec: &LossSpec, norm: Option<DeviceNorm>) -> (Tensor<1>, Tensor<2>) {
     let [b, t] = batch.logp.dims();
     let device = batch.logp.device();
     let ref_logp = batch.ref_logp.unwrap_or_else(|| Tensor::zeros([1, 1], &device));
-    let params = kernel_params(spec, b, t);
-    crate::kernels::awpo_loss(batch.logp, batch.old_logp, ref_logp, batch.adv, batch.mask, params)
+    let params = kernel_params(spec, b, t, norm.as_ref());
+    let seq_tokens = norm.map_or_else(|| Tensor::zeros([1], &device), |n| n.seq_tokens);
+    let inputs = crate::kernels::LossInputs {
+        logp: batch.logp,
+        old_logp: batch.old_logp,
+        ref_logp,
+        adv: batch.adv,
+        mask: batch.mask,
+        seq_tokens,
+    };
+    crate::kernels::awpo_loss(inputs, params)
 }
 
 #[cfg(not(feature = "wgpu"))]
-fn wgsl(_: LossBatch, _: &LossSpec) -> (Tensor<1>, Tensor<2>) {
+fn wgsl(_: LossBatch, _: &LossSpec, _: Option<DeviceNorm>) -> (Tensor<1>, Tensor<2>) {
     unreachable!("use_wgsl is false without the wgpu feature")
 }
 
 /// The burn tensor-op twin of `shaders/awpo_loss*.wgsl`: `out [8]` (out[0] tracked) and the
-/// per-row table `[B, 8]`, in the kernels' layouts. Masked-out tokens are zeroed before any
-/// arithmetic so that garbage there cannot reach the loss or the gradient.
-pub fn loss_tensor(batch: LossBatch, spec: &LossSpec) -> (Tensor<1>, Tensor<2>) {
+/// per-row table `[B, 8]`, in the kernels' layouts, under the whole batch's normaliser `norm`
+/// when given. Masked-out tokens are zeroed before any arithmetic so that garbage there cannot
+/// reach the loss or the gradient.
+pub fn loss_tensor(batch: LossBatch, spec: &LossSpec, norm: Option<DeviceNorm>) -> (Tensor<1>, Tensor<2>) {
     let [b, t] = batch.logp.dims();
     let on = batch.mask.clone().equal_elem(1.0);
     let off = on.clone().bool_not();
@@ -184,7 +229,7 @@ pub fn loss_tensor(batch: LossBatch, spec: &LossSpec) -> (Tensor<1>, Tensor<2>) 
     ];
     let table = Tensor::stack::<2>(columns.to_vec(), 1);
     let total = sum_all(counts.clone());
-    let scale = row_scale(counts, total.clone(), spec, t);
+    let scale = row_scale(counts, total.clone(), spec, t, norm);
     let loss = sum_all(sum_rows(loss_t) * scale);
     let n = total.clone().clamp_min(1.0);
     let mean = |x: &Tensor<1>| sum_all(x.clone()) / n.clone();
@@ -204,9 +249,17 @@ pub fn loss_tensor(batch: LossBatch, spec: &LossSpec) -> (Tensor<1>, Tensor<2>) 
     (out, table)
 }
 
-/// Aggregation weight per row `[B]` from the generated-token counts `[B]` and their total `[1]`.
-fn row_scale(counts: Tensor<1>, total: Tensor<1>, spec: &LossSpec, cols: usize) -> Tensor<1> {
+/// Aggregation weight per row `[B]` from the generated-token counts `[B]` and their total `[1]`,
+/// or from the whole batch's normaliser (`reference::row_scales`).
+fn row_scale(counts: Tensor<1>, total: Tensor<1>, spec: &LossSpec, cols: usize, norm: Option<DeviceNorm>) -> Tensor<1> {
     let [b] = counts.dims();
+    if let Some(n) = norm {
+        return match spec.agg {
+            Aggregation::TokenMean => counts.ones_like().div_scalar(n.tokens),
+            Aggregation::SeqMeanTokenMean => n.seq_tokens.mul_scalar(n.sequences).recip(),
+            Aggregation::SeqMeanTokenSumNorm => counts.ones_like().div_scalar(n.sequences * n.norm_len),
+        };
+    }
     match spec.agg {
         Aggregation::TokenMean => total.clamp_min(1.0).recip().expand([b]),
         Aggregation::SeqMeanTokenMean => {

@@ -131,6 +131,10 @@ pub fn group_advantage(
         };
         let g = gate(spec, sd_o, sd_r);
         let w = weight(spec, mu_o);
+        // The tailored clip is keyed on the group: `c_max` only where every outcome is alike
+        // (all centred outcomes snapped to 0), `kappa·|Ao_i|` for every sample of any other
+        // group, so a sample at its group's mean (Ao_i = 0) gets no reasoning term at all.
+        let flat = dev_o.iter().all(|&d| d == 0.0);
         let mut clipped = 0usize;
         for (d_o, d_r) in dev_o.iter().zip(&dev_r) {
             let ao = d_o / den_o;
@@ -138,7 +142,7 @@ pub fn group_advantage(
                 Mix::Advantage => spec.lambda * g * w * (d_r / den_r),
                 Mix::RewardSum => 0.0,
             };
-            let bound = if ao != 0.0 { spec.kappa * ao.abs() } else { spec.c_max };
+            let bound = if flat { spec.c_max } else { spec.kappa * ao.abs() };
             clipped += usize::from(c_raw.abs() > bound);
             out.adv.push(ao + c_raw.clamp(-bound, bound));
             out.outcome_adv.push(ao);
@@ -149,6 +153,63 @@ pub fn group_advantage(
         out.stats.push(GroupStats { mu_o, sd_o, mu_r, sd_r, gate: g, weight: w, clip_frac });
     }
     Ok(out)
+}
+
+/// The whole batch's normaliser, for a loss computed over parts (micro-batches) of a batch:
+/// with it, each part's loss is its exact share of the whole batch's loss, whatever the split,
+/// the padding or the order, and the parts' losses and gradients sum to the whole batch's.
+///
+/// Row `b` of a part is weighted by
+/// - `token-mean`: `1 / tokens`;
+/// - `seq-mean-token-mean`: `1 / (sequences · seq_tokens[b])`;
+/// - `seq-mean-token-sum-norm`: `1 / (sequences · norm_len)`.
+///
+/// A sequence (an episode) may be packed into several rows: each of its rows carries the
+/// sequence's whole token count, so the sequence counts once.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Normaliser {
+    /// Sequences (episodes) in the whole batch.
+    pub sequences: f64,
+    /// Generated tokens in the whole batch.
+    pub tokens: f64,
+    /// The constant length of `seq-mean-token-sum-norm` (`loss_norm_len`, else the whole
+    /// batch's padded length).
+    pub norm_len: f64,
+    /// Generated tokens of the sequence each row of this part belongs to, `[B]`.
+    pub seq_tokens: Vec<f64>,
+}
+
+impl Normaliser {
+    /// The normaliser of a batch taken alone: each row a sequence, `norm_len` the
+    /// configured length or the padded length `cols`. `counts` are the rows' generated tokens.
+    pub fn of_rows(counts: &[f64], cols: usize, spec: &LossSpec) -> Self {
+        Normaliser {
+            sequences: counts.len() as f64,
+            tokens: counts.iter().sum(),
+            norm_len: f64::from(spec.norm_len.unwrap_or(cols as u32)),
+            seq_tokens: counts.to_vec(),
+        }
+    }
+
+    /// The first value that cannot normalise a loss (not finite, or not positive), named.
+    ///
+    /// # Errors
+    /// [`ObjectiveError::BadNormaliser`].
+    pub fn check(&self, rows: usize) -> Result<(), ObjectiveError> {
+        let bad = |field: &'static str, value: f64| ObjectiveError::BadNormaliser { field, value };
+        for (field, value) in [("sequences", self.sequences), ("tokens", self.tokens), ("norm_len", self.norm_len)] {
+            if !(value.is_finite() && value > 0.0) {
+                return Err(bad(field, value));
+            }
+        }
+        if self.seq_tokens.len() != rows {
+            return Err(bad("seq_tokens (length)", self.seq_tokens.len() as f64));
+        }
+        match self.seq_tokens.iter().find(|v| !(v.is_finite() && **v > 0.0)) {
+            Some(&v) => Err(bad("seq_tokens", v)),
+            None => Ok(()),
+        }
+    }
 }
 
 /// Inputs of the token-level loss; all `[B, T]` except `adv` (`[B]`).
@@ -168,6 +229,8 @@ pub struct LossInput<'a> {
     pub adv: &'a [f32],
     /// 1 on generated tokens, 0 elsewhere.
     pub mask: &'a [f32],
+    /// The whole batch's normaliser when this is a part of it; `None` = this batch alone.
+    pub norm: Option<&'a Normaliser>,
 }
 
 /// Step statistics of the loss (token means over masked tokens).
@@ -305,17 +368,14 @@ pub fn check_row(
     Ok(())
 }
 
-/// Aggregation weight of each row given its generated-token counts.
-pub fn row_scales(counts: &[f64], cols: usize, spec: &LossSpec) -> Vec<f64> {
-    let b = counts.len() as f64;
-    let total: f64 = counts.iter().sum();
-    let norm = f64::from(spec.norm_len.unwrap_or(cols as u32));
-    counts
+/// Aggregation weight of each row under the normaliser `norm`.
+pub fn row_scales(norm: &Normaliser, spec: &LossSpec) -> Vec<f64> {
+    norm.seq_tokens
         .iter()
         .map(|&n| match spec.agg {
-            Aggregation::TokenMean => 1.0 / total,
-            Aggregation::SeqMeanTokenMean => 1.0 / (b * n),
-            Aggregation::SeqMeanTokenSumNorm => 1.0 / (b * norm),
+            Aggregation::TokenMean => 1.0 / norm.tokens,
+            Aggregation::SeqMeanTokenMean => 1.0 / (norm.sequences * n),
+            Aggregation::SeqMeanTokenSumNorm => 1.0 / (norm.sequences * norm.norm_len),
         })
         .collect()
 }
@@ -333,7 +393,10 @@ pub fn awpo_loss(input: &LossInput<'_>, spec: &LossSpec) -> Result<LossOutput, O
         check_row(row, input.adv[row], lp, olp, ref_row, m)?;
     }
     let counts: Vec<f64> = input.mask.chunks(t).map(|m| m.iter().map(|&x| f64::from(x)).sum()).collect();
-    let row_scale = row_scales(&counts, t, spec);
+    let own = Normaliser::of_rows(&counts, t, spec);
+    let norm = input.norm.unwrap_or(&own);
+    norm.check(b)?;
+    let row_scale = row_scales(norm, spec);
     let mut grad = vec![0.0; b * t];
     let (mut loss, mut abs_mass) = (0.0, 0.0);
     let mut sums = LossStats::default();

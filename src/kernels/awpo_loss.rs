@@ -21,17 +21,10 @@ pub(crate) struct LossForward {
     pub row_scale: CubeTensor,
 }
 
-/// Inputs `[B, T]` except `adv` `[B]`; `ref_logp` may be a 1-element dummy when `use_ref = 0`.
-pub(crate) fn forward(
-    logp: CubeTensor,
-    old_logp: CubeTensor,
-    ref_logp: CubeTensor,
-    adv: CubeTensor,
-    mask: CubeTensor,
-    mut params: LossParams,
-) -> (LossForward, LossParams) {
-    let (logp, old_logp, ref_logp) = (input(logp), input(old_logp), input(ref_logp));
-    let (adv, mask) = (input(adv), input(mask));
+/// Inputs `[B, T]` except `adv` and `seq_tokens` `[B]`; `ref_logp` may be a 1-element dummy
+/// when `use_ref = 0`, `seq_tokens` when `given_norm = 0`.
+pub(crate) fn forward(inputs: [CubeTensor; 6], mut params: LossParams) -> (LossForward, LossParams) {
+    let [logp, old_logp, ref_logp, adv, mask, seq_tokens] = inputs.map(input);
     let (b, t) = (params.rows as usize, params.cols as usize);
     let dl = output(&logp, [b, t]);
     let rows = output(&logp, [b, LOSS_STATS]);
@@ -43,7 +36,7 @@ pub(crate) fn forward(
     params.tokens_per_x = token_grid.0;
     let p = upload(&logp, &[params]);
     launch(AWPO_LOSS, row_grid, &[&logp, &old_logp, &ref_logp, &adv, &mask, &p, &dl, &rows]);
-    launch(AWPO_LOSS_REDUCE, (1, 1), &[&rows, &p, &out, &row_scale]);
+    launch(AWPO_LOSS_REDUCE, (1, 1), &[&rows, &p, &out, &row_scale, &seq_tokens]);
     (LossForward { out, rows, dl, row_scale }, params)
 }
 

@@ -21,14 +21,17 @@ pub trait AwpoKernels: Backend {
     /// Rewards `[P, G, 2]` → (advantages `[P, G]`, statistics `[P, 8]`).
     fn group_advantage(rewards: FloatTensor<Self>, params: AdvantageParams) -> (FloatTensor<Self>, FloatTensor<Self>);
 
-    /// (logp, old_logp, ref_logp `[B, T]`, adv `[B]`, mask `[B, T]`) → (out `[8]`, rows `[B, 8]`).
-    /// `out[0]` is the loss and carries the gradient to `logp`; the rest are statistics.
+    /// (logp, old_logp, ref_logp `[B, T]`, adv `[B]`, mask `[B, T]`, seq_tokens `[B]`) → (out
+    /// `[8]`, rows `[B, 8]`). `out[0]` is the loss and carries the gradient to `logp`; the rest
+    /// are statistics.
+    #[allow(clippy::too_many_arguments)] // one tensor per binding of the shader
     fn awpo_loss(
         logp: FloatTensor<Self>,
         old_logp: FloatTensor<Self>,
         ref_logp: FloatTensor<Self>,
         adv: FloatTensor<Self>,
         mask: FloatTensor<Self>,
+        seq_tokens: FloatTensor<Self>,
         params: LossParams,
     ) -> (FloatTensor<Self>, FloatTensor<Self>);
 }
@@ -44,9 +47,10 @@ impl AwpoKernels for CubeBackend {
         ref_logp: CubeTensor,
         adv: CubeTensor,
         mask: CubeTensor,
+        seq_tokens: CubeTensor,
         params: LossParams,
     ) -> (CubeTensor, CubeTensor) {
-        let (fwd, _) = awpo_loss::forward(logp, old_logp, ref_logp, adv, mask, params);
+        let (fwd, _) = awpo_loss::forward([logp, old_logp, ref_logp, adv, mask, seq_tokens], params);
         (fwd.out, fwd.rows)
     }
 }
@@ -81,17 +85,14 @@ impl<C: CheckpointStrategy> AwpoKernels for Autodiff<CubeBackend, C> {
         ref_logp: FloatTensor<Self>,
         adv: FloatTensor<Self>,
         mask: FloatTensor<Self>,
+        seq_tokens: FloatTensor<Self>,
         params: LossParams,
     ) -> (FloatTensor<Self>, FloatTensor<Self>) {
         let node = logp.node();
-        let (fwd, params) = awpo_loss::forward(
-            logp.into_primitive(),
-            Self::inner(old_logp),
-            Self::inner(ref_logp),
-            Self::inner(adv),
-            Self::inner(mask),
-            params,
-        );
+        let inner = [old_logp, ref_logp, adv, mask, seq_tokens].map(Self::inner);
+        let [old_logp, ref_logp, adv, mask, seq_tokens] = inner;
+        let (fwd, params) =
+            awpo_loss::forward([logp.into_primitive(), old_logp, ref_logp, adv, mask, seq_tokens], params);
         let rows = Self::from_inner(fwd.rows);
         let out = match AwpoLossBackward.prepare::<C>([node]).compute_bound().stateful() {
             OpsKind::Tracked(prep) => prep.finish((fwd.dl, fwd.row_scale, params), fwd.out),

@@ -55,26 +55,37 @@ pub fn group_advantage(rewards: Tensor<3>, params: AdvantageParams) -> (Tensor<2
     (Tensor::from_dispatch(adv), Tensor::from_dispatch(stats))
 }
 
-/// `shaders/awpo_loss*.wgsl`: (out `[8]`, per-row sums `[B, 8]`); `out[0]` is differentiable
-/// with respect to `logp` when `logp` is tracked. `ref_logp` may be any 1-element tensor when
-/// `params.use_ref = 0`.
+/// The inputs of [`awpo_loss`].
 #[cfg(feature = "wgpu")]
-pub fn awpo_loss(
-    logp: Tensor<2>,
-    old_logp: Tensor<2>,
-    ref_logp: Tensor<2>,
-    adv: Tensor<1>,
-    mask: Tensor<2>,
-    params: LossParams,
-) -> (Tensor<1>, Tensor<2>) {
+pub struct LossInputs {
+    /// `[B, T]`, tracked when training.
+    pub logp: Tensor<2>,
+    /// `[B, T]`.
+    pub old_logp: Tensor<2>,
+    /// `[B, T]`, or any 1-element tensor when `params.use_ref = 0`.
+    pub ref_logp: Tensor<2>,
+    /// `[B]`.
+    pub adv: Tensor<1>,
+    /// `[B, T]`.
+    pub mask: Tensor<2>,
+    /// `[B]` tokens of each row's sequence, or any 1-element tensor when `params.given_norm = 0`.
+    pub seq_tokens: Tensor<1>,
+}
+
+/// `shaders/awpo_loss*.wgsl`: (out `[8]`, per-row sums `[B, 8]`); `out[0]` is differentiable
+/// with respect to `logp` when `logp` is tracked.
+#[cfg(feature = "wgpu")]
+pub fn awpo_loss(inputs: LossInputs, params: LossParams) -> (Tensor<1>, Tensor<2>) {
     use burn::backend::Dispatch;
     use extension::AwpoKernels;
+    let LossInputs { logp, old_logp, ref_logp, adv, mask, seq_tokens } = inputs;
     let (out, rows) = <Dispatch as AwpoKernels>::awpo_loss(
         logp.into_dispatch(),
         old_logp.into_dispatch(),
         ref_logp.into_dispatch(),
         adv.into_dispatch(),
         mask.into_dispatch(),
+        seq_tokens.into_dispatch(),
         params,
     );
     (Tensor::from_dispatch(out), Tensor::from_dispatch(rows))

@@ -27,7 +27,7 @@ pub struct AdvantageParams {
     pub lambda: f32,
     /// Clip relative to `|Ao|`.
     pub kappa: f32,
-    /// Clip where `Ao = 0`.
+    /// Clip of a flat group (`std ro = 0`).
     pub c_max: f32,
     /// Std offset.
     pub eps: f32,
@@ -57,10 +57,11 @@ pub struct LossParams {
     pub use_ref: u32,
     /// Workgroups along x of the token grid (set by the launcher).
     pub tokens_per_x: u32,
+    /// 1: rows are weighted by the whole batch's normaliser (`sequences`, `total_tokens`,
+    /// `norm_len`, the `seq_tokens` binding); 0: by this batch alone.
+    pub given_norm: u32,
     /// Padding.
     pub pad0: u32,
-    /// Padding.
-    pub pad1: u32,
     /// Ratio clip below 1.
     pub eps_low: f32,
     /// Ratio clip above 1.
@@ -69,6 +70,14 @@ pub struct LossParams {
     pub beta: f32,
     /// Constant length of `seq-mean-token-sum-norm`.
     pub norm_len: f32,
+    /// The whole batch's sequences (`given_norm = 1`).
+    pub sequences: f32,
+    /// The whole batch's generated tokens (`given_norm = 1`).
+    pub total_tokens: f32,
+    /// Padding.
+    pub pad1: u32,
+    /// Padding.
+    pub pad2: u32,
 }
 
 /// Columns of the per-group statistics table `[P, 8]`.
@@ -99,7 +108,7 @@ mod tests {
     #[test]
     fn params_match_the_wgsl_layout() {
         assert_eq!(std::mem::size_of::<AdvantageParams>(), 64);
-        assert_eq!(std::mem::size_of::<LossParams>(), 48);
+        assert_eq!(std::mem::size_of::<LossParams>(), 64);
     }
 
     #[test]

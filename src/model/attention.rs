@@ -49,8 +49,8 @@ pub struct Context {
     /// `true` where query `i` may not see key `j`: `[B, 1, T, S]` (causal or padded key), `S`
     /// the keys after this call: `T`, or the cached ones plus `T`.
     pub mask: Tensor<4, Bool>,
-    /// Whether LoRA adapters are on.
-    pub adapter: bool,
+    /// Which weights run.
+    pub adapter: super::dropout::Adapter,
 }
 
 impl Attention {

@@ -10,6 +10,7 @@ use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
 
 use super::attention::{Attention, Context, LayerCache};
 use super::config::ModelConfig;
+use super::dropout::Adapter;
 use super::error::ModelError;
 use super::layers::{LoraLinear, Mlp, RmsNorm, frozen};
 use super::weights::{Limited, RandomWeights, TensorSource, Weights, fits};
@@ -78,6 +79,9 @@ impl CausalLm {
     /// # Errors
     /// Missing tensors, wrong shapes or dtypes.
     pub fn from_weights(config: ModelConfig, w: &dyn TensorSource, device: &Device) -> Result<Self, ModelError> {
+        if let Some((field, reason)) = config.problem() {
+            return Err(ModelError::Input(format!("model configuration: {field}: {reason}")));
+        }
         let limited = Limited { inner: w, limit: crate::device::binding_limit(device) };
         let w: &dyn TensorSource = &limited;
         let c = &config;
@@ -177,6 +181,24 @@ impl CausalLm {
         out
     }
 
+    /// Checks a batch's token ids against the vocabulary before they reach the embedding (an id
+    /// past it panics on the CPU backend and reads garbage on a GPU): `ids` is `[B, T]` row-major.
+    ///
+    /// # Errors
+    /// The first id outside the vocabulary, with its row and position.
+    pub fn check_ids(&self, ids: &[u32], t: usize) -> Result<(), ModelError> {
+        let v = self.config.vocab_size;
+        match ids.iter().position(|&id| id as usize >= v) {
+            None => Ok(()),
+            Some(i) => Err(ModelError::Input(format!(
+                "token id {} (row {}, position {}) is outside the model's vocabulary of {v}: is the tokenizer the model's own?",
+                ids[i],
+                i / t.max(1),
+                i % t.max(1)
+            ))),
+        }
+    }
+
     /// The configuration it was built from.
     pub fn config(&self) -> &ModelConfig {
         &self.config
@@ -187,12 +209,18 @@ impl CausalLm {
         self.embed_tokens.val().device()
     }
 
-    /// Final hidden states `[B, T, D]` (after `model.norm`) of `tokens` `[B, T]` under `mask`
-    /// `[B, T]` (1 = token, 0 = padding); `adapter = false` runs the base model.
+    /// Final hidden states `[B, T, D]` (after `model.norm`) of `tokens` `[B, T]` (ids below
+    /// the vocabulary size: see [`CausalLm::check_ids`]) under `mask`
+    /// `[B, T]` (1 = token, 0 = padding); [`Adapter::Off`] runs the base model.
     ///
     /// # Errors
     /// Shapes that differ, or an empty batch.
-    pub fn hidden(&self, tokens: Tensor<2, Int>, mask: Tensor<2, Int>, adapter: bool) -> Result<Tensor<3>, ModelError> {
+    pub fn hidden(
+        &self,
+        tokens: Tensor<2, Int>,
+        mask: Tensor<2, Int>,
+        adapter: Adapter,
+    ) -> Result<Tensor<3>, ModelError> {
         let [b, t] = tokens.dims();
         if mask.dims() != [b, t] || b == 0 || t == 0 {
             return Err(ModelError::Input(format!(
@@ -223,7 +251,7 @@ impl CausalLm {
     }
 
     /// Logits `[.., V]` of hidden states `[.., D]`.
-    pub fn logits_of<const N: usize>(&self, hidden: Tensor<N>, adapter: bool) -> Tensor<N> {
+    pub fn logits_of<const N: usize>(&self, hidden: Tensor<N>, adapter: Adapter) -> Tensor<N> {
         match &self.lm_head {
             Some(head) => head.forward(hidden, adapter),
             None => burn::tensor::module::linear(hidden, self.embed_tokens.val().transpose(), None),
@@ -238,7 +266,7 @@ impl CausalLm {
         &self,
         tokens: Tensor<2, Int>,
         mask: Tensor<2, Int>,
-        adapter: bool,
+        adapter: Adapter,
     ) -> Result<Tensor<3>, ModelError> {
         Ok(self.logits_of(self.hidden(tokens, mask, adapter)?, adapter))
     }

@@ -124,25 +124,7 @@ impl ModelConfig {
         }
         let heads = raw.num_attention_heads;
         let kv_heads = raw.num_key_value_heads.unwrap_or(heads);
-        for (field, value) in [
-            ("vocab_size", raw.vocab_size),
-            ("hidden_size", raw.hidden_size),
-            ("intermediate_size", raw.intermediate_size),
-            ("num_hidden_layers", raw.num_hidden_layers),
-            ("num_attention_heads", heads),
-            ("num_key_value_heads", kv_heads),
-        ] {
-            if value == 0 {
-                return Err(bad(field, "must be > 0".into()));
-            }
-        }
-        if !heads.is_multiple_of(kv_heads) {
-            return Err(bad("num_key_value_heads", format!("{kv_heads} does not divide num_attention_heads {heads}")));
-        }
-        let head_dim = raw.head_dim.unwrap_or(raw.hidden_size / heads);
-        if head_dim == 0 || !head_dim.is_multiple_of(2) {
-            return Err(bad("head_dim", format!("{head_dim} must be even and > 0")));
-        }
+        let head_dim = raw.head_dim.unwrap_or(raw.hidden_size / heads.max(1));
         // transformers 5 writes `rope_parameters`; 4.x writes `rope_theta` + `rope_scaling`.
         let params = raw.rope_parameters.as_ref();
         let rope_theta = raw.rope_theta.or_else(|| params.and_then(|p| p["rope_theta"].as_f64())).unwrap_or(10_000.0);
@@ -171,7 +153,7 @@ impl ModelConfig {
             }
         };
         let attention_bias = raw.attention_bias.unwrap_or(false);
-        Ok(ModelConfig {
+        let config = ModelConfig {
             architecture,
             vocab_size: raw.vocab_size,
             hidden_size: raw.hidden_size,
@@ -188,6 +170,48 @@ impl ModelConfig {
             o_bias: architecture != Architecture::Qwen2 && attention_bias,
             qk_norm: architecture == Architecture::Qwen3,
             max_position_embeddings: raw.max_position_embeddings.unwrap_or(4096),
-        })
+        };
+        config.problem().map_or(Ok(config), |(field, reason)| Err(bad(field, reason)))
+    }
+
+    /// The first value no decoder can be built with, as `(config.json key, reason)`: a zero or
+    /// absurd size, key/value heads that do not divide the query heads, an odd head width, a
+    /// non-finite or non-positive epsilon or RoPE base. Checked for every source (config.json
+    /// and GGUF metadata) before anything is allocated.
+    pub fn problem(&self) -> Option<(&'static str, String)> {
+        // Far above any released checkpoint, far below what would overflow an allocation.
+        const MAX_LAYERS: usize = 1024;
+        const MAX_WIDTH: usize = 1 << 20;
+        const MAX_VOCAB: usize = 1 << 24;
+        let sizes = [
+            ("vocab_size", self.vocab_size, MAX_VOCAB),
+            ("hidden_size", self.hidden_size, MAX_WIDTH),
+            ("intermediate_size", self.intermediate_size, MAX_WIDTH),
+            ("num_hidden_layers", self.num_hidden_layers, MAX_LAYERS),
+            ("num_attention_heads", self.num_attention_heads, MAX_WIDTH),
+            ("num_key_value_heads", self.num_key_value_heads, MAX_WIDTH),
+            ("head_dim", self.head_dim, MAX_WIDTH),
+        ];
+        for (field, value, max) in sizes {
+            if value == 0 || value > max {
+                return Some((field, format!("{value} must be in 1..={max}")));
+            }
+        }
+        let (heads, kv) = (self.num_attention_heads, self.num_key_value_heads);
+        if !heads.is_multiple_of(kv) {
+            return Some(("num_key_value_heads", format!("{kv} does not divide num_attention_heads {heads}")));
+        }
+        if !self.head_dim.is_multiple_of(2) {
+            return Some(("head_dim", format!("{} must be even (RoPE rotates pairs)", self.head_dim)));
+        }
+        if (heads * self.head_dim) as u64 > MAX_WIDTH as u64 {
+            return Some(("num_attention_heads", format!("{heads} heads of {} are too wide", self.head_dim)));
+        }
+        for (field, value) in [("rms_norm_eps", self.rms_norm_eps), ("rope_theta", self.rope_theta)] {
+            if !(value.is_finite() && value > 0.0) {
+                return Some((field, format!("{value} must be finite and > 0")));
+            }
+        }
+        None
     }
 }

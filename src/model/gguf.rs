@@ -329,7 +329,7 @@ impl Gguf {
             .get(&format!("{arch}.attention.key_length"))
             .and_then(Meta::as_u64)
             .map_or(hidden / heads.max(1), |v| v as usize);
-        Ok(ModelConfig {
+        let config = ModelConfig {
             architecture: self.architecture,
             vocab_size: vocab,
             hidden_size: hidden,
@@ -346,7 +346,22 @@ impl Gguf {
             o_bias: self.tensors.contains_key("blk.0.attn_output.bias"),
             qk_norm: self.tensors.contains_key("blk.0.attn_q_norm.weight"),
             max_position_embeddings: u("context_length").unwrap_or(4096),
-        })
+        };
+        // The same checks as config.json's, reported under the GGUF key the value came from.
+        let Some((field, reason)) = config.problem() else { return Ok(config) };
+        let key = match field {
+            "vocab_size" => "tokenizer.ggml.tokens".to_string(),
+            "hidden_size" => format!("{arch}.embedding_length"),
+            "intermediate_size" => format!("{arch}.feed_forward_length"),
+            "num_hidden_layers" => format!("{arch}.block_count"),
+            "num_attention_heads" => format!("{arch}.attention.head_count"),
+            "num_key_value_heads" => format!("{arch}.attention.head_count_kv"),
+            "head_dim" => format!("{arch}.attention.key_length"),
+            "rms_norm_eps" => format!("{arch}.attention.layer_norm_rms_epsilon"),
+            "rope_theta" => format!("{arch}.rope.freq_base"),
+            other => other.to_string(),
+        };
+        Err(ModelError::Json { path: self.path.clone(), field: key, reason })
     }
 }
 

@@ -85,6 +85,7 @@ impl CausalLm {
                 real.len()
             )));
         }
+        self.check_ids(tokens, t)?;
         let cfg = self.config();
         let device = self.device();
         let s = cache.slots() + t;
@@ -113,7 +114,7 @@ impl CausalLm {
         let x = self.embed_tokens.val().select(0, ids).reshape([b, t, cfg.hidden_size]);
         let (cos, sin) = super::rope::tables_at(cfg, &positions, [b, t], &device);
         let mask = Tensor::<4, Bool>::from_data(TensorData::new(mask, [b, 1, t, s]), &device);
-        let ctx = Context { cos, sin, mask, adapter };
+        let ctx = Context { cos, sin, mask, adapter: adapter.into() };
         let mut x = x;
         for (layer, slot) in self.layers.iter().zip(cache.layers.iter_mut()) {
             x = layer.forward(x, &ctx, Some(slot));

@@ -2,11 +2,11 @@
 //! optional LoRA adapter, and the SwiGLU MLP.
 
 use burn::module::{Module, Param};
-use burn::nn::{Dropout, DropoutConfig};
 use burn::tensor::activation::silu;
 use burn::tensor::module::linear;
 use burn::tensor::{Device, Tensor, TensorData};
 
+use super::dropout::{Adapter, dropout};
 use super::error::ModelError;
 use super::weights::TensorSource;
 
@@ -51,9 +51,13 @@ pub struct Lora {
     pub lora_a: Param<Tensor<2>>,
     /// `B`, `[r, out]` (PEFT's `lora_B.weight` is `[out, r]`).
     pub lora_b: Param<Tensor<2>>,
-    /// Dropout on the adapter's input; active only on an autodiff (training) device.
-    pub dropout: Dropout,
-    /// `alpha / r`.
+    /// Dropout probability on the adapter's input in training forwards ([`Adapter::Train`]).
+    #[module(skip)]
+    pub dropout: f64,
+    /// Mixed into the dropout seed, so each layer draws its own mask (from its name).
+    #[module(skip)]
+    pub salt: u64,
+    /// `alpha / r` (`alpha / √r` for rsLoRA).
     #[module(skip)]
     pub scale: f64,
 }
@@ -108,14 +112,26 @@ impl LoraLinear {
         self.weight.val().dims()
     }
 
-    /// Attaches trainable factors `A` `[in, r]`, `B` `[r, out]` (row-major values), with
-    /// `dropout` (in [0, 1)) on the adapter's input while training.
-    pub fn attach(&mut self, a: Vec<f32>, b: Vec<f32>, rank: usize, scale: f64, dropout: f64, device: &Device) {
+    /// Attaches trainable factors `A` `[in, r]`, `B` `[r, out]` (row-major values), scaled by
+    /// `scale`, with `dropout` (in [0, 1)) on the adapter's input in training forwards; `name`
+    /// (the layer's checkpoint name) seeds its masks.
+    #[allow(clippy::too_many_arguments)] // the factors and their three settings, as PEFT has them
+    pub fn attach(
+        &mut self,
+        name: &str,
+        a: Vec<f32>,
+        b: Vec<f32>,
+        rank: usize,
+        scale: f64,
+        dropout: f64,
+        device: &Device,
+    ) {
         let [d_in, d_out] = self.dims();
         self.lora = Some(Lora {
             lora_a: Param::from_data(TensorData::new(a, [d_in, rank]), device),
             lora_b: Param::from_data(TensorData::new(b, [rank, d_out]), device),
-            dropout: DropoutConfig::new(dropout.clamp(0.0, 0.99)).init(),
+            dropout: dropout.clamp(0.0, 0.99),
+            salt: super::dropout::salt(name),
             scale,
         });
     }
@@ -132,17 +148,17 @@ impl LoraLinear {
         ])
     }
 
-    /// `[.., in]` → `[.., out]`; `adapter = false` computes the base layer alone (the KL
+    /// `[.., in]` → `[.., out]`; [`Adapter::Off`] computes the base layer alone (the KL
     /// reference, with no second copy of the weights).
-    pub fn forward<const N: usize>(&self, x: Tensor<N>, adapter: bool) -> Tensor<N> {
+    pub fn forward<const N: usize>(&self, x: Tensor<N>, adapter: Adapter) -> Tensor<N> {
         let base = linear(x.clone(), self.weight.val(), self.bias.as_ref().map(Param::val));
-        match (&self.lora, adapter) {
-            (Some(l), true) => {
-                let low = linear(l.dropout.forward(x), l.lora_a.val(), None);
-                base + linear(low, l.lora_b.val(), None).mul_scalar(l.scale)
-            }
-            _ => base,
-        }
+        let Some(l) = self.lora.as_ref().filter(|_| adapter.is_on()) else { return base };
+        let x = match adapter {
+            Adapter::Train { seed } => dropout(x, l.dropout, seed ^ l.salt),
+            _ => x,
+        };
+        let low = linear(x, l.lora_a.val(), None);
+        base + linear(low, l.lora_b.val(), None).mul_scalar(l.scale)
     }
 
     /// `W + scale·A·B` as `[in, out]` values (for `awpo merge`).
@@ -168,7 +184,7 @@ pub struct Mlp {
 
 impl Mlp {
     /// `[B, T, D]` → `[B, T, D]`.
-    pub fn forward(&self, x: Tensor<3>, adapter: bool) -> Tensor<3> {
+    pub fn forward(&self, x: Tensor<3>, adapter: Adapter) -> Tensor<3> {
         let gate = silu(self.gate_proj.forward(x.clone(), adapter));
         self.down_proj.forward(gate * self.up_proj.forward(x, adapter), adapter)
     }

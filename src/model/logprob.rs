@@ -5,18 +5,20 @@ use burn::tensor::activation::log_softmax;
 use burn::tensor::{Int, Tensor};
 
 use super::causal_lm::CausalLm;
+use super::dropout::Adapter;
 use super::error::ModelError;
 
 /// Per-token statistics of a batch, `[B, T - 1]`: position `t` scores `tokens[t + 1]`.
 pub struct TokenStats {
     /// `log p(tokens[t + 1] | tokens[..=t])`; 0 where the target is padding.
     pub logprobs: Tensor<2>,
-    /// Entropy of the next-token distribution at `t`; 0 where the target is padding.
+    /// Entropy of the next-token distribution at `t`; 0 where the target is padding. A metric:
+    /// computed from detached log-probs, so it is never on the autodiff graph.
     pub entropy: Tensor<2>,
 }
 
 /// Log-probs and entropies of `tokens` `[B, T]` (mask `[B, T]`, 1 = token), `chunk` positions
-/// of logits at a time; `adapter = false` scores under the base model (the KL reference).
+/// of logits at a time; [`Adapter::Off`] scores under the base model (the KL reference).
 ///
 /// # Errors
 /// Shapes that differ, `T < 2`, `chunk = 0`.
@@ -24,7 +26,7 @@ pub fn token_stats(
     model: &CausalLm,
     tokens: Tensor<2, Int>,
     mask: Tensor<2, Int>,
-    adapter: bool,
+    adapter: Adapter,
     chunk: usize,
 ) -> Result<TokenStats, ModelError> {
     let [b, t] = tokens.dims();
@@ -51,7 +53,8 @@ pub fn token_stats(
         let logp = log_softmax(model.logits_of(hidden.clone().narrow(1, start, len), adapter), 2);
         let picked = logp.clone().gather(2, targets.clone().narrow(1, start, len).reshape([b, len, 1]));
         logprobs.push(picked.reshape([b, len]));
-        entropy.push((logp.clone().exp() * logp).sum_dim(2).neg().reshape([b, len]));
+        let detached = logp.detach();
+        entropy.push((detached.clone().exp() * detached).sum_dim(2).neg().reshape([b, len]));
         start += len;
     }
     Ok(TokenStats { logprobs: Tensor::cat(logprobs, 1) * keep.clone(), entropy: Tensor::cat(entropy, 1) * keep })

@@ -5,6 +5,7 @@
 pub mod attention;
 pub mod causal_lm;
 pub mod config;
+pub mod dropout;
 pub mod error;
 pub mod export;
 pub mod gguf;
@@ -17,6 +18,7 @@ pub mod weights;
 
 pub use causal_lm::CausalLm;
 pub use config::{Architecture, ModelConfig};
+pub use dropout::Adapter;
 pub use error::ModelError;
 pub use kv_cache::KvCache;
-pub use peft::LoraConfig;
+pub use peft::{AdapterConfig, LoraConfig};

@@ -28,6 +28,8 @@ pub struct LoraConfig {
     pub dropout: f64,
     /// Projections that get adapters (HF names: q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj).
     pub target_modules: Vec<String>,
+    /// rsLoRA: scale the update by `alpha / √r` instead of `alpha / r` (PEFT's `use_rslora`).
+    pub use_rslora: bool,
 }
 
 impl Default for LoraConfig {
@@ -37,11 +39,17 @@ impl Default for LoraConfig {
             alpha: 32.0,
             dropout: 0.0,
             target_modules: TARGETS.iter().map(|s| s.to_string()).collect(),
+            use_rslora: false,
         }
     }
 }
 
 impl LoraConfig {
+    /// The factor of the update `(x·A)·B`: `alpha / r`, or `alpha / √r` with rsLoRA.
+    pub fn scale(&self) -> f64 {
+        if self.use_rslora { self.alpha / (self.rank as f64).sqrt() } else { self.alpha / self.rank as f64 }
+    }
+
     /// Every invalid key.
     pub fn problems(&self) -> Vec<(&'static str, String)> {
         let mut out = Vec::new();
@@ -64,6 +72,23 @@ impl LoraConfig {
     }
 }
 
+/// An adapter's settings: ours, and, for an adapter loaded from disk, the whole
+/// `adapter_config.json` it came with (written back as it was, so PEFT's other keys survive a
+/// load → train → save round trip).
+#[derive(Clone, Debug, PartialEq)]
+pub struct AdapterConfig {
+    /// Rank, alpha, dropout, targets, rsLoRA.
+    pub lora: LoraConfig,
+    /// The loaded `adapter_config.json`, when there was one.
+    pub file: Option<serde_json::Map<String, Value>>,
+}
+
+impl From<LoraConfig> for AdapterConfig {
+    fn from(lora: LoraConfig) -> Self {
+        AdapterConfig { lora, file: None }
+    }
+}
+
 /// PEFT's key of a module of the base model.
 fn peft_key(module: &str, factor: &str) -> String {
     format!("base_model.model.{module}.lora_{factor}.weight")
@@ -74,7 +99,7 @@ fn peft_key(module: &str, factor: &str) -> String {
 pub fn attach(model: &mut CausalLm, cfg: &LoraConfig, seed: u64) {
     let device = model.device();
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-    let scale = cfg.alpha / cfg.rank as f64;
+    let scale = cfg.scale();
     for (name, layer) in model.linear_layers_mut() {
         if !cfg.target_modules.iter().any(|t| name.ends_with(&format!(".{t}"))) {
             continue;
@@ -82,7 +107,7 @@ pub fn attach(model: &mut CausalLm, cfg: &LoraConfig, seed: u64) {
         let [d_in, d_out] = layer.dims();
         let bound = 1.0 / (d_in as f32).sqrt();
         let a: Vec<f32> = (0..d_in * cfg.rank).map(|_| rng.random_range(-bound..bound)).collect();
-        layer.attach(a, vec![0.0; cfg.rank * d_out], cfg.rank, scale, cfg.dropout, &device);
+        layer.attach(&name, a, vec![0.0; cfg.rank * d_out], cfg.rank, scale, cfg.dropout, &device);
     }
 }
 
@@ -100,24 +125,33 @@ struct AdapterFile {
     #[serde(default)]
     fan_in_fan_out: bool,
     peft_type: Option<String>,
+    #[serde(default)]
+    rank_pattern: Option<serde_json::Map<String, Value>>,
+    #[serde(default)]
+    alpha_pattern: Option<serde_json::Map<String, Value>>,
 }
 
 /// Loads a PEFT LoRA adapter directory into `model`; returns its configuration.
 ///
 /// # Errors
 /// Missing files or tensors, shapes that do not fit the model, PEFT options not implemented
-/// (DoRA, fan_in_fan_out, non-LoRA adapters).
-pub fn load(model: &mut CausalLm, dir: &Path) -> Result<LoraConfig, ModelError> {
+/// (DoRA, fan_in_fan_out, per-module rank or alpha patterns, non-LoRA adapters).
+pub fn load(model: &mut CausalLm, dir: &Path) -> Result<AdapterConfig, ModelError> {
     let path = dir.join("adapter_config.json");
     let text = std::fs::read_to_string(&path).map_err(|source| ModelError::Read { path: path.clone(), source })?;
     let bad = |field: &str, reason: String| ModelError::Json { path: path.clone(), field: field.into(), reason };
-    let file: AdapterFile = serde_json::from_str(&text).map_err(|e| bad("(file)", e.to_string()))?;
+    let raw: serde_json::Map<String, Value> = serde_json::from_str(&text).map_err(|e| bad("(file)", e.to_string()))?;
+    let file: AdapterFile =
+        serde_json::from_value(Value::Object(raw.clone())).map_err(|e| bad("(file)", e.to_string()))?;
     let unsupported = |what: &str| ModelError::Unsupported { path: path.clone(), what: what.into() };
     if file.peft_type.as_deref().is_some_and(|t| t != "LORA") {
         return Err(unsupported("a non-LoRA PEFT adapter"));
     }
     if file.use_dora || file.fan_in_fan_out {
         return Err(unsupported("DoRA / fan_in_fan_out"));
+    }
+    if [&file.rank_pattern, &file.alpha_pattern].iter().any(|p| p.as_ref().is_some_and(|m| !m.is_empty())) {
+        return Err(unsupported("per-module rank_pattern / alpha_pattern"));
     }
     if file.r == 0 {
         return Err(bad("r", "must be >= 1".into()));
@@ -131,8 +165,17 @@ pub fn load(model: &mut CausalLm, dir: &Path) -> Result<LoraConfig, ModelError> 
         _ => return Err(bad("target_modules", "expected a list of module names".into())),
     };
     let weights = Weights::open(dir, "adapter_model.safetensors")?;
-    let scale =
-        if file.use_rslora { file.lora_alpha / (file.r as f64).sqrt() } else { file.lora_alpha / file.r as f64 };
+    if !(file.lora_alpha.is_finite() && file.lora_alpha > 0.0) {
+        return Err(bad("lora_alpha", format!("{} must be > 0", file.lora_alpha)));
+    }
+    let config = LoraConfig {
+        rank: file.r,
+        alpha: file.lora_alpha,
+        dropout: file.lora_dropout,
+        target_modules: targets,
+        use_rslora: file.use_rslora,
+    };
+    let scale = config.scale();
     let device: Device = model.device();
     let r = file.r;
     let mut attached = 0;
@@ -145,7 +188,7 @@ pub fn load(model: &mut CausalLm, dir: &Path) -> Result<LoraConfig, ModelError> 
         let [d_in, d_out] = layer.dims();
         let a = super::layers::transpose(weights.get(&peft_key(&name, "A"), &[r, d_in])?, r, d_in);
         let b = super::layers::transpose(weights.get(&peft_key(&name, "B"), &[d_out, r])?, d_out, r);
-        layer.attach(a, b, r, scale, file.lora_dropout, &device);
+        layer.attach(&name, a, b, r, scale, file.lora_dropout, &device);
         attached += 1;
     }
     let mut unused: Vec<&str> = weights.names().filter(|n| !used.contains(*n)).collect();
@@ -162,15 +205,30 @@ pub fn load(model: &mut CausalLm, dir: &Path) -> Result<LoraConfig, ModelError> 
             files: "adapter_model.safetensors".into(),
         });
     }
-    Ok(LoraConfig { rank: r, alpha: file.lora_alpha, dropout: file.lora_dropout, target_modules: targets })
+    Ok(AdapterConfig { lora: config, file: Some(raw) })
+}
+
+/// PEFT's `adapter_config.json` for a fresh adapter of `cfg` on `base`.
+fn fresh_config(cfg: &LoraConfig, base: &str) -> Value {
+    // PEFT writes an integral alpha as an int.
+    let alpha =
+        if cfg.alpha.fract() == 0.0 && cfg.alpha.abs() < 1e15 { json!(cfg.alpha as i64) } else { json!(cfg.alpha) };
+    json!({
+        "peft_type": "LORA", "task_type": "CAUSAL_LM", "base_model_name_or_path": base,
+        "r": cfg.rank, "lora_alpha": alpha, "lora_dropout": cfg.dropout, "target_modules": cfg.target_modules,
+        "bias": "none", "fan_in_fan_out": false, "use_rslora": cfg.use_rslora, "use_dora": false,
+        "inference_mode": true, "modules_to_save": null,
+    })
 }
 
 /// Writes the model's adapters to `dir` in PEFT format (into a temporary sibling directory,
-/// renamed into place, so an interrupted save leaves the previous adapter intact).
+/// renamed into place, so an interrupted save leaves the previous adapter intact). An adapter
+/// loaded from disk keeps its `adapter_config.json` as it was; a fresh one gets PEFT's keys
+/// from `cfg.lora` with `base` as its base model.
 ///
 /// # Errors
 /// The model has no adapters; files cannot be written.
-pub fn save_adapter(model: &CausalLm, cfg: &LoraConfig, base: &str, dir: &Path) -> Result<(), ModelError> {
+pub fn save_adapter(model: &CausalLm, cfg: &AdapterConfig, base: &str, dir: &Path) -> Result<(), ModelError> {
     let write = |path: &Path, reason: String| ModelError::Write { path: path.into(), reason };
     let mut tensors = Vec::new();
     for (name, layer) in model.linear_layers() {
@@ -185,15 +243,10 @@ pub fn save_adapter(model: &CausalLm, cfg: &LoraConfig, base: &str, dir: &Path) 
     let tmp = dir.with_extension("tmp");
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir_all(&tmp).map_err(|e| write(&tmp, e.to_string()))?;
-    // PEFT writes an integral alpha as an int.
-    let alpha =
-        if cfg.alpha.fract() == 0.0 && cfg.alpha.abs() < 1e15 { json!(cfg.alpha as i64) } else { json!(cfg.alpha) };
-    let config = json!({
-        "peft_type": "LORA", "task_type": "CAUSAL_LM", "base_model_name_or_path": base,
-        "r": cfg.rank, "lora_alpha": alpha, "lora_dropout": cfg.dropout, "target_modules": cfg.target_modules,
-        "bias": "none", "fan_in_fan_out": false, "use_rslora": false, "use_dora": false,
-        "inference_mode": true, "modules_to_save": null,
-    });
+    let config = match &cfg.file {
+        Some(file) => Value::Object(file.clone()),
+        None => fresh_config(&cfg.lora, base),
+    };
     let text = serde_json::to_string_pretty(&config).map_err(|e| write(&tmp, e.to_string()))?;
     std::fs::write(tmp.join("adapter_config.json"), text).map_err(|e| write(&tmp, e.to_string()))?;
     save(&tmp.join("adapter_model.safetensors"), &tensors)?;

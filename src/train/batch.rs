@@ -4,7 +4,9 @@
 //! [`pack`] joins the turns of one conversation into one row wherever a turn's prompt extends
 //! the row so far, so an episode of several assistant messages costs one forward pass.
 
-use burn::tensor::{Device, Int, Tensor, TensorData};
+use burn::tensor::{Int, Tensor, TensorData};
+
+use crate::model::{CausalLm, ModelError};
 
 /// A stretch of a row: context ids (never trained on), then response ids with a value each.
 #[derive(Clone, Copy)]
@@ -82,8 +84,12 @@ pub struct Batch {
     pub response_tokens: usize,
 }
 
-/// Builds the batch on `device`. Every row must start with a non-empty context.
-pub fn build(rows: &[Row<'_>], device: &Device) -> Batch {
+/// Builds the batch on `model`'s device. Every row must start with a non-empty context.
+///
+/// # Errors
+/// A token id outside `model`'s vocabulary.
+pub fn build(rows: &[Row<'_>], model: &CausalLm) -> Result<Batch, ModelError> {
+    let device = &model.device();
     let t = rows.iter().map(Row::len).max().unwrap_or(2).max(2);
     let b = rows.len();
     let mut ids = vec![0i64; b * t];
@@ -109,13 +115,15 @@ pub fn build(rows: &[Row<'_>], device: &Device) -> Batch {
         }
         response_tokens += row.response_tokens();
     }
-    Batch {
+    let flat: Vec<u32> = ids.iter().map(|&id| id as u32).collect();
+    model.check_ids(&flat, t)?;
+    Ok(Batch {
         tokens: Tensor::from_data(TensorData::new(ids, [b, t]), device),
         attention: Tensor::from_data(TensorData::new(attention, [b, t]), device),
         mask: Tensor::from_data(TensorData::new(mask, [b, t - 1]), device),
         values: Tensor::from_data(TensorData::new(values, [b, t - 1]), device),
         response_tokens,
-    }
+    })
 }
 
 #[cfg(test)]
@@ -140,7 +148,11 @@ mod tests {
         assert_eq!(rows[0].segments[1].context, &[5, 6]);
         assert_eq!(rows[0].response_tokens(), 3);
         let device = select(&DeviceConfig { backend: Backend::Cpu, ..DeviceConfig::default() }).expect("cpu").device;
-        let b = build(&rows, &device);
+        let model = CausalLm::random(crate::train::builtin::model_config(10), 1, &device).expect("model");
+        let b = build(&rows, &model).expect("ids in the vocabulary");
+        let small = CausalLm::random(crate::train::builtin::model_config(9), 1, &device).expect("model");
+        let err = build(&rows, &small).err().expect("id 9 is outside a vocabulary of 9").to_string();
+        assert!(err.contains("token id 9 (row 1, position 2)"), "{err}");
         assert_eq!(b.response_tokens, 5);
         let mask: Vec<f32> = b.mask.into_data().convert::<f32>().try_into_vec::<f32>().expect("mask");
         let values: Vec<f32> = b.values.into_data().convert::<f32>().try_into_vec::<f32>().expect("values");

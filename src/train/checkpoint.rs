@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::optim::AdamW;
 use crate::model::weights::{TensorSource, Weights, save};
-use crate::model::{CausalLm, LoraConfig, ModelError, peft};
+use crate::model::{AdapterConfig, CausalLm, ModelError, peft};
 
 /// The checkpoint format this awpo writes and reads.
 pub const FORMAT: u32 = 1;
@@ -51,7 +51,7 @@ pub fn write_atomic(path: &Path, text: &str) -> Result<(), ModelError> {
 pub fn save_checkpoint(
     run_dir: &Path,
     model: &CausalLm,
-    lora: &LoraConfig,
+    adapter: &AdapterConfig,
     base: &str,
     optim: &AdamW,
     state: &State,
@@ -62,7 +62,7 @@ pub fn save_checkpoint(
     let tmp = dir.join(format!(".{name}.tmp"));
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir_all(&tmp).map_err(|e| write_err(&tmp, e))?;
-    peft::save_adapter(model, lora, base, &tmp.join("adapter"))?;
+    peft::save_adapter(model, adapter, base, &tmp.join("adapter"))?;
     let (t, tensors) = optim.state()?;
     save(&tmp.join("optimizer.safetensors"), &tensors)?;
     let text = serde_json::to_string_pretty(&State { adam_t: t, ..state.clone() }).map_err(|e| write_err(&tmp, e))?;

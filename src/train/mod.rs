@@ -7,6 +7,7 @@ pub mod batch;
 pub mod builtin;
 pub mod checkpoint;
 pub mod config;
+pub mod error;
 pub mod optim;
 pub mod parallel;
 pub mod record;
@@ -29,9 +30,12 @@ use rand_chacha::ChaCha8Rng;
 use crate::config::RunConfig;
 use crate::data::synth::{self, Split};
 use crate::data::task::{self, Task};
-use crate::error::{Error, Result};
+pub use error::TrainError;
+
+/// `Result` of the trainer.
+pub type Result<T> = std::result::Result<T, TrainError>;
 use crate::model::weights::{Weights, save};
-use crate::model::{CausalLm, ModelError, peft};
+use crate::model::{AdapterConfig, CausalLm, peft};
 use crate::prompt::{PromptConfig, Prompter, ToolsIn};
 use crate::rollout::GenerateOptions;
 use crate::tokenizer::TextTokenizer;
@@ -81,7 +85,7 @@ fn check_writable(dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir)
         .and_then(|()| std::fs::write(&probe, b"ok"))
         .and_then(|()| std::fs::remove_file(&probe))
-        .map_err(|source| Error::Write { path: dir.to_path_buf(), source })
+        .map_err(|source| TrainError::Write { path: dir.to_path_buf(), source })
 }
 
 /// The policy, its tokenizer and prompter, as the config says (built-in: warm-started once and
@@ -110,7 +114,8 @@ fn policy(
             let (model, loss) = sft::warm_up(model, &demos, warm, &bar)?;
             bar.finish_and_clear();
             eprintln!("supervised warm-up: {} steps, final loss {loss:.3}", cfg.train.sft_steps);
-            std::fs::create_dir_all(&base_dir).map_err(|source| Error::Write { path: base_dir.clone(), source })?;
+            std::fs::create_dir_all(&base_dir)
+                .map_err(|source| TrainError::Write { path: base_dir.clone(), source })?;
             save(&base_dir.join("model.safetensors"), &crate::model::export::base_tensors(&model)?)?;
             builtin::write_model_files(&base_dir, &tokenizer)?;
             model
@@ -150,7 +155,7 @@ fn warm_up_settings(cfg: &RunConfig, device: &burn::tensor::Device, steps: usize
 fn adapter_warm_up(
     cfg: &RunConfig,
     run_dir: &Path,
-    mut model: CausalLm,
+    (mut model, adapter): (CausalLm, &AdapterConfig),
     data: (&[Task], &[Task]),
     ctx: &rollout::Context,
 ) -> Result<CausalLm> {
@@ -174,7 +179,7 @@ fn adapter_warm_up(
     let (model, loss) = sft::warm_up(model, &demos, warm, &bar)?;
     bar.finish_and_clear();
     eprintln!("adapter warm-up: {steps} steps, final loss {loss:.3}");
-    peft::save_adapter(&model, &cfg.lora, &cfg.model.path, &saved)?;
+    peft::save_adapter(&model, adapter, &cfg.model.path, &saved)?;
     Ok(model)
 }
 
@@ -197,30 +202,23 @@ pub fn run(cfg: &RunConfig, resume: bool) -> Result<Summary> {
     let run_dir = PathBuf::from(&cfg.train.run_dir);
     let found = checkpoint::latest(&run_dir)?;
     if !resume && (found.is_some() || run_dir.join("metrics.jsonl").exists()) {
-        return Err(Error::Model(ModelError::Input(format!(
-            "{} already holds a run: continue it with `awpo train --resume {}`, or set train.run_dir",
-            run_dir.display(),
-            run_dir.display()
-        ))));
+        return Err(TrainError::RunExists(run_dir));
     }
     let (seed, d) = (cfg.seed, &cfg.data);
     let train = load_tasks(&cfg.data.train, (seed, Split::Train, d.builtin_train, d.builtin_tools), d.skip_bad_lines)?;
     let held_out =
         load_tasks(&d.held_out, (seed, Split::HeldOut, d.builtin_held_out, d.builtin_tools), d.skip_bad_lines)?;
     if train.is_empty() {
-        return Err(Error::Model(ModelError::Input(format!("data.train {:?} holds no tasks", cfg.data.train))));
+        return Err(TrainError::NoTasks(cfg.data.train.clone()));
     }
     // The adapter's demonstrations are episodes through the built-in tools.
     if cfg.train.adapter_sft_steps > 0
         && let Some(t) = train.iter().find(|t| !rollout::all_builtin(t))
     {
-        return Err(Error::Model(ModelError::Input(format!(
-            "train.adapter_sft_steps: demonstrations need tasks whose tools are all built in, and task {} lists others",
-            t.id
-        ))));
+        return Err(TrainError::NotBuiltin { task: t.id.clone() });
     }
     if cfg.model.path != "builtin" && !Path::new(&cfg.model.path).exists() {
-        return Err(Error::Model(ModelError::Input(format!("model.path {} does not exist", cfg.model.path))));
+        return Err(TrainError::NoModel(cfg.model.path.clone()));
     }
     check_writable(&run_dir)?;
     checkpoint::write_atomic(&run_dir.join("config.toml"), &cfg.to_toml())?;
@@ -243,9 +241,11 @@ pub fn run(cfg: &RunConfig, resume: bool) -> Result<Summary> {
     };
     let mut optim = optim::AdamW::new(&cfg.optim);
     let (mut done, mut cursor) = (0usize, 0usize);
+    // The adapter's own settings: `[lora]` for a fresh one, else those it was saved with.
+    let mut adapter = AdapterConfig::from(cfg.lora.clone());
     match &found {
         Some((dir, state)) if resume => {
-            peft::load(&mut model, &dir.join("adapter"))?;
+            adapter = peft::load(&mut model, &dir.join("adapter"))?;
             checkpoint::restore_optimizer(dir, &mut optim, state, &device)?;
             (done, cursor) = (state.step, state.cursor);
             eprintln!("resuming {} at step {done}", dir.display());
@@ -254,10 +254,20 @@ pub fn run(cfg: &RunConfig, resume: bool) -> Result<Summary> {
             if cfg.model.adapter.is_empty() {
                 peft::attach(&mut model, &cfg.lora, seed);
             } else {
-                peft::load(&mut model, Path::new(&cfg.model.adapter))?;
+                adapter = peft::load(&mut model, Path::new(&cfg.model.adapter))?;
+                let l = &adapter.lora;
+                eprintln!(
+                    "adapter {}: r {}, alpha {}, rsLoRA {}, dropout {}, targets {} ([lora] does not apply)",
+                    cfg.model.adapter,
+                    l.rank,
+                    l.alpha,
+                    l.use_rslora,
+                    l.dropout,
+                    l.target_modules.join(", ")
+                );
             }
             if cfg.train.adapter_sft_steps > 0 {
-                model = adapter_warm_up(cfg, &run_dir, model, (&train, &held_out), &ctx)?;
+                model = adapter_warm_up(cfg, &run_dir, (model, &adapter), (&train, &held_out), &ctx)?;
             }
         }
     }
@@ -311,7 +321,7 @@ pub fn run(cfg: &RunConfig, resume: bool) -> Result<Summary> {
         }
         if done % cfg.train.save_every == 0 || done == total {
             let state = checkpoint::State { format: checkpoint::FORMAT, step: done, adam_t: 0, cursor, seed };
-            checkpoint::save_checkpoint(&run_dir, &model, &cfg.lora, &base_name, &optim, &state)?;
+            checkpoint::save_checkpoint(&run_dir, &model, &adapter, &base_name, &optim, &state)?;
         }
         bar.set_message(format!(
             "reward {:.3}  acc {:.0}%  {:.0} tok/s",

@@ -13,6 +13,7 @@ use super::config::OptimSection;
 use crate::model::CausalLm;
 use crate::model::ModelError;
 use crate::model::weights::NamedTensor;
+use crate::reduce::sum_all;
 
 /// What one optimizer step did.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -45,6 +46,27 @@ fn factors(model: &CausalLm) -> Vec<(String, &Param<Tensor<2>>)> {
     out
 }
 
+/// `sqrt(Σ g²)` over every element of `grads`, summed in f64 on the host from per-tensor sums
+/// that [`sum_all`] keeps correct on wgpu for any tensor size.
+///
+/// # Errors
+/// A device read-back failed.
+pub fn global_norm(grads: impl IntoIterator<Item = Tensor<2>>) -> Result<f64, ModelError> {
+    let squares: Vec<Tensor<1>> = grads
+        .into_iter()
+        .map(|g| {
+            let [r, c] = g.dims();
+            sum_all(g.powi_scalar(2).reshape([r * c]))
+        })
+        .collect();
+    if squares.is_empty() {
+        return Ok(0.0);
+    }
+    let n = squares.len();
+    let total = host(Tensor::cat(squares, 0).reshape([1, n]))?;
+    Ok(total.iter().map(|&x| f64::from(x)).sum::<f64>().sqrt())
+}
+
 /// Host values of a tensor.
 pub fn host(t: Tensor<2>) -> Result<Vec<f32>, ModelError> {
     let data = t.try_into_data_as::<f32>().map_err(|e| ModelError::Compute(format!("read-back: {e:?}")))?;
@@ -74,9 +96,7 @@ impl AdamW {
         if named.is_empty() {
             return Err(ModelError::Input("no LoRA factor received a gradient".into()));
         }
-        let squares: Vec<Tensor<1>> = named.iter().map(|(_, g)| g.clone().powi_scalar(2).sum()).collect();
-        let total = host(Tensor::cat(squares, 0).reshape([1, named.len()]))?;
-        let grad_norm = total.iter().map(|&x| f64::from(x)).sum::<f64>().sqrt();
+        let grad_norm = global_norm(named.iter().map(|(_, g)| g.clone()))?;
         if !grad_norm.is_finite() {
             return Err(ModelError::Compute(format!("the gradient norm is {grad_norm}; step skipped")));
         }

@@ -77,17 +77,18 @@ where
 /// one thread) and one part.
 ///
 /// # Errors
-/// The first error of `f`, in part order.
-pub fn summed_grads<P, O, F>(
+/// The first error of `f`, in part order; a worker thread that panicked.
+pub fn summed_grads<P, O, E, F>(
     model: &CausalLm,
     parts: Vec<P>,
     threads: usize,
     f: F,
-) -> Result<(GradientsParams, Vec<O>), ModelError>
+) -> Result<(GradientsParams, Vec<O>), E>
 where
     P: Send,
     O: Send,
-    F: Fn(&CausalLm, P) -> Result<(Tensor<1>, O), ModelError> + Sync,
+    E: From<ModelError> + Send,
+    F: Fn(&CausalLm, P) -> Result<(Tensor<1>, O), E> + Sync,
 {
     let threads = threads.clamp(1, parts.len().max(1));
     let device = model.device();
@@ -95,7 +96,7 @@ where
     let init = || if threads == 1 { model.clone() } else { model.clone().fork(&device) };
     let results = in_parallel(parts, threads, init, |m, part| {
         let (loss, out) = f(m, part)?;
-        Ok((GradientsParams::from_grads(loss.backward(), m), out))
+        Ok::<_, E>((GradientsParams::from_grads(loss.backward(), m), out))
     })?;
     let mut acc = GradientsAccumulator::<CausalLm>::new();
     let mut outs = Vec::with_capacity(results.len());
@@ -107,9 +108,35 @@ where
     Ok((acc.grads(), outs))
 }
 
+/// Every gradient of `model`'s parameters in `grads`, flattened in visiting order (tests and
+/// checks compare gradients computed in different ways with it).
+///
+/// # Errors
+/// A device read-back failed.
+pub fn flat_grads(model: &CausalLm, grads: &GradientsParams) -> Result<Vec<f32>, ModelError> {
+    use burn::module::{ModuleVisitor, Param};
+    struct Flat<'a>(&'a GradientsParams, Vec<f32>, Option<ModelError>);
+    impl ModuleVisitor for Flat<'_> {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            if let Some(g) = self.0.get::<D>(param.id) {
+                let n = g.shape().num_elements();
+                match crate::train::optim::host(g.reshape([1, n])) {
+                    Ok(v) => self.1.extend(v),
+                    Err(e) => self.2 = Some(e),
+                }
+            }
+        }
+    }
+    let mut v = Flat(grads, Vec::new(), None);
+    model.visit(&mut v);
+    match v.2 {
+        Some(e) => Err(e),
+        None => Ok(v.1),
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use burn::module::{ModuleVisitor, Param};
     use burn::tensor::{Int, TensorData};
 
     use super::*;
@@ -117,20 +144,8 @@ mod tests {
     use crate::model::logprob::token_stats;
     use crate::train::builtin::model_config;
 
-    /// Every gradient of `model`'s parameters in `grads`, flattened in visiting order.
-    struct Flat<'a>(&'a GradientsParams, Vec<f32>);
-    impl ModuleVisitor for Flat<'_> {
-        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-            if let Some(g) = self.0.get::<D>(param.id) {
-                self.1.extend(g.into_data().convert::<f32>().try_to_vec::<f32>().expect("grad"));
-            }
-        }
-    }
-
     fn flat(model: &CausalLm, grads: &GradientsParams) -> Vec<f32> {
-        let mut v = Flat(grads, Vec::new());
-        model.visit(&mut v);
-        v.1
+        flat_grads(model, grads).expect("read back")
     }
 
     #[test]
@@ -157,7 +172,7 @@ mod tests {
             }
             let ids = Tensor::<2, Int>::from_data(TensorData::new(ids, [part.len(), t]), &device);
             let attention = Tensor::<2, Int>::from_data(TensorData::new(attention, [part.len(), t]), &device);
-            let stats = token_stats(m, ids, attention, true, 4)?;
+            let stats = token_stats(m, ids, attention, crate::model::Adapter::On, 4)?;
             Ok((stats.logprobs.sum().neg(), part.len()))
         };
         let parts = || rows.chunks(2).collect::<Vec<_>>();

@@ -6,6 +6,7 @@
 //! the prompt it was sampled from. The outcome reward scores every call of the episode, in order,
 //! against the task's first turn (`[reward]`); the reasoning reward is the judge's.
 
+use super::TrainError;
 use crate::data::task::{Message, Role, Task};
 use crate::env::Environment;
 use crate::env::builtin::{BuiltinEnv, tools as builtin_tools};
@@ -91,11 +92,11 @@ pub fn prompt_ids(
     tokenizer: &TextTokenizer,
     task: &Task,
     messages: &[Message],
-) -> Result<Vec<u32>, ModelError> {
+) -> Result<Vec<u32>, TrainError> {
     let text = prompter
         .render(messages, &task.tools, true)
-        .map_err(|e| ModelError::Input(format!("task {}: {e}", task.id)))?;
-    tokenizer.encode(&text)
+        .map_err(|source| TrainError::Template { task: task.id.clone(), source })?;
+    Ok(tokenizer.encode(&text)?)
 }
 
 /// Whether `task` lists tools and all of them are built in.
@@ -107,7 +108,7 @@ pub fn all_builtin(task: &Task) -> bool {
 }
 
 /// The environment of an episode of `task`, started; `None` for a single message.
-fn environment(mode: EnvMode, task: &Task) -> Result<Option<BuiltinEnv>, ModelError> {
+fn environment(mode: EnvMode, task: &Task) -> Result<Option<BuiltinEnv>, TrainError> {
     let play = match mode {
         EnvMode::None => false,
         EnvMode::Builtin => true,
@@ -117,7 +118,7 @@ fn environment(mode: EnvMode, task: &Task) -> Result<Option<BuiltinEnv>, ModelEr
         return Ok(None);
     }
     let mut env = BuiltinEnv::default();
-    env.reset(task).map_err(|e| ModelError::Compute(format!("task {}: {e}", task.id)))?;
+    env.reset(task).map_err(|e| TrainError::Environment { task: task.id.clone(), source: Box::new(e) })?;
     Ok(Some(env))
 }
 
@@ -133,7 +134,7 @@ struct Live<'t> {
 }
 
 impl<'t> Live<'t> {
-    fn new(index: usize, task: &'t Task, mode: EnvMode) -> Result<Self, ModelError> {
+    fn new(index: usize, task: &'t Task, mode: EnvMode) -> Result<Self, TrainError> {
         let episode = Episode {
             task: index,
             turns: Vec::new(),
@@ -153,7 +154,7 @@ impl<'t> Live<'t> {
     /// Takes the model's next message (`text` decodes `turn.response`); runs its calls when the
     /// episode goes on. The episode ends on a message without calls, at `max_steps` messages,
     /// or when the environment says so.
-    fn absorb(&mut self, turn: Turn, text: String, max_steps: usize) -> Result<(), ModelError> {
+    fn absorb(&mut self, turn: Turn, text: String, max_steps: usize) -> Result<(), TrainError> {
         let reply = parse(&text);
         self.episode.turns.push(turn);
         self.episode.messages.push(Message { role: Role::Assistant, content: text });
@@ -172,7 +173,9 @@ impl<'t> Live<'t> {
             self.done = true;
             return Ok(());
         }
-        let step = env.step(&reply.calls).map_err(|e| ModelError::Compute(format!("task {}: {e}", self.task.id)))?;
+        let step = env
+            .step(&reply.calls)
+            .map_err(|e| TrainError::Environment { task: self.task.id.clone(), source: Box::new(e) })?;
         self.episode.messages.extend(step.messages);
         self.done = step.done;
         Ok(())
@@ -208,7 +211,7 @@ pub fn collect(
     group: usize,
     opts: &GenerateOptions,
     judge_reasoning: bool,
-) -> Result<Vec<Episode>, ModelError> {
+) -> Result<Vec<Episode>, TrainError> {
     // Round 0 samples `group` first messages per task; each later round one more message for
     // every episode still open (seed + round).
     let mut live: Vec<Live> = Vec::with_capacity(tasks.len() * group);
@@ -245,7 +248,7 @@ pub fn collect(
         return Ok(episodes);
     }
     for (e, r) in episodes.iter_mut().zip(ctx.judge.score(&requests)) {
-        e.reasoning = r.map_err(|err| ModelError::Compute(format!("reasoning judge: {err}")))?;
+        e.reasoning = r?;
     }
     Ok(episodes)
 }
@@ -282,7 +285,7 @@ fn sample(
 ///
 /// # Errors
 /// As [`collect`].
-pub fn accuracy(model: &CausalLm, ctx: &Context<'_>, tasks: &[Task], max_new_tokens: usize) -> Result<f64, ModelError> {
+pub fn accuracy(model: &CausalLm, ctx: &Context<'_>, tasks: &[Task], max_new_tokens: usize) -> Result<f64, TrainError> {
     let mut opts = GenerateOptions { max_new_tokens, ..GenerateOptions::default() };
     opts.sampling.temperature = 0.0;
     opts.stop_tokens = ctx.tokenizer.stop_ids.clone();

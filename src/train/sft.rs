@@ -17,15 +17,18 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use super::TrainError;
 use super::batch::{Row, Segment, build, pack};
 use super::config::{OptimSection, Schedule};
 use super::parallel::summed_grads;
 use super::rollout::prompt_ids;
 use crate::data::synth::teacher_episode;
 use crate::data::task::{Message, Task};
+use crate::model::dropout::seed_of;
 use crate::model::logprob::token_stats;
-use crate::model::{CausalLm, ModelError};
+use crate::model::{Adapter, CausalLm, ModelError};
 use crate::prompt::Prompter;
+use crate::reduce::sum_all;
 use crate::tokenizer::TextTokenizer;
 
 /// A task's demonstration: the teacher's first message and its closing message, each with the
@@ -57,16 +60,18 @@ pub fn demonstrations(
     tasks: &[Task],
     tokenizer: &TextTokenizer,
     prompter: &Prompter,
-) -> Result<Vec<TaskDemos>, ModelError> {
+) -> Result<Vec<TaskDemos>, TrainError> {
     let end = tokenizer.stop_ids.last().copied();
-    let reply = |text: &str| -> Result<Vec<u32>, ModelError> {
+    let reply = |text: &str| -> Result<Vec<u32>, TrainError> {
         let mut ids = tokenizer.encode(text)?;
         ids.extend(end);
         Ok(ids)
     };
-    let demo = |t: &Task, careless: bool| -> Result<Demo, ModelError> {
+    let demo = |t: &Task, careless: bool| -> Result<Demo, TrainError> {
         let episode = teacher_episode(t, careless);
-        let (closing, before) = episode.split_last().ok_or_else(|| ModelError::Input(format!("task {}", t.id)))?;
+        let (closing, before) = episode
+            .split_last()
+            .ok_or_else(|| ModelError::Input(format!("task {}: the teacher's episode is empty", t.id)))?;
         let conversation: Vec<Message> = t.messages.iter().chain(before).cloned().collect();
         Ok(Demo {
             prompt: prompt_ids(prompter, tokenizer, t, &t.messages)?,
@@ -110,7 +115,7 @@ pub fn warm_up(
     demos: &[TaskDemos],
     cfg: WarmUp,
     progress: &ProgressBar,
-) -> Result<(CausalLm, f64), ModelError> {
+) -> Result<(CausalLm, f64), TrainError> {
     let WarmUp { steps, batch, micro_batch, threads, lr, mistake_rate, seed, full } = cfg;
     if full {
         model = model.unfreeze();
@@ -130,7 +135,6 @@ pub fn warm_up(
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5f7);
     let mut cursor = order.len();
     let mut recent = Vec::new();
-    let device = model.device();
     for step in 0..steps {
         let mut pick = Vec::with_capacity(batch);
         while pick.len() < batch.min(order.len()) {
@@ -154,17 +158,20 @@ pub fn warm_up(
             .collect();
         // Mean over the batch's reply tokens, summed over micro-batches.
         let total = rows.iter().map(Row::response_tokens).sum::<usize>().max(1) as f64;
-        let parts: Vec<&[Row]> = rows.chunks(micro_batch.max(1)).collect();
-        let (grads, values) = summed_grads(&model, parts, threads, |m, part| {
-            let b = build(part, &device);
-            let stats = token_stats(m, b.tokens, b.attention, true, 128)?;
-            let loss = stats.logprobs.mul(b.mask).sum().neg().div_scalar(total);
+        let parts: Vec<(usize, &[Row])> = rows.chunks(micro_batch.max(1)).enumerate().collect();
+        let step_seed = seed_of(seed, step);
+        let (grads, values) = summed_grads(&model, parts, threads, |m, (index, part)| {
+            let b = build(part, m)?;
+            let adapter = Adapter::Train { seed: seed_of(step_seed, index) };
+            let stats = token_stats(m, b.tokens, b.attention, adapter, 128)?;
+            let [rows, cols] = stats.logprobs.dims();
+            let loss = sum_all(stats.logprobs.mul(b.mask).reshape([rows * cols])).neg().div_scalar(total);
             let value: f32 = loss.clone().into_scalar();
-            Ok((loss, f64::from(value)))
+            Ok::<_, TrainError>((loss, f64::from(value)))
         })?;
         let value: f64 = values.iter().sum();
         if !value.is_finite() {
-            return Err(ModelError::Compute(format!("supervised loss is {value} at step {step}")));
+            return Err(TrainError::NonFiniteLoss { value, step });
         }
         model = optim.step(schedule.lr_at(step, steps), model, grads);
         recent.push(value);

@@ -7,17 +7,22 @@
 use std::time::Instant;
 
 use burn::module::Module;
+use burn::optim::GradientsParams;
 use burn::tensor::{Device, Tensor, TensorData};
 use serde::Serialize;
 
+use super::TrainError;
 use super::batch::{Row, Segment, build, pack};
 use super::optim::{AdamW, host};
 use super::parallel::summed_grads;
 use super::rollout::{Context, Episode, collect};
+use crate::algo::reference::Normaliser;
 use crate::algo::{AlgoConfig, LossBatch, advantage, loss};
 use crate::data::task::Task;
+use crate::model::dropout::seed_of;
 use crate::model::logprob::token_stats;
-use crate::model::{CausalLm, ModelError};
+use crate::model::{Adapter, CausalLm};
+use crate::reduce::sum_all;
 use crate::rollout::GenerateOptions;
 
 /// Everything a step records (one line of `metrics.jsonl`).
@@ -100,6 +105,150 @@ pub struct StepInputs<'a> {
     pub threads: usize,
 }
 
+/// A step's episodes as loss rows: each episode packed into as few rows as its turns allow
+/// ([`pack`]), each row with its episode's advantage and the episode's whole token count, so a
+/// packed episode counts once in the sequence-mean aggregations.
+pub struct LossRows<'a> {
+    /// The rows, episode by episode.
+    pub rows: Vec<Row<'a>>,
+    /// Each row's advantage `[B]`.
+    pub adv: Vec<f32>,
+    /// Generated tokens of each row's episode `[B]`.
+    pub seq_tokens: Vec<f64>,
+    /// Episodes.
+    pub sequences: usize,
+}
+
+impl<'a> LossRows<'a> {
+    /// The rows of `episodes`, whose advantages are `adv` (one per episode).
+    pub fn of(episodes: &'a [Episode], adv: &[f32]) -> Self {
+        let mut out = LossRows { rows: Vec::new(), adv: Vec::new(), seq_tokens: Vec::new(), sequences: episodes.len() };
+        for (e, &a) in episodes.iter().zip(adv) {
+            let turns =
+                e.turns.iter().map(|t| Segment { context: &t.prompt, response: &t.response, values: &t.old_logps });
+            let packed = pack(turns);
+            out.adv.extend(std::iter::repeat_n(a, packed.len()));
+            out.seq_tokens.extend(std::iter::repeat_n(e.response_tokens() as f64, packed.len()));
+            out.rows.extend(packed);
+        }
+        out
+    }
+
+    /// The whole batch's normaliser for rows `range` (`norm_len`: the configured one, else the
+    /// whole batch's padded length).
+    fn normaliser(&self, range: std::ops::Range<usize>, algo: &AlgoConfig) -> Normaliser {
+        let padded = self.rows.iter().map(Row::len).max().unwrap_or(2).max(2) - 1;
+        Normaliser {
+            sequences: self.sequences as f64,
+            tokens: self.tokens(),
+            norm_len: f64::from(algo.loss_spec().norm_len.unwrap_or(padded as u32)),
+            seq_tokens: self.seq_tokens[range].to_vec(),
+        }
+    }
+
+    /// Generated tokens of the whole batch.
+    pub fn tokens(&self) -> f64 {
+        self.rows.iter().map(Row::response_tokens).sum::<usize>() as f64
+    }
+}
+
+/// The loss statistics of a whole batch: its loss, and token means over all its generated tokens.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct LossSummary {
+    /// The whole batch's loss (the micro-batches' shares summed).
+    pub loss: f64,
+    /// Generated tokens.
+    pub tokens: f64,
+    /// Share of tokens at the lower ratio clip.
+    pub clip_low: f64,
+    /// Share of tokens at the upper ratio clip.
+    pub clip_high: f64,
+    /// Mean k3 KL to the base model.
+    pub kl_ref: f64,
+    /// Mean `ratio - 1 - log ratio`.
+    pub approx_kl: f64,
+    /// Mean ratio.
+    pub ratio_mean: f64,
+    /// Mean entropy of the next-token distribution.
+    pub entropy: f64,
+}
+
+/// How the gradients of a batch are computed.
+#[derive(Clone, Copy, Debug)]
+pub struct Plan<'a> {
+    /// The objective.
+    pub algo: &'a AlgoConfig,
+    /// Rows per forward/backward.
+    pub micro_batch: usize,
+    /// Threads running micro-batches at once.
+    pub threads: usize,
+    /// Seed of the LoRA dropout masks (each micro-batch mixes in its index).
+    pub seed: u64,
+}
+
+/// The gradients of the AWPO loss of `batch` with respect to `model`'s trainable weights, and
+/// the batch's loss statistics. Each micro-batch is normalised by the whole batch, so neither
+/// the gradients nor the statistics depend on `plan.micro_batch`, `plan.threads` or padding.
+/// `reference` scores the KL term's base model (adapter off) when `kl_beta > 0`.
+///
+/// # Errors
+/// A loss with bad input, or a failed forward pass.
+pub fn policy_gradients(
+    model: &CausalLm,
+    reference: &CausalLm,
+    batch: &LossRows<'_>,
+    plan: Plan<'_>,
+) -> Result<(GradientsParams, LossSummary), TrainError> {
+    let device = model.device();
+    let size = plan.micro_batch.max(1);
+    let parts: Vec<(usize, std::ops::Range<usize>)> =
+        (0..batch.rows.len()).step_by(size).map(|s| s..(s + size).min(batch.rows.len())).enumerate().collect();
+    let (grads, stats) = summed_grads(model, parts, plan.threads, |m, (index, range)| {
+        let b = build(&batch.rows[range.clone()], m)?;
+        let adapter = Adapter::Train { seed: seed_of(plan.seed, index) };
+        let stats = token_stats(m, b.tokens.clone(), b.attention.clone(), adapter, 128)?;
+        let ref_logp = if plan.algo.kl_beta > 0.0 {
+            let base = token_stats(reference, b.tokens.clone(), b.attention.clone(), Adapter::Off, 128)?;
+            let dims = base.logprobs.dims();
+            Some(Tensor::<2>::from_data(TensorData::new(host(base.logprobs)?, dims), &device))
+        } else {
+            None
+        };
+        let [rows, cols] = b.mask.dims();
+        let entropy = host(sum_all(stats.entropy.clone().mul(b.mask.clone()).reshape([rows * cols])).reshape([1, 1]))?;
+        let adv = batch.adv[range.clone()].to_vec();
+        let rows = adv.len();
+        let loss_batch = LossBatch {
+            logp: stats.logprobs,
+            old_logp: b.values,
+            ref_logp,
+            adv: Tensor::from_data(TensorData::new(adv, [rows]), &device),
+            mask: b.mask,
+            norm: Some(batch.normaliser(range, plan.algo)),
+        };
+        let (l, s) = loss(loss_batch, plan.algo)?;
+        Ok::<_, TrainError>((l, (s, f64::from(entropy[0]))))
+    })?;
+    let mut sum = LossSummary::default();
+    for (s, entropy) in stats {
+        let w = s.tokens;
+        sum.loss += s.loss;
+        sum.tokens += w;
+        sum.clip_low += s.clip_low_frac * w;
+        sum.clip_high += s.clip_high_frac * w;
+        sum.kl_ref += s.kl_ref * w;
+        sum.approx_kl += s.approx_kl * w;
+        sum.ratio_mean += s.ratio_mean * w;
+        sum.entropy += entropy;
+    }
+    let n = sum.tokens.max(1.0);
+    for v in [&mut sum.clip_low, &mut sum.clip_high, &mut sum.kl_ref, &mut sum.approx_kl, &mut sum.ratio_mean] {
+        *v /= n;
+    }
+    sum.entropy /= n;
+    Ok((grads, sum))
+}
+
 /// Runs one step on `tasks` (P of them) with rollout seed `seed`; returns the updated model,
 /// the metrics and the episodes.
 ///
@@ -112,7 +261,7 @@ pub fn step(
     tasks: &[&Task],
     seed: u64,
     lr: f64,
-) -> Result<(CausalLm, StepMetrics, Vec<Episode>), ModelError> {
+) -> Result<(CausalLm, StepMetrics, Vec<Episode>), TrainError> {
     let train_device = model.device();
     let start = Instant::now();
     let opts = GenerateOptions { seed, ..inputs.generate.clone() };
@@ -126,67 +275,29 @@ pub fn step(
     let rewards: Vec<f32> = episodes.iter().flat_map(|e| [e.outcome as f32, e.reasoning as f32]).collect();
     let plain: Device = snapshot.device();
     let rewards = Tensor::<3>::from_data(TensorData::new(rewards, [p, g, 2]), &plain);
-    let (adv, adv_stats) = advantage(rewards, inputs.algo).map_err(|e| ModelError::Compute(e.to_string()))?;
+    let (adv, adv_stats) = advantage(rewards, inputs.algo)?;
     let adv = host(adv)?;
     let time_reward = start.elapsed().as_secs_f64();
     let start = Instant::now();
     let mut model = model;
-    let mut last = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
+    let mut last = LossSummary::default();
     let mut grad_norm = 0.0;
-    let total_tokens: usize = episodes.iter().map(Episode::response_tokens).sum();
-    // One row per episode (its assistant messages scored in one pass when each turn's prompt
-    // extends the one before), with its episode's advantage.
-    let mut rows: Vec<Row> = Vec::new();
-    let mut row_adv: Vec<f32> = Vec::new();
-    for (e, &a) in episodes.iter().zip(&adv) {
-        let packed =
-            pack(e.turns.iter().map(|t| Segment { context: &t.prompt, response: &t.response, values: &t.old_logps }));
-        row_adv.extend(std::iter::repeat_n(a, packed.len()));
-        rows.extend(packed);
-    }
-    for _ in 0..inputs.num_iterations {
-        let parts: Vec<(&[Row], &[f32])> =
-            rows.chunks(inputs.micro_batch).zip(row_adv.chunks(inputs.micro_batch)).collect();
-        let (grads, stats) = summed_grads(&model, parts, inputs.threads, |m, (chunk, advs)| {
-            let b = build(chunk, &train_device);
-            let stats = token_stats(m, b.tokens.clone(), b.attention.clone(), true, 128)?;
-            let ref_logp = if inputs.algo.kl_beta > 0.0 {
-                let base = token_stats(&snapshot, b.tokens.clone(), b.attention.clone(), false, 128)?;
-                let dims = base.logprobs.dims();
-                Some(Tensor::<2>::from_data(TensorData::new(host(base.logprobs)?, dims), &train_device))
-            } else {
-                None
-            };
-            let entropy = host(stats.entropy.clone().detach().mul(b.mask.clone()).sum().reshape([1, 1]))?;
-            let batch = LossBatch {
-                logp: stats.logprobs,
-                old_logp: b.values,
-                ref_logp,
-                adv: Tensor::from_data(TensorData::new(advs.to_vec(), [advs.len()]), &train_device),
-                mask: b.mask,
-            };
-            let (l, s) = loss(batch, inputs.algo).map_err(|e| ModelError::Compute(e.to_string()))?;
-            // Token-mean over the whole batch: weight each micro-batch by its share of tokens.
-            let share = b.response_tokens as f64 / total_tokens.max(1) as f64;
-            Ok((l.mul_scalar(share), (s, f64::from(entropy[0]), b.response_tokens as f64, share)))
-        })?;
-        let mut sums = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
-        for (s, entropy, w, share) in stats {
-            sums.0 += s.loss * share;
-            sums.1 += s.clip_low_frac * w;
-            sums.2 += s.clip_high_frac * w;
-            sums.3 += s.kl_ref * w;
-            sums.4 += s.approx_kl * w;
-            sums.5 += entropy;
-            sums.6 += w;
-        }
+    let batch = LossRows::of(&episodes, &adv);
+    for iteration in 0..inputs.num_iterations {
+        let plan = Plan {
+            algo: inputs.algo,
+            micro_batch: inputs.micro_batch,
+            threads: inputs.threads,
+            seed: seed_of(seed, iteration),
+        };
+        let (grads, summary) = policy_gradients(&model, &snapshot, &batch, plan)?;
         let (next, st) = optim.step(model, &grads, lr)?;
         model = next;
         grad_norm = st.grad_norm;
-        last = sums;
+        last = summary;
     }
     let time_train = start.elapsed().as_secs_f64();
-    let w = last.6.max(1.0);
+    let total_tokens: usize = episodes.iter().map(Episode::response_tokens).sum();
     let (outcome_mean, outcome_std) = mean_std(episodes.iter().map(|e| e.outcome));
     let (reasoning_mean, reasoning_std) = mean_std(episodes.iter().map(|e| e.reasoning));
     let metrics = StepMetrics {
@@ -201,12 +312,12 @@ pub fn step(
         weight: adv_stats.weight(),
         adv_clip_frac: adv_stats.clip_frac(),
         flat_groups: adv_stats.flat_outcome_share(),
-        loss: last.0,
-        ratio_clip_low: last.1 / w,
-        ratio_clip_high: last.2 / w,
-        kl_ref: last.3 / w,
-        approx_kl: last.4 / w,
-        entropy: last.5 / w,
+        loss: last.loss,
+        ratio_clip_low: last.clip_low,
+        ratio_clip_high: last.clip_high,
+        kl_ref: last.kl_ref,
+        approx_kl: last.approx_kl,
+        entropy: last.entropy,
         response_len: total_tokens as f64 / episodes.len().max(1) as f64,
         turns: episodes.iter().map(|e| e.turns.len()).sum::<usize>() as f64 / episodes.len().max(1) as f64,
         grad_norm,

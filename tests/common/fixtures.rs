@@ -3,8 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
-use awpo::model::CausalLm;
 use awpo::model::logprob::token_stats;
+use awpo::model::{Adapter, CausalLm};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use safetensors::SafeTensors;
 
@@ -78,9 +78,9 @@ pub fn parity(name: &str, device: &Device) -> f32 {
     let reference = Reference::load(&dir);
     let (ids, mask) = reference.inputs(device);
     let v = model.config().vocab_size;
-    let logits = values(model.forward(ids.clone(), mask.clone(), true).expect("forward"));
+    let logits = values(model.forward(ids.clone(), mask.clone(), Adapter::On).expect("forward"));
     let err = reference.max_err(&logits, "logits", v, &reference.mask);
-    let stats = token_stats(&model, ids, mask, true, 4).expect("token stats");
+    let stats = token_stats(&model, ids, mask, Adapter::On, 4).expect("token stats");
     let [b, t] = reference.shape;
     let target_mask: Vec<i64> =
         (0..b).flat_map(|r| (1..t).map(move |c| (r, c))).map(|(r, c)| reference.mask[r * t + c]).collect();

@@ -2,7 +2,7 @@
 //! fixture with its LoRA adapter (GQA, q/k norms, adapter path).
 
 use awpo::model::logprob::token_stats;
-use awpo::model::{CausalLm, KvCache, peft};
+use awpo::model::{Adapter, CausalLm, KvCache, peft};
 use awpo::rollout::{GenerateOptions, Generation, Sampling, generate};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use rand::{Rng, SeedableRng};
@@ -44,7 +44,7 @@ pub fn cache_vs_recompute(model: &CausalLm, rows: &[Vec<u32>], prompt_len: &[usi
     let device = model.device();
     let v = model.config().vocab_size;
     let (ids, mask, t) = padded(rows, &device);
-    let full = values(model.forward(ids, mask, true).expect("forward"));
+    let full = values(model.forward(ids, mask, Adapter::On).expect("forward"));
     let b = rows.len();
     let mut cache = KvCache::new(model, b);
     let p = prompt_len.iter().copied().max().unwrap_or(1);
@@ -54,7 +54,7 @@ pub fn cache_vs_recompute(model: &CausalLm, rows: &[Vec<u32>], prompt_len: &[usi
         tokens[r * p..r * p + prompt_len[r]].copy_from_slice(&rows[r][..prompt_len[r]]);
         real[r * p..r * p + prompt_len[r]].fill(true);
     }
-    let logits = |h: Tensor<3>| values(model.logits_of(h, true));
+    let logits = |h: Tensor<3>| values(model.logits_of(h, Adapter::On));
     let prefill = logits(model.extend(&tokens, &real, p, &mut cache, true).expect("prefill"));
     let mut worst = 0.0f32;
     let mut compare = |ours: &[f32], r: usize, pos: usize| {
@@ -92,7 +92,7 @@ pub fn logp_vs_teacher_forcing(model: &CausalLm, prompts: &[Vec<u32>], out: &Gen
     let rows: Vec<Vec<u32>> =
         out.samples.iter().map(|s| prompts[s.prompt].iter().chain(&s.tokens).copied().collect()).collect();
     let (ids, mask, t) = padded(&rows, &model.device());
-    let lp = values(token_stats(model, ids, mask, true, 8).expect("token stats").logprobs);
+    let lp = values(token_stats(model, ids, mask, Adapter::On, 8).expect("token stats").logprobs);
     let mut worst = 0.0f64;
     for (r, s) in out.samples.iter().enumerate() {
         let start = prompts[s.prompt].len() - 1;

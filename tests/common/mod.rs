@@ -72,10 +72,17 @@ pub fn configs(kernel: KernelMode) -> Vec<AlgoConfig> {
 /// Asserts every error of `c` is within [`TOLERANCE`] and few tokens sit on a clip boundary.
 pub fn assert_close(c: &Comparison, what: &str) {
     eprintln!(
-        "{what}: adv {:.1e} stats {:.1e} loss {:.1e} grad {:.1e} boundary {}",
-        c.adv, c.group_stats, c.loss, c.grad, c.boundary_tokens
+        "{what}: adv {:.1e} stats {:.1e} loss {:.1e} loss stats {:.1e} grad {:.1e} boundary {}",
+        c.adv, c.group_stats, c.loss, c.loss_stats, c.grad, c.boundary_tokens
     );
-    for (name, err) in [("advantage", c.adv), ("group stats", c.group_stats), ("loss", c.loss), ("gradient", c.grad)] {
+    let errors = [
+        ("advantage", c.adv),
+        ("group stats", c.group_stats),
+        ("loss", c.loss),
+        ("loss statistics", c.loss_stats),
+        ("gradient", c.grad),
+    ];
+    for (name, err) in errors {
         assert!(err <= TOLERANCE, "{what}: {name} error {err:e} > {TOLERANCE:e}");
     }
     // Random ratios put ~6e-5 of all tokens within 1e-5 of a boundary; 1e-3 leaves a wide margin.
@@ -98,6 +105,7 @@ pub fn finite_difference_check(device: &Device, kernel: KernelMode, label: &str)
             ref_logp: Some(t2(&inputs.ref_logp)),
             adv: Tensor::<1>::from_data(TensorData::new(adv.clone(), [b]), d),
             mask: t2(&inputs.mask),
+            norm: None,
         };
         let (value, _) = loss(batch, &cfg).expect("valid");
         let grad = d
@@ -162,5 +170,86 @@ pub fn builtin_context<'a>(
         max_steps: 2,
         part_rows,
         threads,
+    }
+}
+
+/// For every aggregation (KL on): a batch's loss and gradient through `kernel` on `device`
+/// equal, to f32 rounding, the sums over its parts (split 1, 2, 3 and B ways, each part padded
+/// with two token-less columns) computed under the whole batch's normaliser; and equal the f64
+/// reference.
+pub fn split_check(device: &Device, kernel: KernelMode, label: &str) {
+    use awpo::algo::reference::{self, LossInput, Normaliser};
+    let (groups, group_size, t) = (3, 4, 37);
+    let inputs = Inputs::random(groups, group_size, t, seed(label));
+    let b = groups * group_size;
+    let adv: Vec<f32> = (0..b).map(|i| ((i * 7) % 5) as f32 * 0.6 - 1.2).collect();
+    let counts: Vec<f64> = inputs.mask.chunks(t).map(|m| m.iter().map(|&x| f64::from(x)).sum()).collect();
+    let ad = device.clone().autodiff();
+    // Loss and d loss / d logp of rows `range`, padded to `t + pad`, under `norm`.
+    let run = |cfg: &AlgoConfig, range: std::ops::Range<usize>, pad: usize, norm: Option<Normaliser>| {
+        let rows = range.len();
+        let w = t + pad;
+        let widen = |v: &[f32]| -> Vec<f32> {
+            v[range.start * t..range.end * t]
+                .chunks(t)
+                .flat_map(|r| r.iter().copied().chain(std::iter::repeat_n(0.0, pad)))
+                .collect()
+        };
+        let t2 = |v: Vec<f32>| Tensor::<2>::from_data(TensorData::new(v, [rows, w]), &ad);
+        let logp = t2(widen(&inputs.logp)).require_grad();
+        let batch = LossBatch {
+            logp: logp.clone(),
+            old_logp: t2(widen(&inputs.old_logp)),
+            ref_logp: Some(t2(widen(&inputs.ref_logp))),
+            adv: Tensor::<1>::from_data(TensorData::new(adv[range.clone()].to_vec(), [rows]), &ad),
+            mask: t2(widen(&inputs.mask)),
+            norm,
+        };
+        let (value, stats) = loss(batch, cfg).expect("valid inputs");
+        let grad: Vec<f32> = logp.grad(&value.backward()).expect("tracked").into_data().try_to_vec::<f32>().unwrap();
+        let value = value.into_data().try_to_vec::<f32>().unwrap()[0];
+        let grad: Vec<f32> = grad.chunks(w).flat_map(|r| r[..t].to_vec()).collect();
+        (f64::from(value), grad, stats)
+    };
+    for agg in [Aggregation::TokenMean, Aggregation::SeqMeanTokenMean, Aggregation::SeqMeanTokenSumNorm] {
+        let cfg = AlgoConfig { kernel, kl_beta: 0.04, loss_agg: agg, ..AlgoConfig::default() };
+        let spec = cfg.loss_spec();
+        let (whole, whole_grad, whole_stats) = run(&cfg, 0..b, 0, None);
+        let want = reference::awpo_loss(
+            &LossInput {
+                rows: b,
+                cols: t,
+                logp: &inputs.logp,
+                old_logp: &inputs.old_logp,
+                ref_logp: &inputs.ref_logp,
+                adv: &adv,
+                mask: &inputs.mask,
+                norm: None,
+            },
+            &spec,
+        )
+        .expect("valid inputs");
+        let scale = want.grad.iter().fold(0f64, |m, g| m.max(g.abs()));
+        assert!((whole - want.stats.loss).abs() <= TOLERANCE * want.abs_mass, "{label} {agg:?}: whole batch vs spec");
+        let global = Normaliser::of_rows(&counts, t, &spec);
+        for parts in [1, 2, 3, b] {
+            let size = b.div_ceil(parts);
+            let (mut sum, mut grad, mut tokens) = (0.0, Vec::new(), 0.0);
+            for start in (0..b).step_by(size) {
+                let range = start..(start + size).min(b);
+                let norm = Normaliser { seq_tokens: counts[range.clone()].to_vec(), ..global.clone() };
+                let (value, g, stats) = run(&cfg, range, 2, Some(norm));
+                sum += value;
+                grad.extend(g);
+                tokens += stats.tokens;
+            }
+            let what = format!("{label} {agg:?} in {parts} parts");
+            assert!((sum - whole).abs() <= TOLERANCE * want.abs_mass, "{what}: loss {sum} vs whole {whole}");
+            assert_eq!(tokens, whole_stats.tokens, "{what}: tokens");
+            let worst = grad.iter().zip(&whole_grad).fold(0f64, |m, (a, e)| m.max(f64::from((a - e).abs())));
+            assert!(grad.len() == whole_grad.len() && worst <= TOLERANCE * scale, "{what}: gradient off by {worst}");
+            let spec_worst = grad.iter().zip(&want.grad).fold(0f64, |m, (a, e)| m.max((f64::from(*a) - e).abs()));
+            assert!(spec_worst <= TOLERANCE * scale, "{what}: gradient vs spec off by {spec_worst}");
+        }
     }
 }

@@ -3,7 +3,7 @@
 //! save and load back bit for bit; a merged checkpoint gives the adapted logits.
 
 use awpo::model::logprob::token_stats;
-use awpo::model::{CausalLm, LoraConfig, peft};
+use awpo::model::{Adapter, CausalLm, LoraConfig, peft};
 use burn::optim::{AdamWConfig, GradientsParams};
 use burn::tensor::Device;
 
@@ -39,8 +39,8 @@ fn peft_adapter_matches_peft_and_base_when_off() {
     let reference = Reference::load(&fixture("qwen3_untied_lora"));
     let (ids, mask) = reference.inputs(&device);
     let v = model.config().vocab_size;
-    let on = values(model.forward(ids.clone(), mask.clone(), true).expect("forward"));
-    let off = values(model.forward(ids, mask, false).expect("forward"));
+    let on = values(model.forward(ids.clone(), mask.clone(), Adapter::On).expect("forward"));
+    let off = values(model.forward(ids, mask, Adapter::Off).expect("forward"));
     let err_on = reference.max_err(&on, "logits", v, &reference.mask);
     let err_off = reference.max_err(&off, "logits_base", v, &reference.mask);
     let moved = reference.max_err(&on, "logits_base", v, &reference.mask);
@@ -55,7 +55,7 @@ fn only_adapters_learn_and_adapters_round_trip() {
     let reference = Reference::load(&fixture("qwen3_untied_lora"));
     let (ids, mask) = reference.inputs(&device);
     let (base_before, lora_before) = (flat_base(&model), flat_lora(&model));
-    let stats = token_stats(&model, ids, mask, true, 3).expect("stats");
+    let stats = token_stats(&model, ids, mask, Adapter::On, 3).expect("stats");
     let loss = stats.logprobs.sum().neg();
     let grads = GradientsParams::from_grads(loss.backward(), &model);
     let lora_params: usize = model.linear_layers().iter().filter(|(_, l)| l.lora.is_some()).count() * 2;
@@ -72,14 +72,15 @@ fn only_adapters_learn_and_adapters_round_trip() {
 
     let dir = std::env::temp_dir().join(format!("awpo-adapter-{}", std::process::id()));
     let cfg = LoraConfig { rank: 4, alpha: 8.0, ..LoraConfig::default() };
-    peft::save_adapter(&model, &cfg, "tests/fixtures/models/qwen3_untied", &dir).unwrap_or_else(|e| panic!("{e}"));
+    peft::save_adapter(&model, &cfg.into(), "tests/fixtures/models/qwen3_untied", &dir)
+        .unwrap_or_else(|e| panic!("{e}"));
     let mut back = CausalLm::load(&fixture("qwen3_untied"), &device).expect("base");
     let loaded = peft::load(&mut back, &dir).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!((loaded.rank, loaded.alpha), (4, 8.0));
+    assert_eq!((loaded.lora.rank, loaded.lora.alpha), (4, 8.0));
     assert_eq!(flat_lora(&back), lora_after, "saved adapter loads back bit for bit");
     let (ids, mask) = reference.inputs(&device);
-    let before = values(model.forward(ids.clone(), mask.clone(), true).expect("forward"));
-    let after = values(back.forward(ids, mask, true).expect("forward"));
+    let before = values(model.forward(ids.clone(), mask.clone(), Adapter::On).expect("forward"));
+    let after = values(back.forward(ids, mask, Adapter::On).expect("forward"));
     let differ = before.iter().zip(&after).filter(|(a, b)| a != b).count();
     assert_eq!(differ, 0, "reloaded adapter gives identical logits ({differ} differ)");
 
@@ -117,14 +118,14 @@ fn fresh_adapters_start_at_the_base_and_logprobs_are_chunk_invariant() {
     let mut model = CausalLm::load(&fixture("qwen3_untied"), &device).expect("base");
     let reference = Reference::load(&fixture("qwen3_untied"));
     let (ids, mask) = reference.inputs(&device);
-    let base = values(model.forward(ids.clone(), mask.clone(), false).expect("forward"));
+    let base = values(model.forward(ids.clone(), mask.clone(), Adapter::Off).expect("forward"));
     peft::attach(&mut model, &LoraConfig::default(), 7);
     assert!(model.linear_layers().iter().all(|(_, l)| l.lora.is_some()));
-    let on = values(model.forward(ids.clone(), mask.clone(), true).expect("forward"));
+    let on = values(model.forward(ids.clone(), mask.clone(), Adapter::On).expect("forward"));
     assert_eq!(on, base, "B = 0 at init: adapter-on logits equal the base bit for bit");
 
     // Log-probs = log_softmax(logits) gathered, for every chunking (boundaries inside and at the end).
-    let logits = values(model.forward(ids.clone(), mask.clone(), true).expect("forward"));
+    let logits = values(model.forward(ids.clone(), mask.clone(), Adapter::On).expect("forward"));
     let [b, t] = reference.shape;
     let v = model.config().vocab_size;
     let mut expected = vec![0.0f32; b * (t - 1)];
@@ -138,11 +139,11 @@ fn fresh_adapters_start_at_the_base_and_logprobs_are_chunk_invariant() {
             }
         }
     }
-    // Dropout acts only while training (autodiff device); inference ignores it.
+    // Dropout acts only in training forwards (`Adapter::Train`), its masks drawn from the seed.
     let cfg = LoraConfig { dropout: 0.5, ..LoraConfig::default() };
     let mut dropped = CausalLm::load(&fixture("qwen3_untied"), &device).expect("base");
     peft::attach(&mut dropped, &cfg, 7);
-    assert_eq!(values(dropped.forward(ids.clone(), mask.clone(), true).expect("forward")), base);
+    assert_eq!(values(dropped.forward(ids.clone(), mask.clone(), Adapter::On).expect("forward")), base);
     let train = Device::flex().autodiff();
     let mut lm = CausalLm::load(&fixture("qwen3_untied"), &train).expect("base");
     peft::attach(&mut lm, &cfg, 7);
@@ -155,12 +156,33 @@ fn fresh_adapters_start_at_the_base_and_logprobs_are_chunk_invariant() {
         }
     }
     let (tids, tmask) = reference.inputs(&train);
-    let first = values(lm.forward(tids.clone(), tmask.clone(), true).expect("forward"));
-    let second = values(lm.forward(tids, tmask, true).expect("forward"));
-    assert_ne!(first, second, "dropout draws a new mask per training forward");
+    let run = |adapter: Adapter| values(lm.forward(tids.clone(), tmask.clone(), adapter).expect("forward"));
+    let (plain, first, again, other) = (
+        run(Adapter::On),
+        run(Adapter::Train { seed: 1 }),
+        run(Adapter::Train { seed: 1 }),
+        run(Adapter::Train { seed: 2 }),
+    );
+    assert_eq!(first, again, "the same seed draws the same dropout masks");
+    assert_ne!(first, other, "another seed draws other masks");
+    assert_ne!(first, plain, "a training forward drops adapter inputs; an inference forward does not");
+    assert_eq!(run(Adapter::On), plain, "inference forwards are deterministic");
+
+    // Entropy is a metric: off the autodiff graph, so it adds nothing to any gradient.
+    let grads_of = |with_entropy: bool| {
+        let stats = token_stats(&lm, tids.clone(), tmask.clone(), Adapter::On, 4).expect("stats");
+        let objective = if with_entropy { stats.logprobs.sum() + stats.entropy.sum() } else { stats.logprobs.sum() };
+        let grads = GradientsParams::from_grads(objective.backward(), &lm);
+        lm.linear_layers()
+            .iter()
+            .filter_map(|(_, l)| l.lora.as_ref())
+            .flat_map(|l| values(grads.get::<2>(l.lora_a.id).expect("tracked")))
+            .collect::<Vec<f32>>()
+    };
+    assert_eq!(grads_of(true), grads_of(false), "the entropy term changes no gradient");
 
     for chunk in [1, 3, 4, 9, 10, 64] {
-        let got = values(token_stats(&model, ids.clone(), mask.clone(), true, chunk).expect("stats").logprobs);
+        let got = values(token_stats(&model, ids.clone(), mask.clone(), Adapter::On, chunk).expect("stats").logprobs);
         let err = got.iter().zip(&expected).map(|(a, e)| (a - e).abs()).fold(0.0f32, f32::max);
         assert!(err < 1e-5, "chunk {chunk}: max error {err}");
     }
@@ -175,7 +197,7 @@ fn merged_checkpoint_gives_adapted_logits_and_bad_adapters_are_named() {
     let merged = CausalLm::load(&out, &device).unwrap_or_else(|e| panic!("{e}"));
     let reference = Reference::load(&fixture("qwen3_untied_lora"));
     let (ids, mask) = reference.inputs(&device);
-    let logits = values(merged.forward(ids, mask, true).expect("forward"));
+    let logits = values(merged.forward(ids, mask, Adapter::On).expect("forward"));
     let err = reference.max_err(&logits, "logits", merged.config().vocab_size, &reference.mask);
     eprintln!("merged checkpoint: max |logit err| vs PEFT {err:.2e}");
     assert!(err < 1e-4, "{err}");
@@ -229,7 +251,7 @@ fn perplexity_and_merge_from_the_command_line() {
     let lm = CausalLm::load(&dir, &device).expect("model");
     let n = ids.len();
     let tokens = Tensor::<2, Int>::from_data(TensorData::new(ids.clone(), [1, n]), &device);
-    let logits = values(lm.forward(tokens, Tensor::<2, Int>::ones([1, n], &device), true).expect("forward"));
+    let logits = values(lm.forward(tokens, Tensor::<2, Int>::ones([1, n], &device), Adapter::On).expect("forward"));
     let v = lm.config().vocab_size;
     let mut nll = 0.0f64;
     for t in 0..n - 1 {
@@ -274,4 +296,54 @@ fn perplexity_and_merge_from_the_command_line() {
         out.status.code() == Some(2) && stderr.contains("tokenizer.json") && !stderr.contains("panicked"),
         "{stderr}"
     );
+}
+
+/// A PEFT-written rsLoRA adapter (r 6, alpha 9, three projections, dropout 0.05) gives PEFT's
+/// logits; trained one step by the trainer's optimizer and saved by its checkpoint code, it keeps
+/// PEFT's own `adapter_config.json` (every key and value), PEFT's tensor names and shapes, and
+/// loads back to the trained model.
+#[test]
+fn a_peft_rslora_adapter_keeps_its_config_through_a_training_step() {
+    use awpo::train::checkpoint::{FORMAT, State, save_checkpoint};
+    let device = Device::flex().autodiff();
+    let peft_dir = fixture("qwen3_untied_rslora");
+    let mut model = CausalLm::load(&fixture("qwen3_untied"), &device).expect("base");
+    let adapter = peft::load(&mut model, &peft_dir).unwrap_or_else(|e| panic!("{e}"));
+    let l = &adapter.lora;
+    assert_eq!((l.rank, l.alpha, l.use_rslora, l.dropout), (6, 9.0, true, 0.05));
+    let reference = Reference::load(&peft_dir);
+    let (ids, mask) = reference.inputs(&device);
+    let v = model.config().vocab_size;
+    let logits = values(model.forward(ids.clone(), mask.clone(), Adapter::On).expect("forward"));
+    let err = reference.max_err(&logits, "logits", v, &reference.mask);
+    assert!(err < 1e-4, "rsLoRA scaling alpha/sqrt(r): max logit error {err}");
+
+    let stats = token_stats(&model, ids.clone(), mask.clone(), Adapter::Train { seed: 3 }, 4).expect("stats");
+    let grads = GradientsParams::from_grads(stats.logprobs.sum().neg().backward(), &model);
+    let mut optim = awpo::train::optim::AdamW::new(&awpo::train::config::OptimSection::default());
+    let (model, _) = optim.step(model, &grads, 1e-2).unwrap_or_else(|e| panic!("{e}"));
+    let run = std::env::temp_dir().join(format!("awpo-rslora-{}", std::process::id()));
+    let state = State { format: FORMAT, step: 1, adam_t: 0, cursor: 0, seed: 0 };
+    let saved = save_checkpoint(&run, &model, &adapter, "not-the-adapters-base", &optim, &state)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .join("adapter");
+    let config = |d: &std::path::Path| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(d.join("adapter_config.json")).expect("config")).expect("json")
+    };
+    assert_eq!(config(&saved), config(&peft_dir), "PEFT's adapter_config.json, key for key and value for value");
+    let tensors = |d: &std::path::Path| {
+        let w = awpo::model::weights::Weights::open(d, "adapter_model.safetensors").expect("adapter");
+        let mut k: Vec<(String, Option<Vec<usize>>)> = w.names().map(|n| (n.to_string(), w.shape(n))).collect();
+        k.sort();
+        k
+    };
+    assert_eq!(tensors(&saved), tensors(&peft_dir), "PEFT's tensor names and shapes");
+    let mut back = CausalLm::load(&fixture("qwen3_untied"), &Device::flex()).expect("base");
+    peft::load(&mut back, &saved).unwrap_or_else(|e| panic!("{e}"));
+    let (ids, mask) = reference.inputs(&Device::flex());
+    let trained =
+        values(burn::module::Module::valid(&model).forward(ids.clone(), mask.clone(), Adapter::On).expect("forward"));
+    assert_ne!(trained, logits, "the step moved the adapter");
+    assert_eq!(values(back.forward(ids, mask, Adapter::On).expect("forward")), trained, "reloads as trained");
+    let _ = std::fs::remove_dir_all(run);
 }

@@ -5,7 +5,7 @@ use awpo::algo::{AlgoConfig, KernelMode, LossBatch, ObjectiveError, advantage, l
 use awpo::selfcheck::{Inputs, compare};
 use burn::tensor::{Device, Tensor, TensorData};
 
-use crate::common::{assert_close, configs, finite_difference_check, seed};
+use crate::common::{assert_close, configs, finite_difference_check, seed, split_check};
 
 #[test]
 fn tensor_twin_matches_the_reference_on_cpu() {
@@ -19,6 +19,11 @@ fn tensor_twin_matches_the_reference_on_cpu() {
             assert_close(&c, &format!("flex P={p} G={g} T={t} config {k}"));
         }
     }
+}
+
+#[test]
+fn micro_batches_under_the_whole_batch_normaliser_sum_to_the_whole_batch_on_cpu() {
+    split_check(&Device::flex(), KernelMode::Tensor, "tensor twin split on cpu");
 }
 
 #[test]
@@ -45,6 +50,7 @@ fn shapes_and_sizes_are_checked_before_any_work() {
         ref_logp: None,
         adv: Tensor::<1>::zeros([3], &device),
         mask: Tensor::<2>::ones([3, 4], &device),
+        norm: None,
     };
     let err = loss(batch.clone(), &cfg).unwrap_err();
     assert_eq!(err, ObjectiveError::Shape { tensor: LossTensor::OldLogProb, expected: vec![3, 4], found: vec![3, 5] });
@@ -79,6 +85,7 @@ fn non_finite_values_are_named_on_cpu() {
         ref_logp: Some(t2(refs)),
         adv: Tensor::<1>::from_data(TensorData::new(vec![0.5f32, f32::NAN], [b]), &device),
         mask: t2(vec![1.0; b * t]),
+        norm: None,
     };
     // Row 1 carries both a NaN advantage and a NaN ref_logp: the advantage is named first.
     let err = loss(batch.clone(), &cfg).unwrap_err();

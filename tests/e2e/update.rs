@@ -1,0 +1,143 @@
+//! The policy update of a step (`train::step::policy_gradients`) on the CPU backend: its
+//! gradients and loss statistics do not depend on the micro-batch size, the thread count or the
+//! padding, for every aggregation and mode, with episodes packed into several rows counting
+//! once; LoRA dropout masks depend on the seed only, never on the threads.
+
+use awpo::algo::{Aggregation, AlgoConfig, Mode};
+use awpo::model::{CausalLm, LoraConfig, peft};
+use awpo::train::batch::Row;
+use awpo::train::builtin::model_config;
+use awpo::train::parallel::flat_grads;
+use awpo::train::step::{LossRows, LossSummary, Plan, policy_gradients};
+use burn::module::{Module, Param};
+use burn::tensor::{Device, TensorData};
+use rand::{Rng, SeedableRng};
+
+use crate::common::seed;
+
+/// A tiny random decoder (vocabulary 61) with LoRA factors A and B both random.
+fn adapted(dropout: f64, seed: u64, device: &Device) -> CausalLm {
+    let mut cfg = model_config(61);
+    (cfg.hidden_size, cfg.intermediate_size, cfg.num_hidden_layers) = (32, 48, 2);
+    (cfg.num_attention_heads, cfg.num_key_value_heads, cfg.head_dim) = (2, 1, 16);
+    let mut model = CausalLm::random(cfg, seed, device).expect("model");
+    peft::attach(&mut model, &LoraConfig { rank: 4, dropout, ..LoraConfig::default() }, seed);
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    for (_, layer) in model.linear_layers_mut() {
+        if let Some(l) = layer.lora.as_mut() {
+            let dims = l.lora_b.val().dims();
+            let values: Vec<f32> = (0..dims[0] * dims[1]).map(|_| rng.random_range(-0.05..0.05)).collect();
+            l.lora_b = Param::from_data(TensorData::new(values, dims), device);
+        }
+    }
+    model
+}
+
+/// Seven rows of random prompts and responses (old log-probs near -2); rows 2 and 3 are one
+/// episode packed into two rows.
+struct Episodes {
+    ids: Vec<(Vec<u32>, Vec<u32>, Vec<f64>)>,
+    adv: Vec<f32>,
+}
+
+impl Episodes {
+    fn random(seed: u64) -> Self {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        let ids = (0..7)
+            .map(|_| {
+                let prompt: Vec<u32> = (0..rng.random_range(2..9)).map(|_| rng.random_range(0..61)).collect();
+                let n = rng.random_range(1..10);
+                let response: Vec<u32> = (0..n).map(|_| rng.random_range(0..61)).collect();
+                let old: Vec<f64> = (0..n).map(|_| rng.random_range(-4.6..-3.6)).collect();
+                (prompt, response, old)
+            })
+            .collect();
+        let adv = vec![1.2, -0.7, 0.9, 0.9, -1.4, 0.3, -0.2];
+        Episodes { ids, adv }
+    }
+
+    fn rows(&self) -> LossRows<'_> {
+        let rows: Vec<Row> = self.ids.iter().map(|(p, r, v)| Row::single(p, r, v)).collect();
+        let tokens: Vec<f64> = self.ids.iter().map(|(_, r, _)| r.len() as f64).collect();
+        let joined = tokens[2] + tokens[3];
+        let seq_tokens = vec![tokens[0], tokens[1], joined, joined, tokens[4], tokens[5], tokens[6]];
+        LossRows { rows, adv: self.adv.clone(), seq_tokens, sequences: 6 }
+    }
+}
+
+fn run(
+    model: &CausalLm,
+    rows: &LossRows<'_>,
+    algo: &AlgoConfig,
+    micro_batch: usize,
+    threads: usize,
+    seed: u64,
+) -> (Vec<f32>, LossSummary) {
+    let plan = Plan { algo, micro_batch, threads, seed };
+    let (grads, summary) = policy_gradients(model, &model.valid(), rows, plan).unwrap_or_else(|e| panic!("{e}"));
+    (flat_grads(model, &grads).expect("read back"), summary)
+}
+
+#[test]
+fn micro_batches_threads_and_padding_do_not_change_the_update() {
+    let device = Device::flex().autodiff();
+    let s = seed("update invariance");
+    let model = adapted(0.0, s, &device);
+    let episodes = Episodes::random(s);
+    let rows = episodes.rows();
+    let configs = [
+        AlgoConfig { kl_beta: 0.04, ..AlgoConfig::default() },
+        AlgoConfig { loss_agg: Aggregation::SeqMeanTokenMean, ..AlgoConfig::default() },
+        AlgoConfig { loss_agg: Aggregation::SeqMeanTokenSumNorm, kl_beta: 0.04, ..AlgoConfig::default() },
+        AlgoConfig { mode: Mode::DrGrpo, ..AlgoConfig::default() },
+    ];
+    for algo in &configs {
+        let what = format!("seed {s}, {:?} / {:?}", algo.mode, algo.loss_agg);
+        let (whole, want) = run(&model, &rows, algo, 7, 1, 1);
+        let scale = whole.iter().fold(0f32, |m, g| m.max(g.abs()));
+        assert!(scale > 0.0 && whole.iter().all(|g| g.is_finite()), "{what}: gradients flow");
+        assert!(want.loss.is_finite() && want.tokens > 0.0 && want.ratio_mean > 0.0, "{what}: {want:?}");
+        for (micro_batch, threads) in [(1, 1), (2, 2), (3, 1), (3, 2), (4, 2)] {
+            let (got, summary) = run(&model, &rows, algo, micro_batch, threads, 1);
+            let worst = got.iter().zip(&whole).fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+            assert!(
+                worst <= 1e-5 * scale,
+                "{what}: micro-batch {micro_batch} x {threads} threads: off by {worst} (scale {scale})"
+            );
+            let pairs = [
+                (summary.loss, want.loss),
+                (summary.clip_low, want.clip_low),
+                (summary.clip_high, want.clip_high),
+                (summary.kl_ref, want.kl_ref),
+                (summary.approx_kl, want.approx_kl),
+                (summary.ratio_mean, want.ratio_mean),
+                (summary.entropy, want.entropy),
+            ];
+            for (i, (a, b)) in pairs.into_iter().enumerate() {
+                assert!(
+                    (a - b).abs() <= 1e-5 * b.abs().max(1.0),
+                    "{what}: micro-batch {micro_batch}: statistic {i}: {a} vs {b}"
+                );
+            }
+            assert_eq!(summary.tokens, want.tokens, "{what}");
+        }
+    }
+}
+
+#[test]
+fn dropout_masks_depend_on_the_seed_and_never_on_the_threads() {
+    let device = Device::flex().autodiff();
+    let s = seed("dropout determinism");
+    let model = adapted(0.3, s, &device);
+    let episodes = Episodes::random(s ^ 1);
+    let rows = episodes.rows();
+    let algo = AlgoConfig::default();
+    let (one, _) = run(&model, &rows, &algo, 2, 1, 11);
+    let (two, _) = run(&model, &rows, &algo, 2, 2, 11);
+    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    assert_eq!(bits(&one), bits(&two), "seed {s}: the same masks on 1 and 2 threads");
+    let (other, _) = run(&model, &rows, &algo, 2, 1, 12);
+    assert_ne!(bits(&one), bits(&other), "seed {s}: another seed draws other masks");
+    let (undropped, _) = run(&adapted(0.0, s, &device), &rows, &algo, 2, 1, 11);
+    assert_ne!(bits(&one), bits(&undropped), "seed {s}: dropout is active in training forwards");
+}
