@@ -84,7 +84,9 @@ impl CausalLm {
         let (d, v, dh) = (c.hidden_size, c.vocab_size, c.head_dim);
         let (q_out, kv_out) = (c.num_attention_heads * dh, c.num_key_value_heads * dh);
         let embed = w.tensor("model.embed_tokens.weight", &[v, d])?;
-        let mut layers = Vec::with_capacity(c.num_hidden_layers);
+        // Capacity from the file's claim, bounded: a checkpoint claiming 10^12 layers fails at its
+        // first missing layer, not in the allocator.
+        let mut layers = Vec::with_capacity(c.num_hidden_layers.min(1024));
         for i in 0..c.num_hidden_layers {
             let p = format!("model.layers.{i}");
             let lin = |name: &str, d_in: usize, d_out: usize, bias: bool| {
@@ -201,6 +203,9 @@ impl CausalLm {
                 mask.dims()
             )));
         }
+        let ids = tokens.clone().try_into_data_as::<i64>().and_then(|d| d.try_to_vec::<i64>().map_err(Into::into));
+        let ids = ids.map_err(|e| ModelError::Compute(format!("reading token ids: {e:?}")))?;
+        self.check_ids(ids.iter().copied())?;
         let device = tokens.device();
         let d = self.config.hidden_size;
         let limit = crate::device::binding_limit(&device);
@@ -220,6 +225,21 @@ impl CausalLm {
             Context { cos, sin, mask: causal.reshape([1, 1, t, t]).expand([b, 1, t, t]).bool_or(padded_key), adapter };
         let x = self.layers.iter().fold(x, |x, layer| layer.forward(x, &ctx, None));
         Ok(self.norm.forward(x))
+    }
+
+    /// `Err` naming the first id outside the vocabulary (the embedding lookup would fail on
+    /// it): a tokenizer that does not belong to the model, or ids from elsewhere.
+    ///
+    /// # Errors
+    /// [`ModelError::Input`].
+    pub fn check_ids(&self, ids: impl IntoIterator<Item = i64>) -> Result<(), ModelError> {
+        let v = self.config.vocab_size;
+        match ids.into_iter().find(|&id| !usize::try_from(id).is_ok_and(|id| id < v)) {
+            Some(id) => Err(ModelError::Input(format!(
+                "token id {id} is outside the model's vocabulary of {v} (is the tokenizer this model's?)"
+            ))),
+            None => Ok(()),
+        }
     }
 
     /// Logits `[.., V]` of hidden states `[.., D]`.

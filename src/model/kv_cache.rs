@@ -85,6 +85,7 @@ impl CausalLm {
                 real.len()
             )));
         }
+        self.check_ids(tokens.iter().map(|&id| i64::from(id)))?;
         let cfg = self.config();
         let device = self.device();
         let s = cache.slots() + t;
