@@ -1,5 +1,6 @@
 //! GGUF files written here by hand (a one-block Llama of width 8 and its byte-level BPE
-//! vocabulary, every tensor F32), then truncated, corrupted or given impossible metadata.
+//! vocabulary, every tensor F32), then truncated, corrupted or given impossible metadata; and the
+//! real SmolLM2 GGUF the other tests fetch, cut short.
 
 use std::path::Path;
 
@@ -208,6 +209,29 @@ fn hand_made_gguf_files_load_and_their_corruptions_are_refused() {
         let mut want = vec![arg(&file)];
         want.extend(needles.iter().map(|s| s.to_string()));
         battery.refused(name, &perplexity(&file, &text), &want, || Ok(()));
+    }
+    let _ = std::fs::remove_dir_all(root);
+    battery.finish();
+}
+
+#[test]
+fn the_real_smollm2_gguf_cut_short_is_refused() {
+    use std::io::Read;
+    let root = temp("smollm2");
+    let text = root.join("text.txt");
+    std::fs::write(&text, "The capital of France is Paris.").expect("text");
+    let mut head = Vec::new();
+    let real = crate::common::generation::smollm2();
+    let file = std::fs::File::open(&real).expect("the SmolLM2 GGUF");
+    file.take(8 << 20).read_to_end(&mut head).expect("read");
+    let mut battery = Battery::default();
+    // 1 MB: inside the tokenizer metadata; 8 MB: inside the tensor data.
+    for (name, len) in [("cut at 1 MB", 1 << 20), ("cut at 8 MB", 8 << 20)] {
+        let file = root.join(format!("smollm2-{len}.gguf"));
+        std::fs::write(&file, &head[..len]).expect("write");
+        battery.refused(name, &perplexity(&file, &text), &[arg(&file)], || Ok(()));
+        let generate = args(&["generate", "--model", &arg(&file), "--prompt", "hi", "--device", "cpu"]);
+        battery.refused(&format!("generate: {name}"), &generate, &[arg(&file)], || Ok(()));
     }
     let _ = std::fs::remove_dir_all(root);
     battery.finish();
