@@ -176,6 +176,24 @@ fn garbage_tokenizers_are_refused() {
         std::fs::write(dir.join(file), bytes).expect("write");
         battery.refused(name, &perplexity(&dir), &[arg(&dir.join(file))], nothing);
     }
+    // Chat templates that do not parse, recurse for ever or loop 10^10 times.
+    let templates = [
+        ("a chat template that does not parse", "{% for m in messages %}{{ m.content ", "syntax error"),
+        ("a chat template that recurses for ever", "{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}", "recursion"),
+        (
+            "a chat template that loops 10^10 times",
+            "{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}",
+            "fuel",
+        ),
+    ];
+    for (i, (name, template, needle)) in templates.into_iter().enumerate() {
+        let dir = model_dir(&root, &format!("template-{i}"));
+        let config = json!({"chat_template": template, "eos_token": "w1"});
+        std::fs::write(dir.join("tokenizer_config.json"), config.to_string()).expect("write");
+        let generate = args(&["generate", "--model", &arg(&dir), "--prompt", "w3", "--device", "cpu"]);
+        let needles = [arg(&dir.join("tokenizer_config.json")), needle.to_string()];
+        battery.refused(name, &generate, &needles, nothing);
+    }
     // A tokenizer that is not the model's: ids past the model's vocabulary of 96.
     let dir = model_dir(&root, "bigger-vocabulary");
     {
