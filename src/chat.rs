@@ -12,10 +12,37 @@ use minijinja::value::ValueKind;
 use minijinja::{Environment, Error, ErrorKind, Value, context};
 use thiserror::Error as ThisError;
 
-/// A template that failed to compile or render.
+/// A template that failed to compile or render, on one line: what went wrong and the template
+/// line (`in chat:3`); [`ChatError::of`] adds the file the template came from.
 #[derive(Debug, ThisError)]
-#[error("chat template: {0:#}")]
-pub struct ChatError(#[from] Error);
+#[error("chat template{origin}: {error}")]
+pub struct ChatError {
+    origin: String,
+    #[source]
+    error: Error,
+}
+
+impl From<Error> for ChatError {
+    fn from(error: Error) -> Self {
+        ChatError { origin: String::new(), error }
+    }
+}
+
+impl ChatError {
+    /// The error naming `origin` (the file the template came from; "" names none).
+    #[must_use]
+    pub fn of(mut self, origin: &str) -> Self {
+        if !origin.is_empty() {
+            self.origin = format!(" of {origin}");
+        }
+        self
+    }
+}
+
+/// Most template instructions one render may run: a real chat template renders a long
+/// conversation with tools in well under a million; a template that loops for ever (or for
+/// 10^10 iterations) stops with an error instead of hanging.
+pub const FUEL: u64 = 20_000_000;
 
 /// A compiled chat template.
 pub struct ChatTemplate {
@@ -113,6 +140,7 @@ impl ChatTemplate {
         let mut env = Environment::new();
         env.set_trim_blocks(true);
         env.set_lstrip_blocks(true);
+        env.set_fuel(Some(FUEL));
         env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
         env.add_filter("tojson", tojson);
         env.add_function("raise_exception", |msg: String| -> Result<Value, Error> {

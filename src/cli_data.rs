@@ -107,22 +107,34 @@ fn check(args: &CheckArgs) -> Result<bool> {
 
 fn from_bfcl(args: &FromBfclArgs) -> Result<bool> {
     let dir = args.bfcl_dir.clone().unwrap_or_else(default_bfcl_dir);
-    let mut out: Box<dyn Write> = match &args.out {
-        Some(path) => {
-            Box::new(std::fs::File::create(path).map_err(|source| Error::Write { path: path.clone(), source })?)
-        }
-        None => Box::new(std::io::stdout().lock()),
-    };
-    let target = args.out.clone().unwrap_or_else(|| PathBuf::from("<stdout>"));
+    // Every category is read before anything is written: a bad file leaves no partial output.
+    let mut text = String::new();
     let mut count = 0;
     for category in &args.category {
         for item in bfcl::load(&dir, category)? {
-            writeln!(out, "{}", item.to_task(category).to_json())
-                .map_err(|source| Error::Write { path: target.clone(), source })?;
+            text.push_str(&item.to_task(category).to_json().to_string());
+            text.push('\n');
             count += 1;
         }
     }
-    out.flush().map_err(|source| Error::Write { path: target.clone(), source })?;
+    let target = match &args.out {
+        Some(path) => {
+            let tmp = path.with_extension("jsonl.tmp");
+            let write = |source| Error::Write { path: path.clone(), source };
+            std::fs::write(&tmp, &text).and_then(|()| std::fs::rename(&tmp, path)).map_err(|source| {
+                let _ = std::fs::remove_file(&tmp);
+                write(source)
+            })?;
+            path.clone()
+        }
+        None => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(text.as_bytes())
+                .and_then(|()| out.flush())
+                .map_err(|source| Error::Write { path: PathBuf::from("<stdout>"), source })?;
+            PathBuf::from("<stdout>")
+        }
+    };
     eprintln!("wrote {count} tasks to {}", target.display());
     Ok(true)
 }

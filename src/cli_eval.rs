@@ -214,17 +214,20 @@ pub fn run(args: &EvalArgs) -> Result<bool> {
         temperature: args.temperature,
         max_new_tokens: args.max_new_tokens,
     };
-    let (mut file, mut done) = match &args.out {
-        Some(path) => {
-            let (f, done) = ResultsFile::open(path, &header)?;
-            (Some(f), done)
+    // A results file of another run is refused before the model loads; a new one is created only
+    // once the model has loaded, so a model that fails to load leaves no file behind.
+    let previous = match &args.out {
+        Some(path) if results::exists(path) => {
+            let (found, previous) = results::read(path)?;
+            results::same_run(path, &found, &header)?;
+            previous
         }
-        None => (None, Vec::new()),
+        _ => Vec::new(),
     };
-    let finished: std::collections::HashSet<String> = done.iter().map(|r| r.id.clone()).collect();
+    let finished: std::collections::HashSet<String> = previous.iter().map(|r| r.id.clone()).collect();
     let pending: Vec<EvalItem> = items.into_iter().filter(|i| !finished.contains(&i.task.id)).collect();
-    if !done.is_empty() {
-        eprintln!("continuing {}: {} items already scored, {} to go", header.model, done.len(), pending.len());
+    if !previous.is_empty() {
+        eprintln!("continuing {}: {} items already scored, {} to go", header.model, previous.len(), pending.len());
     }
     let env = if pending.iter().any(|i| matches!(i.kind, ItemKind::MultiTurn { .. })) {
         Some(simulator(&bfcl_dir)?)
@@ -232,6 +235,13 @@ pub fn run(args: &EvalArgs) -> Result<bool> {
         None
     };
     let mut responder = responder(args, &model)?;
+    let (mut file, mut done) = match &args.out {
+        Some(path) => {
+            let (f, done) = ResultsFile::open(path, &header)?;
+            (Some(f), done)
+        }
+        None => (None, Vec::new()),
+    };
     let opts = EvalOptions { batch: args.batch, samples: args.samples, max_steps: args.max_steps, env };
     let bar = ProgressBar::new(pending.len() as u64);
     bar.set_style(

@@ -129,21 +129,18 @@ pub fn run(args: &GenerateArgs) -> Result<bool> {
     let start = Instant::now();
     let stream = args.samples == 1;
     let mut streamed: Vec<u32> = Vec::new();
-    let mut shown = 0usize;
+    let mut shown = Streamed::default();
     let mut stdout = std::io::stdout();
     let mut on_token = |_row: usize, token: u32| {
         if !stream {
             return;
         }
         streamed.push(token);
-        // Print what decodes to whole characters so far; a multi-byte character may span tokens.
         if let Ok(text) = tokenizer.decode(&streamed, true)
-            && !text.ends_with('\u{FFFD}')
-            && text.len() > shown
+            && let Some(new) = shown.update(&text)
         {
-            let _ = write!(stdout, "{}", &text[shown..]);
+            let _ = write!(stdout, "{new}");
             let _ = stdout.flush();
-            shown = text.len();
         }
     };
     let out = generate(&model, &[ids], args.samples.max(1), &opts, Some(&tokenizer), &mut on_token)?;
@@ -151,10 +148,13 @@ pub fn run(args: &GenerateArgs) -> Result<bool> {
     for (i, s) in out.samples.iter().enumerate() {
         if stream {
             let text = tokenizer.decode(&s.tokens, true)?;
-            if text.len() > shown && text.is_char_boundary(shown) {
-                print!("{}", &text[shown..]);
+            match shown.finish(&text) {
+                Ok(rest) => println!("{rest}"),
+                Err(whole) => {
+                    eprintln!("(the tokenizer revised text already streamed; the whole reply follows)");
+                    println!("\n{whole}");
+                }
             }
-            println!();
         } else {
             println!("--- sample {} ({:?}) ---\n{}", i + 1, s.finish, tokenizer.decode(&s.tokens, true)?);
         }
@@ -166,4 +166,103 @@ pub fn run(args: &GenerateArgs) -> Result<bool> {
         out.stats.prefill_tokens
     );
     Ok(true)
+}
+
+/// What of a reply decoded so far can be printed: only whole characters (text that ends in
+/// U+FFFD may be a multi-byte character split across tokens, so it waits for the next token),
+/// only the part past what is already printed, and only while the decoded text extends it.
+#[derive(Debug, Default)]
+pub struct Streamed {
+    printed: String,
+    diverged: bool,
+}
+
+impl Streamed {
+    /// The new text to print, given the whole reply decoded so far.
+    pub fn update(&mut self, decoded: &str) -> Option<String> {
+        if self.diverged || decoded.ends_with('\u{FFFD}') {
+            return None;
+        }
+        let Some(new) = decoded.strip_prefix(self.printed.as_str()) else {
+            // A decoder that revised text already printed: stop streaming (see `finish`).
+            self.diverged = true;
+            return None;
+        };
+        if new.is_empty() {
+            return None;
+        }
+        let new = new.to_string();
+        self.printed.push_str(&new);
+        Some(new)
+    }
+
+    /// At the end, given the final reply: `Ok(the rest to print)`, or `Err(the whole reply)` when
+    /// what was printed is not its beginning (a decoder that revised earlier text).
+    ///
+    /// # Errors
+    /// The printed text is not a prefix of `decoded`: the caller prints `decoded` whole.
+    pub fn finish(&mut self, decoded: &str) -> std::result::Result<String, String> {
+        let rest = decoded.strip_prefix(self.printed.as_str()).map(str::to_string);
+        self.printed = decoded.to_string();
+        self.diverged = false;
+        rest.ok_or_else(|| decoded.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Streams `tokens` (byte strings) through a byte-level decode of the prefix so far, as
+    /// the tokenizer's `decode` does (lossy UTF-8); returns what was printed.
+    fn stream(tokens: &[&[u8]]) -> (Vec<String>, std::result::Result<String, String>) {
+        let mut s = Streamed::default();
+        let mut bytes = Vec::new();
+        let mut pieces = Vec::new();
+        for t in tokens {
+            bytes.extend_from_slice(t);
+            pieces.extend(s.update(&String::from_utf8_lossy(&bytes)));
+        }
+        (pieces, s.finish(&String::from_utf8_lossy(&bytes)))
+    }
+
+    #[test]
+    fn every_split_of_multi_byte_characters_prints_whole_characters_once() {
+        let text = "aé€😀 b€\u{10FFFF}ü";
+        let bytes = text.as_bytes();
+        // Every way to cut the text into 1 to 3 tokens at any byte, and one token per byte.
+        let mut splits: Vec<Vec<usize>> = vec![(1..bytes.len()).collect()];
+        for i in 1..bytes.len() {
+            splits.push(vec![i]);
+            for j in i + 1..bytes.len() {
+                splits.push(vec![i, j]);
+            }
+        }
+        for cuts in splits {
+            let bounds: Vec<usize> = std::iter::once(0).chain(cuts.iter().copied()).chain([bytes.len()]).collect();
+            let tokens: Vec<&[u8]> = bounds.windows(2).map(|w| &bytes[w[0]..w[1]]).collect();
+            let (pieces, rest) = stream(&tokens);
+            for p in &pieces {
+                assert!(!p.contains('\u{FFFD}'), "{cuts:?}: a partial character was printed: {pieces:?}");
+            }
+            let rest = rest.expect("the printed text is a prefix");
+            assert_eq!(pieces.concat() + &rest, text, "{cuts:?}");
+        }
+    }
+
+    #[test]
+    fn a_decoder_that_revises_printed_text_stops_the_stream_without_panicking() {
+        let mut s = Streamed::default();
+        assert_eq!(s.update("abc"), Some("abc".into()));
+        // The earlier text changes under a later token: byte 3, where the printed text ended,
+        // is inside the second `é` of the new text.
+        assert_eq!(s.update("ééx"), None);
+        assert_eq!(s.update("ééxy"), None, "no more streaming once revised");
+        assert_eq!(s.finish("ééxyz"), Err("ééxyz".into()));
+        // A genuine replacement character is printed once text follows it.
+        let mut s = Streamed::default();
+        assert_eq!(s.update("x\u{FFFD}"), None);
+        assert_eq!(s.update("x\u{FFFD}y"), Some("x\u{FFFD}y".into()));
+        assert_eq!(s.finish("x\u{FFFD}yz"), Ok("z".into()));
+    }
 }

@@ -55,10 +55,10 @@ pub enum ConfigError {
         /// Why.
         source: std::io::Error,
     },
-    /// TOML syntax, an unknown key or a wrong type (the message carries line and column).
+    /// TOML syntax, an unknown key or a wrong type, on one line.
     #[error("{origin}: {message}")]
     Parse {
-        /// The file, or "--set overrides".
+        /// The file (`path:line:column` where the parser gave a position), or the overrides.
         origin: String,
         /// The parser's message.
         message: String,
@@ -71,9 +71,41 @@ pub enum ConfigError {
         /// Why.
         reason: String,
     },
-    /// Values out of range, all of them.
-    #[error("invalid configuration:{}", .0.iter().map(|(k, r)| format!("\n  {k}: {r}")).collect::<String>())]
-    Invalid(Vec<(&'static str, String)>),
+    /// Values out of range, all of them, on one line.
+    #[error("{origin}: invalid configuration: {}", .problems.iter().map(|(k, r)| format!("{k}: {r}")).collect::<Vec<_>>().join("; "))]
+    Invalid {
+        /// Where the values came from (a file, overrides, the defaults).
+        origin: String,
+        /// Each bad key and what is wrong with it.
+        problems: Vec<(&'static str, String)>,
+    },
+}
+
+/// A TOML error as one [`ConfigError::Parse`] (toml's own rendering spans several lines, with a
+/// source excerpt): `origin:line:column` when the error has a position in `text`, then the key
+/// it was at (`optim.lr`) or, when the parser names none, the start of the offending line.
+fn toml_error(origin: &str, text: Option<&str>, e: &toml::de::Error) -> ConfigError {
+    let mut plain = e.clone();
+    plain.set_input(None);
+    let rendered = plain.to_string();
+    let key = rendered.lines().find_map(|l| l.strip_prefix("in ")).map(str::to_string);
+    let message = e.message().split_whitespace().collect::<Vec<_>>().join(" ");
+    let (position, line) = match (text, e.span()) {
+        (Some(text), Some(span)) => {
+            let before = text.get(..span.start).unwrap_or(text);
+            let number = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            let line: String = text.lines().nth(number - 1).unwrap_or("").trim().chars().take(60).collect();
+            (format!(":{number}:{column}"), Some(line).filter(|l| !l.is_empty()))
+        }
+        _ => (String::new(), None),
+    };
+    let message = match (key, line) {
+        (Some(key), _) => format!("{key}: {message}"),
+        (None, Some(line)) => format!("{message} (at `{line}`)"),
+        (None, None) => message,
+    };
+    ConfigError::Parse { origin: format!("{origin}{position}"), message }
 }
 
 impl RunConfig {
@@ -83,7 +115,7 @@ impl RunConfig {
     /// # Errors
     /// Unreadable file, TOML error, unknown key, malformed override, invalid values.
     pub fn load(path: Option<&Path>, overrides: &[String]) -> Result<Self, ConfigError> {
-        let (origin, text) = match path {
+        let (file, text) = match path {
             Some(p) => {
                 let text =
                     std::fs::read_to_string(p).map_err(|source| ConfigError::Read { path: p.to_path_buf(), source })?;
@@ -91,36 +123,39 @@ impl RunConfig {
             }
             None => ("built-in defaults".to_string(), String::new()),
         };
-        let mut table: toml::Table = text
-            .parse()
-            .map_err(|e: toml::de::Error| ConfigError::Parse { origin: origin.clone(), message: e.to_string() })?;
+        let mut table: toml::Table = text.parse().map_err(|e| toml_error(&file, Some(&text), &e))?;
         for arg in overrides {
             apply_override(&mut table, arg)?;
         }
-        let origin = if overrides.is_empty() { origin } else { format!("{origin} with --set overrides") };
+        let origin = if overrides.is_empty() { file.clone() } else { format!("{file} with --set overrides") };
         let unknown = unknown_keys(&table);
         if !unknown.is_empty() {
             let message = format!("unknown keys (see `awpo config print`): {}", unknown.join(", "));
             return Err(ConfigError::Parse { origin, message });
         }
-        let cfg: RunConfig =
-            table.try_into().map_err(|e: toml::de::Error| ConfigError::Parse { origin, message: e.to_string() })?;
-        cfg.validate()?;
+        let cfg: RunConfig = table.try_into().map_err(|e| {
+            // A value of the wrong type in the file itself: read the file alone again, for its line.
+            match toml::from_str::<RunConfig>(&text) {
+                Err(own) if path.is_some() => toml_error(&file, Some(&text), &own),
+                _ => toml_error(&origin, None, &e),
+            }
+        })?;
+        cfg.validate().map_err(|problems| ConfigError::Invalid { origin, problems })?;
         Ok(cfg)
     }
 
     /// Every invalid value at once.
     ///
     /// # Errors
-    /// [`ConfigError::Invalid`] listing each bad key.
-    pub fn validate(&self) -> Result<(), ConfigError> {
+    /// Each bad key with what is wrong with it.
+    pub fn validate(&self) -> Result<(), Vec<(&'static str, String)>> {
         let mut problems = self.algo.problems();
         problems.extend(self.lora.problems());
         problems.extend(self.reward.problems());
         problems.extend(self.prompt.problems());
         problems.extend(self.judge.problems());
         problems.extend(crate::train::config::problems(&self.rollout, &self.optim, &self.train));
-        if problems.is_empty() { Ok(()) } else { Err(ConfigError::Invalid(problems)) }
+        if problems.is_empty() { Ok(()) } else { Err(problems) }
     }
 
     /// The configuration as TOML (parses back to the same value).
@@ -210,5 +245,28 @@ mod tests {
         assert!(RunConfig::load(None, &["nokey".to_string()]).is_err());
         let missing = RunConfig::load(Some(Path::new("/nonexistent/run.toml")), &[]).unwrap_err().to_string();
         assert!(missing.contains("/nonexistent/run.toml"), "{missing}");
+    }
+
+    #[test]
+    fn file_errors_are_one_line_naming_file_line_and_key() {
+        let path = std::env::temp_dir().join(format!("awpo-config-{}.toml", std::process::id()));
+        let load = |text: &str, sets: &[&str]| {
+            std::fs::write(&path, text).unwrap();
+            let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+            RunConfig::load(Some(&path), &sets).unwrap_err().to_string()
+        };
+        let file = path.display().to_string();
+        let cases = [
+            (load("seed = 1\n[optim\nlr = 1\n", &[]), format!("{file}:2:"), ""),
+            (load("seed = 1\n\n[optim]\nlr = \"fast\"\n", &[]), format!("{file}:4:"), "invalid type"),
+            (load("[optim]\nlr = nan\n", &[]), file.clone(), "optim.lr"),
+            (load("[optim]\nlr = 1.0\n", &["optim.lr=\"x\""]), format!("{file} with --set overrides"), "optim.lr"),
+            (load("[optim]\nlr = 0.0\nbeta2 = 2.0\n", &[]), file.clone(), "optim.beta2"),
+        ];
+        let _ = std::fs::remove_file(&path);
+        for (err, origin, key) in cases {
+            assert!(err.starts_with(&origin) && err.contains(key), "{err}");
+            assert_eq!(err.lines().count(), 1, "one line: {err}");
+        }
     }
 }

@@ -65,6 +65,8 @@ pub struct Prompter {
     template: ChatTemplate,
     tools_in_template: bool,
     cfg: PromptConfig,
+    /// Where the template came from (named in errors).
+    origin: String,
 }
 
 impl Prompter {
@@ -73,20 +75,23 @@ impl Prompter {
     /// # Errors
     /// No template, or one that does not compile.
     pub fn new(tokenizer: &TextTokenizer, cfg: &PromptConfig) -> Result<Self, ChatError> {
+        let origin = tokenizer.template_origin.clone();
         let source = tokenizer.chat_template.as_deref().ok_or_else(|| {
-            Error::new(
+            ChatError::from(Error::new(
                 ErrorKind::InvalidOperation,
                 "the model has no chat template (tokenizer_config.json `chat_template` or GGUF \
                  `tokenizer.chat_template`)",
-            )
+            ))
+            .of(&origin)
         })?;
-        let template = ChatTemplate::new(source, &tokenizer.bos_token, &tokenizer.eos_token)?;
+        let template =
+            ChatTemplate::new(source, &tokenizer.bos_token, &tokenizer.eos_token).map_err(|e| e.of(&origin))?;
         let tools_in_template = match cfg.tools_in {
             ToolsIn::Auto => template.reads("tools"),
             ToolsIn::Template => true,
             ToolsIn::System => false,
         };
-        Ok(Prompter { template, tools_in_template, cfg: cfg.clone() })
+        Ok(Prompter { template, tools_in_template, cfg: cfg.clone(), origin })
     }
 
     /// Whether tool schemas go through the template's own tools branch.
@@ -119,12 +124,10 @@ impl Prompter {
         let tools = &wrapped[..];
         if tools.is_empty() || self.tools_in_template {
             let tools = (!tools.is_empty()).then(|| Value::from_serialize(tools));
-            return self.template.render(
-                &Value::from_serialize(messages),
-                tools.as_ref(),
-                add_generation_prompt,
-                &extra,
-            );
+            return self
+                .template
+                .render(&Value::from_serialize(messages), tools.as_ref(), add_generation_prompt, &extra)
+                .map_err(|e| e.of(&self.origin));
         }
         let schemas: Vec<String> = tools.iter().map(serde_json::Value::to_string).collect();
         let block = self.cfg.tool_system_prompt.replace("{tools}", &schemas.join("\n"));
@@ -133,6 +136,8 @@ impl Prompter {
             Some(first) if first.role == Role::System => first.content = format!("{}\n\n{block}", first.content),
             _ => with_tools.insert(0, Message { role: Role::System, content: block }),
         }
-        self.template.render(&Value::from_serialize(&with_tools), None, add_generation_prompt, &extra)
+        self.template
+            .render(&Value::from_serialize(&with_tools), None, add_generation_prompt, &extra)
+            .map_err(|e| e.of(&self.origin))
     }
 }

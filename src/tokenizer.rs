@@ -26,6 +26,8 @@ pub struct TextTokenizer {
     pub bos_token: String,
     /// The text of the end-of-sequence token (`eos_token`), or "".
     pub eos_token: String,
+    /// Where the chat template came from (`…/tokenizer_config.json`, a GGUF file), for errors.
+    pub template_origin: String,
 }
 
 fn bad(path: &Path, field: &str, reason: impl Into<String>) -> ModelError {
@@ -59,7 +61,9 @@ impl TextTokenizer {
         };
         let (bos, eos) = (token("bos_token"), token("eos_token"));
         let chat_template = config["chat_template"].as_str().map(str::to_string);
-        Ok(Self::with_stops(inner, chat_template, bos, eos))
+        let mut out = Self::with_stops(inner, chat_template, bos, eos);
+        out.template_origin = config_path.display().to_string();
+        Ok(out)
     }
 
     /// Rebuilds the tokenizer a GGUF file describes (`tokenizer.ggml.model = gpt2`: byte-level BPE).
@@ -116,7 +120,9 @@ impl TextTokenizer {
         let named = |k: &str| meta(k).and_then(Meta::as_u64).and_then(|id| tokens.get(id as usize).cloned());
         let (bos, eos) = (named("tokenizer.ggml.bos_token_id"), named("tokenizer.ggml.eos_token_id"));
         let chat_template = meta("tokenizer.chat_template").and_then(Meta::as_str).map(str::to_string);
-        Ok(Self::with_stops(inner, chat_template, bos, eos))
+        let mut out = Self::with_stops(inner, chat_template, bos, eos);
+        out.template_origin = format!("{} (tokenizer.chat_template)", path.display());
+        Ok(out)
     }
 
     /// A tokenizer whose stop ids are its end token plus `<|im_end|>` / `<|endoftext|>`.
@@ -132,6 +138,7 @@ impl TextTokenizer {
             chat_template,
             bos_token: bos.unwrap_or_default(),
             eos_token: eos.clone().unwrap_or_default(),
+            template_origin: String::new(),
         };
         out.stop_ids = out.stops(eos.into_iter().collect());
         out
@@ -145,7 +152,7 @@ impl TextTokenizer {
         bos_token: String,
         eos_token: String,
     ) -> Self {
-        TextTokenizer { inner, stop_ids, chat_template, bos_token, eos_token }
+        TextTokenizer { inner, stop_ids, chat_template, bos_token, eos_token, template_origin: String::new() }
     }
 
     /// Writes `tokenizer.json` (Hugging Face format) to `path`.

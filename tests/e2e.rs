@@ -2,6 +2,8 @@
 
 mod common;
 
+#[path = "e2e/bad_input.rs"]
+mod bad_input;
 #[path = "e2e/bfcl.rs"]
 mod bfcl;
 #[path = "e2e/chat.rs"]

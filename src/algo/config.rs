@@ -252,7 +252,7 @@ impl AlgoConfig {
         let mut out = Vec::new();
         let mut check = |key: &'static str, value: f64, ok: bool, rule: &str| {
             if !value.is_finite() || !ok {
-                out.push((key, format!("{value} is invalid: must be {rule}")));
+                out.push((key, format!("{value:?} is invalid: must be {rule}")));
             }
         };
         check("algo.gate_sd_max", self.gate_sd_max, self.gate_sd_max > 0.0, "> 0");

@@ -74,9 +74,11 @@ struct RawAnswer {
 }
 
 /// The non-blank lines of a JSON-lines file with their 1-based numbers.
+///
+/// # Errors
+/// An unreadable file, or the first line that is not UTF-8.
 pub(crate) fn lines(path: &Path) -> Result<Vec<(usize, String)>, DataError> {
-    let text = std::fs::read_to_string(path).map_err(|source| DataError::Read { path: path.to_path_buf(), source })?;
-    Ok(text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()).map(|(i, l)| (i + 1, l.to_string())).collect())
+    super::lines::read(path)?.into_iter().map(|(n, line)| Ok((n, line?))).collect()
 }
 
 /// One line as `T`; an error names the file, line and `record`.

@@ -5,6 +5,7 @@
 
 pub mod bfcl;
 pub mod error;
+pub mod lines;
 pub mod schema;
 pub mod synth;
 pub mod task;

@@ -135,15 +135,15 @@ pub struct Loaded {
 /// # Errors
 /// Unreadable file; the first malformed line (unless `skip_bad_lines`); a file with no task.
 pub fn load(path: &Path, skip_bad_lines: bool) -> Result<Loaded, DataError> {
-    let text = std::fs::read_to_string(path).map_err(|source| DataError::Read { path: path.to_path_buf(), source })?;
     let mut loaded = Loaded { tasks: Vec::new(), skipped: Vec::new() };
     let mut seen: HashMap<String, usize> = HashMap::new();
-    for (i, raw) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-        let line = i + 1;
+    for (line, raw) in super::lines::read(path)? {
         let bad = |field: String, reason: String| DataError::Line { path: path.to_path_buf(), line, field, reason };
-        let parsed = parse_line(raw).map_err(|(f, r)| bad(f, r)).and_then(|task| match seen.get(&task.id) {
-            Some(first) => Err(bad("id".into(), format!("{:?} already used on line {first}", task.id))),
-            None => Ok(task),
+        let parsed = raw.and_then(|raw| parse_line(&raw).map_err(|(f, r)| bad(f, r))).and_then(|task| {
+            match seen.get(&task.id) {
+                Some(first) => Err(bad("id".into(), format!("{:?} already used on line {first}", task.id))),
+                None => Ok(task),
+            }
         });
         match parsed {
             Ok(task) => {

@@ -51,10 +51,17 @@ pub fn tools() -> Vec<Value> {
     ]
 }
 
+/// Deepest nesting of parentheses, signs and powers [`calculate`] evaluates; deeper is an error
+/// (the parser recurses once per level, so model output like `((((…` must not exhaust the stack).
+pub const MAX_DEPTH: usize = 200;
+
 /// Evaluates `+ - * / ^` and parentheses over decimal numbers.
+///
+/// # Errors
+/// The text the model sees: a syntax error, nesting deeper than [`MAX_DEPTH`], a non-finite result.
 pub fn calculate(expr: &str) -> Result<f64, String> {
     let chars: Vec<char> = expr.chars().filter(|c| !c.is_whitespace()).collect();
-    let mut p = Calc { s: &chars, i: 0 };
+    let mut p = Calc { s: &chars, i: 0, depth: 0 };
     let v = p.sum()?;
     if p.i != chars.len() {
         return Err(format!("unexpected {:?} at {}", chars[p.i], p.i));
@@ -65,11 +72,22 @@ pub fn calculate(expr: &str) -> Result<f64, String> {
 struct Calc<'a> {
     s: &'a [char],
     i: usize,
+    depth: usize,
 }
 
 impl Calc<'_> {
     fn peek(&self) -> Option<char> {
         self.s.get(self.i).copied()
+    }
+    /// Runs `f` one nesting level deeper, refusing to go past [`MAX_DEPTH`].
+    fn nested(&mut self, f: impl FnOnce(&mut Self) -> Result<f64, String>) -> Result<f64, String> {
+        if self.depth >= MAX_DEPTH {
+            return Err(format!("nested more than {MAX_DEPTH} levels deep at {}", self.i));
+        }
+        self.depth += 1;
+        let v = f(self);
+        self.depth -= 1;
+        v
     }
     fn sum(&mut self) -> Result<f64, String> {
         let mut v = self.product()?;
@@ -93,7 +111,7 @@ impl Calc<'_> {
         let base = self.unary()?;
         if self.peek() == Some('^') {
             self.i += 1;
-            return Ok(base.powf(self.power()?));
+            return Ok(base.powf(self.nested(Self::power)?));
         }
         Ok(base)
     }
@@ -101,11 +119,11 @@ impl Calc<'_> {
         match self.peek() {
             Some('-') => {
                 self.i += 1;
-                Ok(-self.unary()?)
+                Ok(-self.nested(Self::unary)?)
             }
             Some('(') => {
                 self.i += 1;
-                let v = self.sum()?;
+                let v = self.nested(Self::sum)?;
                 if self.peek() != Some(')') {
                     return Err("missing )".into());
                 }
@@ -295,5 +313,29 @@ mod tests {
         assert!(step.messages.iter().all(|m| m.role == Role::Tool) && !step.done);
         assert!(env.step(&[]).expect("ends").done);
         assert_eq!(tools().len(), 9);
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_the_model_sees_not_a_stack_overflow() {
+        let deep = [
+            "(".repeat(100_000),
+            format!("{}1{}", "(".repeat(100_000), ")".repeat(100_000)),
+            format!("{}1", "-".repeat(100_000)),
+            format!("{}2", "2^".repeat(100_000)),
+        ];
+        for expr in &deep {
+            let err = calculate(expr).expect_err("too deep");
+            assert!(err.contains("nested more than"), "{err}");
+        }
+        // Up to the limit it still computes.
+        let ok = format!("{}7{}", "(".repeat(MAX_DEPTH), ")".repeat(MAX_DEPTH));
+        assert_eq!(calculate(&ok).map(format_number), Ok("7".into()));
+        let over = format!("{}7{}", "(".repeat(MAX_DEPTH + 1), ")".repeat(MAX_DEPTH + 1));
+        assert!(calculate(&over).is_err());
+        let mut env = BuiltinEnv::default();
+        let task = Task { messages: vec![Message { role: Role::User, content: "hi".into() }], ..Task::default() };
+        env.reset(&task).expect("reset");
+        let step = env.step(&[call("calculator", json!({"expression": deep[0]}))]).expect("step");
+        assert!(step.messages[0].content.starts_with("error: nested more than"), "{:?}", step.messages[0]);
     }
 }

@@ -62,6 +62,28 @@ pub fn read(path: &Path) -> Result<(Header, Vec<ItemResult>), EvalError> {
     Ok((header, results))
 }
 
+/// Whether `path` holds a results file to continue (it exists and is not empty).
+pub fn exists(path: &Path) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| m.len() > 0)
+}
+
+/// `Ok` when a file written with header `found` may be continued by a run with `header`.
+///
+/// # Errors
+/// The first field that differs, named.
+pub fn same_run(path: &Path, found: &Header, header: &Header) -> Result<(), EvalError> {
+    let was = serde_json::to_value(found).unwrap_or_default();
+    let now = serde_json::to_value(header).unwrap_or_default();
+    if let Some((field, old)) = was.as_object().into_iter().flatten().find(|(k, v)| now.get(*k) != Some(v)) {
+        let reason = format!(
+            "written with {field} = {old}, this run has {field} = {}: choose another --out to start afresh",
+            now.get(field).cloned().unwrap_or_default()
+        );
+        return Err(results_error(path, 1, reason));
+    }
+    Ok(())
+}
+
 /// A results file open for appending.
 pub struct ResultsFile {
     path: PathBuf,
@@ -76,8 +98,7 @@ impl ResultsFile {
     /// Unwritable file; an existing file written by another model, adapter or settings.
     pub fn open(path: &Path, header: &Header) -> Result<(Self, Vec<ItemResult>), EvalError> {
         let write_err = |e: std::io::Error| results_error(path, 0, format!("cannot write: {e}"));
-        let existing = path.exists() && std::fs::metadata(path).map(|m| m.len() > 0).unwrap_or(false);
-        if !existing {
+        if !exists(path) {
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir).map_err(write_err)?;
             }
@@ -87,15 +108,7 @@ impl ResultsFile {
             return Ok((ResultsFile { path: path.to_path_buf(), file }, Vec::new()));
         }
         let (found, results) = read(path)?;
-        let was = serde_json::to_value(&found).unwrap_or_default();
-        let now = serde_json::to_value(header).unwrap_or_default();
-        if let Some((field, old)) = was.as_object().into_iter().flatten().find(|(k, v)| now.get(*k) != Some(v)) {
-            let reason = format!(
-                "written with {field} = {old}, this run has {field} = {}: choose another --out to start afresh",
-                now.get(field).cloned().unwrap_or_default()
-            );
-            return Err(results_error(path, 1, reason));
-        }
+        same_run(path, &found, header)?;
         // Drop a line torn by a kill before appending.
         let text = std::fs::read(path).map_err(write_err)?;
         let keep = text.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);

@@ -17,6 +17,9 @@ pub enum JudgeKind {
     Local,
 }
 
+/// The longest `timeout_s` accepted (a year, in seconds).
+pub const MAX_TIMEOUT_S: f64 = 365.0 * 86_400.0;
+
 /// `[judge]` keys.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -75,16 +78,19 @@ impl JudgeConfig {
     pub fn problems(&self) -> Vec<(&'static str, String)> {
         let mut out = Vec::new();
         if !(self.scale.is_finite() && self.scale > 0.0) {
-            out.push(("judge.scale", format!("{} is invalid: must be > 0", self.scale)));
+            out.push(("judge.scale", format!("{:?} is invalid: must be > 0", self.scale)));
         }
         if self.concurrency == 0 {
             out.push(("judge.concurrency", "must be at least 1".into()));
         }
-        if !(self.timeout_s.is_finite() && self.timeout_s > 0.0) {
-            out.push(("judge.timeout_s", format!("{} is invalid: must be > 0", self.timeout_s)));
+        if !(self.timeout_s.is_finite() && self.timeout_s > 0.0 && self.timeout_s <= MAX_TIMEOUT_S) {
+            out.push((
+                "judge.timeout_s",
+                format!("{:?} is invalid: must be > 0 and at most {MAX_TIMEOUT_S}", self.timeout_s),
+            ));
         }
         if let Some(f) = self.fallback.filter(|f| !(0.0..=1.0).contains(f)) {
-            out.push(("judge.fallback", format!("{f} is invalid: must be in [0, 1]")));
+            out.push(("judge.fallback", format!("{f:?} is invalid: must be in [0, 1]")));
         }
         if self.kind == JudgeKind::Local && self.local_model.is_empty() {
             out.push(("judge.local_model", "kind = \"local\" needs a model path".into()));
@@ -93,5 +99,23 @@ impl JudgeConfig {
             out.push(("judge.base_url", format!("{:?} is not an http(s) URL", self.base_url)));
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeouts_that_no_duration_holds_are_refused() {
+        let keys = |timeout_s: f64| -> Vec<&'static str> {
+            JudgeConfig { timeout_s, ..JudgeConfig::default() }.problems().into_iter().map(|(k, _)| k).collect()
+        };
+        assert!(keys(60.0).is_empty() && keys(MAX_TIMEOUT_S).is_empty());
+        for bad in [0.0, -1.0, f64::NAN, f64::INFINITY, 1e300, MAX_TIMEOUT_S * 2.0] {
+            assert_eq!(keys(bad), ["judge.timeout_s"], "{bad}");
+        }
+        // What is accepted converts to a Duration (which panics on values it cannot hold).
+        assert!(std::time::Duration::try_from_secs_f64(MAX_TIMEOUT_S).is_ok());
     }
 }

@@ -42,7 +42,7 @@ impl HttpJudge {
             Some(std::env::var(&cfg.api_key_env).map_err(|_| JudgeError::MissingKey(cfg.api_key_env.clone()))?)
         };
         let config = ureq::Agent::config_builder()
-            .timeout_global(Some(Duration::from_secs_f64(cfg.timeout_s)))
+            .timeout_global(Duration::try_from_secs_f64(cfg.timeout_s).ok())
             .http_status_as_error(false)
             .build();
         Ok(HttpJudge {
@@ -146,43 +146,72 @@ impl HttpJudge {
                 Attempt::Retry(err) => {
                     tracing::warn!("{err}; retrying in {backoff:?}");
                     std::thread::sleep(backoff);
-                    backoff *= 2;
+                    backoff = backoff.saturating_mul(2);
                 }
             }
         }
     }
 }
 
-/// Runs `f` over `items` on at most `workers` threads, results in input order.
-pub fn concurrently<T: Sync, R: Send>(items: &[T], workers: usize, f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+/// Runs `f` over `items` on at most `workers` threads: slot `i` holds the result of `items[i]`,
+/// or `None` when `f` panicked on it (the other items are still run, and stay in their slots).
+pub fn concurrently<T: Sync, R: Send>(items: &[T], workers: usize, f: impl Fn(&T) -> R + Sync) -> Vec<Option<R>> {
     let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<R>>> = Mutex::new((0..items.len()).map(|_| None).collect());
+    let mut slots: Vec<Option<R>> = (0..items.len()).map(|_| None).collect();
     std::thread::scope(|s| {
-        for _ in 0..workers.clamp(1, items.len().max(1)) {
-            s.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, Ordering::SeqCst);
-                    let Some(item) = items.get(i) else { break };
-                    let r = f(item);
-                    if let Ok(mut out) = results.lock() {
-                        out[i] = Some(r);
+        let handles: Vec<_> = (0..workers.clamp(1, items.len().max(1)))
+            .map(|_| {
+                s.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::SeqCst);
+                        let Some(item) = items.get(i) else { break };
+                        if let Ok(r) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(item))) {
+                            done.push((i, r));
+                        }
                     }
+                    done
+                })
+            })
+            .collect();
+        for handle in handles {
+            for (i, r) in handle.join().unwrap_or_default() {
+                if let Some(slot) = slots.get_mut(i) {
+                    *slot = Some(r);
                 }
-            });
+            }
         }
     });
-    results.into_inner().unwrap_or_default().into_iter().flatten().collect()
+    slots
+}
+
+/// One result per request: request `i` gets `scored[unique_of[i]]`; an empty slot is an error
+/// for exactly the requests that map to it.
+fn line_up(unique_of: &[usize], scored: &[Option<Result<f64, JudgeError>>], url: &str) -> Vec<Result<f64, JudgeError>> {
+    unique_of
+        .iter()
+        .map(|&u| match scored.get(u) {
+            Some(Some(result)) => result.clone(),
+            _ => Err(JudgeError::Lost { url: url.to_string() }),
+        })
+        .collect()
 }
 
 impl Judge for HttpJudge {
     fn score(&self, requests: &[JudgeRequest]) -> Vec<Result<f64, JudgeError>> {
-        // Identical requests in one batch are sent once.
-        let keyed: Vec<(u64, String)> = requests.iter().map(|r| self.keyed(r)).collect();
-        let mut unique: Vec<&(u64, String)> = Vec::new();
-        for k in &keyed {
-            if !unique.iter().any(|u| u.0 == k.0) {
-                unique.push(k);
-            }
+        // Identical requests in one batch are sent once: request i is unique prompt unique_of[i].
+        let mut unique: Vec<(u64, String)> = Vec::new();
+        let mut unique_of = Vec::with_capacity(requests.len());
+        for r in requests {
+            let (key, prompt) = self.keyed(r);
+            let at = match unique.iter().position(|u| u.0 == key) {
+                Some(at) => at,
+                None => {
+                    unique.push((key, prompt));
+                    unique.len() - 1
+                }
+            };
+            unique_of.push(at);
         }
         let scored = concurrently(&unique, self.cfg.concurrency, |(key, prompt)| {
             self.one(*key, prompt).or_else(|e| match self.cfg.fallback {
@@ -193,14 +222,42 @@ impl Judge for HttpJudge {
                 None => Err(e),
             })
         });
-        keyed
-            .iter()
-            .map(|(key, _)| {
-                let at = unique.iter().position(|u| u.0 == *key).unwrap_or(0);
-                scored.get(at).cloned().unwrap_or_else(|| {
-                    Err(JudgeError::Transport { url: self.url.clone(), reason: "worker lost".into(), attempts: 0 })
-                })
-            })
-            .collect()
+        line_up(&unique_of, &scored, &self.url)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn results_stay_in_their_slots_when_an_item_fails() {
+        let items: Vec<usize> = (0..40).collect();
+        for workers in [1, 3, 8] {
+            let out = concurrently(&items, workers, |&i| {
+                assert!(i % 7 != 3, "item {i} fails");
+                i * 10
+            });
+            assert_eq!(out.len(), items.len());
+            for (i, slot) in out.iter().enumerate() {
+                let want = if i % 7 == 3 { None } else { Some(i * 10) };
+                assert_eq!(*slot, want, "slot {i} with {workers} workers");
+            }
+        }
+        assert!(concurrently(&[] as &[usize], 4, |&i| i).is_empty());
+    }
+
+    #[test]
+    fn a_missing_score_is_an_error_for_its_own_requests_only() {
+        // Requests 0 and 2 share unique prompt 0; request 1 is prompt 1 (lost); request 3 is prompt 2.
+        let scored = vec![Some(Ok(0.25)), None, Some(Ok(0.75))];
+        let out = line_up(&[0, 1, 0, 2], &scored, "http://judge");
+        assert_eq!(out.len(), 4);
+        assert_eq!(
+            (out[0].as_ref().ok(), out[2].as_ref().ok(), out[3].as_ref().ok()),
+            (Some(&0.25), Some(&0.25), Some(&0.75))
+        );
+        let err = out[1].as_ref().expect_err("lost").to_string();
+        assert!(err.contains("http://judge") && err.contains("no score"), "{err}");
     }
 }

@@ -87,6 +87,12 @@ pub enum JudgeError {
         /// The start of the answer.
         text: String,
     },
+    /// A request whose scoring stopped without a result (its worker failed).
+    #[error("judge {url}: no score for this request (the worker scoring it failed)")]
+    Lost {
+        /// The endpoint.
+        url: String,
+    },
     /// The local judge's model failed.
     #[error("local judge: {0}")]
     Model(String),

@@ -88,7 +88,9 @@ impl CausalLm {
         let (d, v, dh) = (c.hidden_size, c.vocab_size, c.head_dim);
         let (q_out, kv_out) = (c.num_attention_heads * dh, c.num_key_value_heads * dh);
         let embed = w.tensor("model.embed_tokens.weight", &[v, d])?;
-        let mut layers = Vec::with_capacity(c.num_hidden_layers);
+        // Capacity from the file's claim, bounded: a checkpoint claiming 10^12 layers fails at its
+        // first missing layer, not in the allocator.
+        let mut layers = Vec::with_capacity(c.num_hidden_layers.min(1024));
         for i in 0..c.num_hidden_layers {
             let p = format!("model.layers.{i}");
             let lin = |name: &str, d_in: usize, d_out: usize, bias: bool| {

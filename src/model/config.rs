@@ -124,6 +124,10 @@ impl ModelConfig {
         }
         let heads = raw.num_attention_heads;
         let kv_heads = raw.num_key_value_heads.unwrap_or(heads);
+        if raw.head_dim.is_none() && heads > 0 && !raw.hidden_size.is_multiple_of(heads) {
+            let reason = format!("{heads} does not divide hidden_size {} (and there is no head_dim)", raw.hidden_size);
+            return Err(bad("num_attention_heads", reason));
+        }
         let head_dim = raw.head_dim.unwrap_or(raw.hidden_size / heads.max(1));
         // transformers 5 writes `rope_parameters`; 4.x writes `rope_theta` + `rope_scaling`.
         let params = raw.rope_parameters.as_ref();

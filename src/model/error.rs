@@ -93,6 +93,17 @@ pub enum ModelError {
     /// A computation gave NaN or infinity, or a device read-back failed.
     #[error("{0}")]
     Compute(String),
+    /// A tensor of a file that cannot be what the file claims (an optimizer moment of the wrong
+    /// rank, without its partner, or for a parameter the model does not have).
+    #[error("{path}: tensor {name}: {reason}")]
+    Tensor {
+        /// The file holding it.
+        path: PathBuf,
+        /// The tensor name.
+        name: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// A file that could not be written.
     #[error("cannot write {path}: {reason}")]
     Write {

@@ -324,11 +324,17 @@ impl Gguf {
             Some(Meta::Array(tokens)) => tokens.len(),
             _ => self.tensors.get("token_embd.weight").and_then(|t| t.dims.get(1)).copied().unwrap_or(0) as usize,
         };
-        let head_dim = self
-            .metadata
-            .get(&format!("{arch}.attention.key_length"))
-            .and_then(Meta::as_u64)
-            .map_or(hidden / heads.max(1), |v| v as usize);
+        let key_length = self.metadata.get(&format!("{arch}.attention.key_length")).and_then(Meta::as_u64);
+        if key_length.is_none() && heads > 0 && !hidden.is_multiple_of(heads) {
+            return Err(ModelError::Json {
+                path: self.path.clone(),
+                field: format!("{arch}.attention.head_count"),
+                reason: format!(
+                    "{heads} does not divide {arch}.embedding_length {hidden} (and there is no key_length)"
+                ),
+            });
+        }
+        let head_dim = key_length.map_or(hidden / heads.max(1), |v| v as usize);
         let config = ModelConfig {
             architecture: self.architecture,
             vocab_size: vocab,

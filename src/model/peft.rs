@@ -57,10 +57,10 @@ impl LoraConfig {
             out.push(("lora.rank", "0 is invalid: must be >= 1".to_string()));
         }
         if !(self.alpha.is_finite() && self.alpha > 0.0) {
-            out.push(("lora.alpha", format!("{} is invalid: must be > 0", self.alpha)));
+            out.push(("lora.alpha", format!("{:?} is invalid: must be > 0", self.alpha)));
         }
         if !(0.0..1.0).contains(&self.dropout) {
-            out.push(("lora.dropout", format!("{} is invalid: must be in [0, 1)", self.dropout)));
+            out.push(("lora.dropout", format!("{:?} is invalid: must be in [0, 1)", self.dropout)));
         }
         if let Some(bad) = self.target_modules.iter().find(|t| !TARGETS.contains(&t.as_str())) {
             out.push(("lora.target_modules", format!("{bad:?} is not one of {}", TARGETS.join(", "))));

@@ -45,15 +45,21 @@ fn header(path: &Path, file: usize, index: &mut HashMap<String, Entry>) -> Resul
     let json: Value = serde_json::from_slice(&text).map_err(|e| bad(format!("header is not JSON: {e}")))?;
     let map = json.as_object().ok_or_else(|| bad("header is not an object".into()))?;
     for (name, info) in map.iter().filter(|(k, _)| k.as_str() != "__metadata__") {
+        // Every dimension and offset a non-negative integer (none silently dropped).
+        let integers = |key: &str| -> Option<Vec<u64>> { info[key].as_array()?.iter().map(Value::as_u64).collect() };
         let shape: Option<Vec<usize>> =
-            info["shape"].as_array().map(|a| a.iter().filter_map(|d| d.as_u64().map(|d| d as usize)).collect());
-        let offsets = info["data_offsets"].as_array().map(|a| a.iter().filter_map(Value::as_u64).collect::<Vec<_>>());
+            integers("shape").and_then(|dims| dims.into_iter().map(|d| usize::try_from(d).ok()).collect());
+        let offsets = integers("data_offsets");
         let (Some(dtype), Some(shape), Some([start, end])) =
             (info["dtype"].as_str(), shape, offsets.as_deref().and_then(|o| <[u64; 2]>::try_from(o).ok()))
         else {
-            return Err(bad(format!("tensor {name}: malformed entry {info}")));
+            let entry: String = info.to_string().chars().take(200).collect();
+            return Err(bad(format!("tensor {name}: malformed entry {entry}")));
         };
-        let (start, end) = (8 + len + start, 8 + len + end);
+        let data = 8 + len;
+        let (Some(start), Some(end)) = (data.checked_add(start), data.checked_add(end)) else {
+            return Err(bad(format!("tensor {name}: data offsets {start}..{end} past the {size}-byte file")));
+        };
         if start > end || end > size {
             return Err(bad(format!("tensor {name}: bytes {start}..{end} outside the {size}-byte file")));
         }
@@ -142,12 +148,18 @@ impl Weights {
             "F16" | "BF16" => 2,
             other => return Err(ModelError::Dtype { path: path.clone(), name: name.into(), found: other.into() }),
         };
-        let count: usize = expected.iter().product();
-        if entry.end - entry.start != (count * width) as u64 {
-            let reason = format!("tensor {name}: {} bytes for {count} {} values", entry.end - entry.start, entry.dtype);
+        let count = element_count(expected);
+        let bytes = count.and_then(|c| c.checked_mul(width));
+        if bytes.is_none_or(|b| entry.end - entry.start != b as u64) {
+            let reason = format!(
+                "tensor {name}: {} bytes for shape {expected:?} of {} values",
+                entry.end - entry.start,
+                entry.dtype
+            );
             return Err(ModelError::Safetensors { path: path.clone(), reason });
         }
-        let mut data = vec![0u8; count * width];
+        // Checked just above: the bytes are in the file, so the count fits.
+        let mut data = vec![0u8; bytes.unwrap_or(0)];
         let read = |e: std::io::Error| ModelError::Read { path: path.clone(), source: e };
         let mut f = std::fs::File::open(path).map_err(read)?;
         f.seek(SeekFrom::Start(entry.start)).map_err(read)?;
@@ -159,6 +171,11 @@ impl Weights {
             _ => pairs.map(|b| half::bf16::from_bits(b).to_f32()).collect(),
         })
     }
+}
+
+/// The number of values of a tensor of shape `dims`, if it fits a `usize`.
+pub fn element_count(dims: &[usize]) -> Option<usize> {
+    dims.iter().try_fold(1usize, |n, &d| n.checked_mul(d))
 }
 
 /// Where a model's tensors come from: a checkpoint ([`Weights`]) or a seeded random init
@@ -203,7 +220,7 @@ pub fn fits(what: impl FnOnce() -> String, bytes: u64, limit: Option<u64>) -> Re
 
 impl TensorSource for Limited<'_> {
     fn tensor(&self, name: &str, expected: &[usize]) -> Result<Vec<f32>, ModelError> {
-        let bytes = 4 * expected.iter().product::<usize>() as u64;
+        let bytes = element_count(expected).and_then(|n| u64::try_from(n).ok()?.checked_mul(4)).unwrap_or(u64::MAX);
         fits(|| format!("weight {name} {expected:?} (f32)"), bytes, self.limit)?;
         self.inner.tensor(name, expected)
     }

@@ -48,7 +48,7 @@ impl RewardConfig {
             ("reward.bfcl", self.bfcl),
         ] {
             if !(w.is_finite() && w >= 0.0) {
-                out.push((key, format!("{w} is invalid: must be a finite weight >= 0")));
+                out.push((key, format!("{w:?} is invalid: must be a finite weight >= 0")));
             }
         }
         if out.is_empty() && self.total_weight() <= 0.0 {

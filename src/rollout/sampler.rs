@@ -29,10 +29,10 @@ impl Sampling {
     pub fn problems(&self) -> Vec<(&'static str, String)> {
         let mut out = Vec::new();
         if !(self.temperature.is_finite() && self.temperature >= 0.0) {
-            out.push(("rollout.temperature", format!("{} is invalid: must be >= 0", self.temperature)));
+            out.push(("rollout.temperature", format!("{:?} is invalid: must be >= 0", self.temperature)));
         }
         if !(self.top_p > 0.0 && self.top_p <= 1.0) {
-            out.push(("rollout.top_p", format!("{} is invalid: must be in (0, 1]", self.top_p)));
+            out.push(("rollout.top_p", format!("{:?} is invalid: must be in (0, 1]", self.top_p)));
         }
         out
     }

@@ -95,8 +95,27 @@ pub fn save_checkpoint(
 /// A `latest` pointer to a missing or unreadable checkpoint, or another format version.
 pub fn latest(run_dir: &Path) -> Result<Option<(PathBuf, State)>, ModelError> {
     let pointer = run_dir.join("checkpoints").join("latest");
-    let Ok(name) = std::fs::read_to_string(&pointer) else { return Ok(None) };
-    let dir = run_dir.join("checkpoints").join(name.trim());
+    let name = match std::fs::read_to_string(&pointer) {
+        Ok(name) => name,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => return Err(ModelError::Read { path: pointer, source }),
+    };
+    let name = name.trim();
+    if name.strip_prefix("step-").is_none_or(|n| n.parse::<usize>().is_err()) {
+        return Err(ModelError::Json {
+            path: pointer,
+            field: "(file)".into(),
+            reason: format!("{name:?} is not a checkpoint name (step-N)"),
+        });
+    }
+    let dir = run_dir.join("checkpoints").join(name);
+    if !dir.is_dir() {
+        let source = std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            format!("{} names it, but it does not exist", pointer.display()),
+        );
+        return Err(ModelError::Read { path: dir, source });
+    }
     let path = dir.join("state.json");
     let text = std::fs::read_to_string(&path).map_err(|source| ModelError::Read { path: path.clone(), source })?;
     let state: State = serde_json::from_str(&text).map_err(|e| ModelError::Json {
@@ -114,23 +133,28 @@ pub fn latest(run_dir: &Path) -> Result<Option<(PathBuf, State)>, ModelError> {
     Ok(Some((dir, state)))
 }
 
-/// Loads the optimizer moments of checkpoint `dir` into `optim`.
+/// Loads the optimizer moments of checkpoint `dir` into `optim`, checked against `model`'s LoRA
+/// factors.
 ///
 /// # Errors
-/// A missing or malformed `optimizer.safetensors`.
+/// A missing or malformed `optimizer.safetensors`, or moments that do not fit the model (each
+/// error names the file and the tensor).
 pub fn restore_optimizer(
     dir: &Path,
     optim: &mut AdamW,
+    model: &CausalLm,
     state: &State,
     device: &burn::tensor::Device,
 ) -> Result<(), ModelError> {
-    let w = Weights::open(dir, "optimizer.safetensors")?;
+    let file = "optimizer.safetensors";
+    let w = Weights::open(dir, file)?;
+    let mut names: Vec<String> = w.names().map(str::to_string).collect();
+    names.sort();
     let mut tensors = Vec::new();
-    let names: Vec<String> = w.names().map(str::to_string).collect();
     for name in names {
         let shape = w.shape(&name).unwrap_or_default();
-        tensors.push((name.clone(), shape.clone(), w.tensor(&name, &shape)?));
+        let values = w.tensor(&name, &shape)?;
+        tensors.push((name, shape, values));
     }
-    optim.restore(state.adam_t, tensors, device);
-    Ok(())
+    optim.restore(model, state.adam_t, tensors, &dir.join(file), device)
 }

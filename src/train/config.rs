@@ -278,7 +278,7 @@ pub fn problems(rollout: &RolloutSection, optim: &OptimSection, train: &TrainSec
     ];
     for (key, v) in rates {
         if !(v.is_finite() && v > 0.0) {
-            out.push((key, format!("{v} is invalid: must be > 0")));
+            out.push((key, format!("{v:?} is invalid: must be > 0")));
         }
     }
     for (key, v) in
@@ -286,14 +286,16 @@ pub fn problems(rollout: &RolloutSection, optim: &OptimSection, train: &TrainSec
     {
         let floor_of_one = key == "optim.min_lr_ratio" && v == 1.0;
         if !((0.0..1.0).contains(&v) || floor_of_one) {
-            out.push((key, format!("{v} is invalid: must be in [0, 1)")));
+            out.push((key, format!("{v:?} is invalid: must be in [0, 1)")));
         }
     }
-    if !(optim.weight_decay >= 0.0 && optim.max_grad_norm >= 0.0) {
-        out.push(("optim.weight_decay", "weight_decay and max_grad_norm must be >= 0".into()));
+    for (key, v) in [("optim.weight_decay", optim.weight_decay), ("optim.max_grad_norm", optim.max_grad_norm)] {
+        if !(v.is_finite() && v >= 0.0) {
+            out.push((key, format!("{v:?} is invalid: must be >= 0 (and finite)")));
+        }
     }
     if !(0.0..=1.0).contains(&train.sft_mistake_rate) {
-        out.push(("train.sft_mistake_rate", format!("{} is invalid: must be in [0, 1]", train.sft_mistake_rate)));
+        out.push(("train.sft_mistake_rate", format!("{:?} is invalid: must be in [0, 1]", train.sft_mistake_rate)));
     }
     if train.run_dir.trim().is_empty() {
         out.push(("train.run_dir", "must name a directory".into()));
@@ -313,5 +315,21 @@ mod tests {
         let lin = OptimSection { schedule: Schedule::Linear, ..o.clone() };
         assert!((lin.lr_at(7, 12) - 0.55).abs() < 1e-12);
         assert_eq!(OptimSection { schedule: Schedule::Constant, ..o }.lr_at(9, 12), 1.0);
+    }
+
+    #[test]
+    fn non_finite_and_negative_optimizer_values_name_their_own_key() {
+        let keys = |optim: OptimSection| -> Vec<&'static str> {
+            problems(&RolloutSection::default(), &optim, &TrainSection::default()).into_iter().map(|(k, _)| k).collect()
+        };
+        let base = OptimSection::default();
+        assert!(keys(base.clone()).is_empty());
+        assert_eq!(keys(OptimSection { max_grad_norm: f64::NAN, ..base.clone() }), ["optim.max_grad_norm"]);
+        assert_eq!(keys(OptimSection { max_grad_norm: -1.0, ..base.clone() }), ["optim.max_grad_norm"]);
+        assert_eq!(keys(OptimSection { weight_decay: f64::INFINITY, ..base.clone() }), ["optim.weight_decay"]);
+        assert_eq!(
+            keys(OptimSection { lr: f64::NAN, weight_decay: f64::NAN, ..base }),
+            ["optim.lr", "optim.weight_decay"]
+        );
     }
 }

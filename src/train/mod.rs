@@ -88,40 +88,44 @@ fn check_writable(dir: &Path) -> Result<()> {
         .map_err(|source| TrainError::Write { path: dir.to_path_buf(), source })
 }
 
-/// The policy, its tokenizer and prompter, as the config says (built-in: warm-started once and
-/// saved under `RUN_DIR/base`, reloaded from there on resume).
-fn policy(
+/// A policy with its tokenizer, prompter and base name (what checkpoints record).
+type Policy = (CausalLm, TextTokenizer, Prompter, String);
+
+/// The built-in policy: warm-started once and saved under `RUN_DIR/base`, reloaded from there on
+/// resume.
+fn builtin_policy(
     cfg: &RunConfig,
     run_dir: &Path,
     train: &[Task],
     device: &burn::tensor::Device,
     resume: bool,
-) -> Result<(CausalLm, TextTokenizer, Prompter, String)> {
-    if cfg.model.path == "builtin" {
-        let tokenizer = builtin::tokenizer()?;
-        let prompt = PromptConfig { tools_in: ToolsIn::Template, ..cfg.prompt.clone() };
-        let prompter = Prompter::new(&tokenizer, &prompt)?;
-        let model_cfg = builtin::model_config(tokenizer.vocab_size());
-        let base_dir = run_dir.join("base");
-        let model = if resume || base_dir.join("model.safetensors").exists() {
-            let w = Weights::open(&base_dir, "model.safetensors")?;
-            CausalLm::from_weights(model_cfg, &w, device)?
-        } else {
-            let model = CausalLm::random(model_cfg, cfg.seed, device)?;
-            let demos = sft::demonstrations(train, &tokenizer, &prompter)?;
-            let bar = progress(cfg.train.sft_steps as u64, "warm-up");
-            let warm = warm_up_settings(cfg, device, cfg.train.sft_steps, cfg.train.sft_lr, true);
-            let (model, loss) = sft::warm_up(model, &demos, warm, &bar)?;
-            bar.finish_and_clear();
-            eprintln!("supervised warm-up: {} steps, final loss {loss:.3}", cfg.train.sft_steps);
-            std::fs::create_dir_all(&base_dir)
-                .map_err(|source| TrainError::Write { path: base_dir.clone(), source })?;
-            save(&base_dir.join("model.safetensors"), &crate::model::export::base_tensors(&model)?)?;
-            builtin::write_model_files(&base_dir, &tokenizer)?;
-            model
-        };
-        return Ok((model, tokenizer, prompter, "builtin".into()));
-    }
+) -> Result<Policy> {
+    let tokenizer = builtin::tokenizer()?;
+    let prompt = PromptConfig { tools_in: ToolsIn::Template, ..cfg.prompt.clone() };
+    let prompter = Prompter::new(&tokenizer, &prompt)?;
+    let model_cfg = builtin::model_config(tokenizer.vocab_size());
+    let base_dir = run_dir.join("base");
+    let model = if resume || base_dir.join("model.safetensors").exists() {
+        let w = Weights::open(&base_dir, "model.safetensors")?;
+        CausalLm::from_weights(model_cfg, &w, device)?
+    } else {
+        let model = CausalLm::random(model_cfg, cfg.seed, device)?;
+        let demos = sft::demonstrations(train, &tokenizer, &prompter)?;
+        let bar = progress(cfg.train.sft_steps as u64, "warm-up");
+        let warm = warm_up_settings(cfg, device, cfg.train.sft_steps, cfg.train.sft_lr, true);
+        let (model, loss) = sft::warm_up(model, &demos, warm, &bar)?;
+        bar.finish_and_clear();
+        eprintln!("supervised warm-up: {} steps, final loss {loss:.3}", cfg.train.sft_steps);
+        std::fs::create_dir_all(&base_dir).map_err(|source| TrainError::Write { path: base_dir.clone(), source })?;
+        save(&base_dir.join("model.safetensors"), &crate::model::export::base_tensors(&model)?)?;
+        builtin::write_model_files(&base_dir, &tokenizer)?;
+        model
+    };
+    Ok((model, tokenizer, prompter, "builtin".into()))
+}
+
+/// The policy `model.path` names (a model directory or GGUF file), with its tokenizer.
+fn loaded_policy(cfg: &RunConfig, device: &burn::tensor::Device) -> Result<Policy> {
     let path = Path::new(&cfg.model.path);
     let tokenizer = crate::cli_model::tokenizer_for(path)?;
     let prompter = Prompter::new(&tokenizer, &cfg.prompt)?;
@@ -221,14 +225,19 @@ pub fn run(cfg: &RunConfig, resume: bool) -> Result<Summary> {
         return Err(TrainError::NoModel(cfg.model.path.clone()));
     }
     check_writable(&run_dir)?;
-    checkpoint::write_atomic(&run_dir.join("config.toml"), &cfg.to_toml())?;
     let selected = crate::device::select(&cfg.device)?;
     eprintln!("device: {}", selected.description);
     let device = selected.device.clone().autodiff();
-    let (mut model, tokenizer, prompter, base_name) =
-        policy(cfg, &run_dir, &train, &device, resume && found.is_some())?;
-    let threads = parallel::threads(&device, cfg.train.threads);
+    // A model from a path and the judge are loaded before anything is written, so bad files
+    // leave the run directory as it was.
+    let loaded = if cfg.model.path == "builtin" { None } else { Some(loaded_policy(cfg, &device)?) };
     let judge = crate::judge::from_config(&cfg.judge, &selected.device)?;
+    checkpoint::write_atomic(&run_dir.join("config.toml"), &cfg.to_toml())?;
+    let (mut model, tokenizer, prompter, base_name) = match loaded {
+        Some(policy) => policy,
+        None => builtin_policy(cfg, &run_dir, &train, &device, resume && found.is_some())?,
+    };
+    let threads = parallel::threads(&device, cfg.train.threads);
     let ctx = rollout::Context {
         tokenizer: &tokenizer,
         prompter: &prompter,
@@ -246,7 +255,7 @@ pub fn run(cfg: &RunConfig, resume: bool) -> Result<Summary> {
     match &found {
         Some((dir, state)) if resume => {
             adapter = peft::load(&mut model, &dir.join("adapter"))?;
-            checkpoint::restore_optimizer(dir, &mut optim, state, &device)?;
+            checkpoint::restore_optimizer(dir, &mut optim, &model, state, &device)?;
             (done, cursor) = (state.step, state.cursor);
             eprintln!("resuming {} at step {done}", dir.display());
         }

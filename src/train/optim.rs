@@ -4,6 +4,7 @@
 //! restores them bit for bit whatever the in-memory parameter ids.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use burn::module::Param;
 use burn::optim::GradientsParams;
@@ -151,25 +152,193 @@ impl AdamW {
         Ok((self.t, out))
     }
 
-    /// Restores a state written by [`AdamW::state`].
-    pub fn restore(&mut self, t: u64, tensors: Vec<NamedTensor>, device: &Device) {
-        self.t = t;
-        self.moments.clear();
-        let mut avg: BTreeMap<String, Tensor<2>> = BTreeMap::new();
-        let mut sq: BTreeMap<String, Tensor<2>> = BTreeMap::new();
+    /// Restores a state written by [`AdamW::state`] for `model`'s LoRA factors; `path` (the file
+    /// the tensors were read from) names the errors. On error the optimizer is left as it was.
+    ///
+    /// # Errors
+    /// A tensor that is no moment (`FACTOR.exp_avg` / `FACTOR.exp_avg_sq`), a moment of a factor
+    /// the model does not have, of another shape (or rank) than its factor, whose values do not
+    /// fill its shape, given twice, or whose partner is missing.
+    pub fn restore(
+        &mut self,
+        model: &CausalLm,
+        t: u64,
+        tensors: Vec<NamedTensor>,
+        path: &Path,
+        device: &Device,
+    ) -> Result<(), ModelError> {
+        let shapes: BTreeMap<String, [usize; 2]> =
+            factors(model).into_iter().map(|(name, p)| (name, p.val().dims())).collect();
+        let bad = |name: &str, reason: String| ModelError::Tensor { path: path.into(), name: name.into(), reason };
+        let mut pairs: BTreeMap<String, [Option<Tensor<2>>; 2]> = BTreeMap::new();
         for (name, dims, values) in tensors {
-            let shape = [dims.first().copied().unwrap_or(0), dims.get(1).copied().unwrap_or(0)];
-            let t = Tensor::<2>::from_data(TensorData::new(values, shape), device);
-            if let Some(base) = name.strip_suffix(".exp_avg_sq") {
-                sq.insert(base.to_string(), t);
-            } else if let Some(base) = name.strip_suffix(".exp_avg") {
-                avg.insert(base.to_string(), t);
+            let (factor, which) = match (name.strip_suffix(".exp_avg"), name.strip_suffix(".exp_avg_sq")) {
+                (Some(f), _) => (f, 0),
+                (_, Some(f)) => (f, 1),
+                _ => return Err(bad(&name, "not an optimizer moment (FACTOR.exp_avg or FACTOR.exp_avg_sq)".into())),
+            };
+            let Some(&shape) = shapes.get(factor) else {
+                return Err(bad(&name, format!("a moment of {factor}, which is no LoRA factor of this model")));
+            };
+            if dims != shape {
+                return Err(ModelError::Shape { path: path.into(), name, expected: shape.to_vec(), found: dims });
+            }
+            if values.len() != shape[0] * shape[1] {
+                return Err(bad(&name, format!("{} values for shape {shape:?}", values.len())));
+            }
+            let slot = &mut pairs.entry(factor.to_string()).or_default()[which];
+            if slot.is_some() {
+                return Err(bad(&name, "given twice".into()));
+            }
+            *slot = Some(Tensor::<2>::from_data(TensorData::new(values, shape), device));
+        }
+        let mut moments = BTreeMap::new();
+        for (factor, pair) in pairs {
+            match pair {
+                [Some(m), Some(v)] => {
+                    moments.insert(factor, (m, v));
+                }
+                [Some(_), None] => {
+                    return Err(bad(
+                        &format!("{factor}.exp_avg"),
+                        format!("its partner {factor}.exp_avg_sq is missing"),
+                    ));
+                }
+                [None, _] => {
+                    return Err(bad(
+                        &format!("{factor}.exp_avg_sq"),
+                        format!("its partner {factor}.exp_avg is missing"),
+                    ));
+                }
             }
         }
-        for (name, m) in avg {
-            if let Some(v) = sq.remove(&name) {
-                self.moments.insert(name, (m, v));
+        self.t = t;
+        self.moments = moments;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::device::{Backend, DeviceConfig, select};
+    use crate::model::{LoraConfig, peft};
+
+    fn cpu() -> Device {
+        let cfg = DeviceConfig { backend: Backend::Cpu, ..DeviceConfig::default() };
+        select(&cfg).expect("cpu").device
+    }
+
+    fn model() -> CausalLm {
+        let cfg = crate::train::builtin::model_config(32);
+        let mut model = CausalLm::random(cfg, 1, &cpu()).expect("model");
+        let lora = LoraConfig { rank: 2, target_modules: vec!["q_proj".into(), "v_proj".into()], ..Default::default() };
+        peft::attach(&mut model, &lora, 1);
+        model
+    }
+
+    /// A moment pair per LoRA factor of `model`, with distinct values.
+    fn moments(model: &CausalLm) -> Vec<NamedTensor> {
+        let mut out = Vec::new();
+        for (i, (name, p)) in factors(model).into_iter().enumerate() {
+            let dims = p.val().dims();
+            let n = dims[0] * dims[1];
+            for (j, suffix) in ["exp_avg", "exp_avg_sq"].iter().enumerate() {
+                let values = (0..n).map(|k| (i * 1000 + j * 100 + k) as f32 * 1e-3).collect();
+                out.push((format!("{name}.{suffix}"), dims.to_vec(), values));
             }
+        }
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+
+    #[test]
+    fn restore_round_trips_and_names_the_file_and_tensor_of_every_problem() {
+        let model = model();
+        let device = cpu();
+        let path = Path::new("/run/checkpoints/step-3/optimizer.safetensors");
+        let good = moments(&model);
+        assert!(good.len() >= 4);
+        let mut optim = AdamW::new(&OptimSection::default());
+        optim.restore(&model, 7, good.clone(), path, &device).expect("a state that fits");
+        let (t, state) = optim.state().expect("state");
+        assert_eq!((t, state), (7, good.clone()), "restored bit for bit");
+
+        let (first, dims, values) = good[0].clone();
+        let cases: Vec<(Vec<NamedTensor>, &str)> = vec![
+            // Not 2-D (the values still fill the shape).
+            (
+                {
+                    let mut t = good.clone();
+                    t[0].1 = vec![1, dims[0], dims[1]];
+                    t
+                },
+                "has shape",
+            ),
+            (
+                {
+                    let mut t = good.clone();
+                    t[0].1 = vec![dims[0] * dims[1]];
+                    t
+                },
+                "has shape",
+            ),
+            // 2-D, but not the factor's shape.
+            (
+                {
+                    let mut t = good.clone();
+                    t[0].1 = vec![dims[1], dims[0] + 1];
+                    t
+                },
+                "has shape",
+            ),
+            // Values that do not fill the shape.
+            (
+                {
+                    let mut t = good.clone();
+                    t[0].2.pop();
+                    t
+                },
+                "values for shape",
+            ),
+            // A moment without its partner.
+            (good.iter().filter(|t| !t.0.ends_with(".exp_avg_sq")).cloned().collect(), "partner"),
+            (good.iter().filter(|t| !t.0.ends_with(".exp_avg")).cloned().collect(), "partner"),
+            // A moment of a parameter the model does not have.
+            (
+                {
+                    let mut t = good.clone();
+                    t.push(("model.layers.99.mlp.up_proj.lora_A.exp_avg".into(), dims.clone(), values.clone()));
+                    t
+                },
+                "no LoRA factor",
+            ),
+            // Something that is no moment at all.
+            (
+                {
+                    let mut t = good.clone();
+                    t.push((first.replace(".exp_avg", ".momentum"), dims.clone(), values.clone()));
+                    t
+                },
+                "not an optimizer moment",
+            ),
+            // The same moment twice.
+            (
+                {
+                    let mut t = good.clone();
+                    t.push(good[0].clone());
+                    t
+                },
+                "twice",
+            ),
+        ];
+        for (i, (tensors, needle)) in cases.into_iter().enumerate() {
+            let mut optim = AdamW::new(&OptimSection::default());
+            let err = optim.restore(&model, 9, tensors, path, &device).expect_err("refused").to_string();
+            assert!(err.contains(needle) && err.contains(path.to_str().unwrap_or_default()), "case {i}: {err}");
+            assert!(err.contains(".lora_") || err.contains(".momentum"), "case {i} names the tensor: {err}");
+            assert_eq!(optim.t, 0, "case {i}: unchanged on error");
+            assert!(optim.state().expect("state").1.is_empty(), "case {i}: no moments on error");
         }
     }
 }
