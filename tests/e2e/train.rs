@@ -1,6 +1,7 @@
 //! The trainer on the CPU backend with the built-in tiny model: two AWPO steps move the LoRA
-//! factors and leave the base bit-identical; a run killed with SIGKILL resumes to exactly the
-//! metrics of an uninterrupted run; the adapter's supervised warm-up trains the LoRA factors
+//! factors and leave the base bit-identical; an AWPO-mode run has its gate, difficulty weight and
+//! tailored clip live, and killed with SIGKILL it resumes to exactly the metrics of an
+//! uninterrupted run (LoRA dropout on); the adapter's supervised warm-up trains the LoRA factors
 //! only and is reloaded, not redone, when a run starts again; bad input is a one-line error
 //! naming the thing.
 
@@ -22,6 +23,13 @@ use burn::tensor::Device;
 
 fn awpo(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_awpo")).args(args).output().expect("the binary runs")
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("dir").flatten() {
+        std::fs::copy(entry.path(), to.join(entry.file_name())).expect("copy");
+    }
 }
 
 fn temp(name: &str) -> PathBuf {
@@ -138,13 +146,39 @@ fn replayable(run: &Path) -> Vec<String> {
         .collect()
 }
 
+/// The straight run's metrics show AWPO's machinery at work: a step whose groups differ on
+/// outcome, a gate strictly between 0 and 1, a difficulty weight below 1, reasoning terms that hit
+/// the tailored clip, and gradients on most steps.
+fn assert_awpo_is_live(run: &Path) {
+    let text = std::fs::read_to_string(run.join("metrics.jsonl")).expect("metrics");
+    let steps: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).expect("json")).collect();
+    let any = |f: &dyn Fn(&serde_json::Value) -> bool| steps.iter().any(f);
+    let num = |m: &serde_json::Value, k: &str| m[k].as_f64().unwrap_or(f64::NAN);
+    assert!(any(&|m| num(m, "flat_groups") < 1.0), "some group's outcomes differ");
+    assert!(any(&|m| (0.0..1.0).contains(&num(m, "gate")) && num(m, "gate") > 0.0), "a gate in (0, 1)");
+    assert!(any(&|m| num(m, "weight") < 1.0), "a difficulty weight below 1");
+    assert!(any(&|m| num(m, "adv_clip_frac") > 0.0), "reasoning terms hit the tailored clip");
+    let moving = steps.iter().filter(|m| num(m, "grad_norm") > 0.0).count();
+    assert!(2 * moving > steps.len(), "gradients on most steps ({moving} of {})", steps.len());
+}
+
 #[test]
 fn a_killed_run_resumes_on_the_same_trajectory() {
     let (a, b) = (temp("killed"), temp("straight"));
     let run = |dir: &Path, extra: &[&str]| {
         let mut args: Vec<String> = vec!["train".into(), "--device".into(), "cpu".into()];
-        // LoRA dropout on: its masks are drawn from the run seed, the step and the micro-batch.
-        let fixed = ["train.steps=30", "train.save_every=2", "lora.dropout=0.1"];
+        // AWPO mode (the default) on a model warmed up enough that its groups' outcomes differ,
+        // 4 samples per prompt; LoRA dropout on: its masks are drawn from the run seed, the step
+        // and the micro-batch.
+        let fixed = [
+            "train.steps=30",
+            "train.save_every=2",
+            "lora.dropout=0.1",
+            "train.sft_steps=60",
+            "train.sft_batch=16",
+            "rollout.group_size=4",
+            "rollout.max_new_tokens=24",
+        ];
         for s in SMALL.iter().chain(fixed.iter()).chain(extra) {
             args.push("--set".into());
             args.push((*s).into());
@@ -153,6 +187,12 @@ fn a_killed_run_resumes_on_the_same_trajectory() {
         args.push(format!("train.run_dir={:?}", dir.display().to_string()));
         args
     };
+    // The straight run first; the killed one starts from its warmed-up base (same seed, same
+    // weights), so the warm-up runs once.
+    let straight = Command::new(env!("CARGO_BIN_EXE_awpo")).args(run(&b, &[])).output().expect("runs");
+    assert!(straight.status.success(), "{}", String::from_utf8_lossy(&straight.stderr));
+    assert_awpo_is_live(&b);
+    copy_dir(&b.join("base"), &a.join("base"));
     let mut child = Command::new(env!("CARGO_BIN_EXE_awpo"))
         .args(run(&a, &[]))
         .stdout(std::process::Stdio::null())
@@ -181,8 +221,6 @@ fn a_killed_run_resumes_on_the_same_trajectory() {
     let resumed = awpo(&["train", "--device", "cpu", "--resume", &a.display().to_string()]);
     let log = String::from_utf8_lossy(&resumed.stderr);
     assert!(resumed.status.success() && log.contains("resuming"), "{log}");
-    let straight = Command::new(env!("CARGO_BIN_EXE_awpo")).args(run(&b, &[])).output().expect("runs");
-    assert!(straight.status.success(), "{}", String::from_utf8_lossy(&straight.stderr));
     let (ra, rb) = (replayable(&a), replayable(&b));
     assert_eq!(ra.len(), 30);
     assert_eq!(ra, rb, "the resumed run's metrics equal the uninterrupted run's, step for step");
