@@ -8,10 +8,12 @@ pub mod config;
 pub mod error;
 pub mod export;
 pub mod gguf;
+pub mod gguf_file;
 pub mod kv_cache;
 pub mod layers;
 pub mod logprob;
 pub mod peft;
+pub mod quants;
 pub mod rope;
 pub mod weights;
 
@@ -20,3 +22,8 @@ pub use config::{Architecture, ModelConfig};
 pub use error::ModelError;
 pub use kv_cache::KvCache;
 pub use peft::LoraConfig;
+
+#[cfg(test)]
+mod gguf_tests;
+#[cfg(test)]
+mod quants_tests;
