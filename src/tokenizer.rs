@@ -1,19 +1,15 @@
 //! Text ↔ token ids, through the `tokenizers` crate: from a Hugging Face directory
 //! (`tokenizer.json`, plus `tokenizer_config.json` for the chat template and end token) or rebuilt
-//! from a GGUF file's metadata (byte-level BPE vocabulary, merges, pre-tokenizer, control tokens,
-//! chat template).
+//! from a GGUF file's metadata (byte-level BPE vocabulary, merges, llama.cpp's pre-tokenizers,
+//! control tokens, chat template: see `tokenizer/gguf.rs`).
 
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
-use tokenizers::models::bpe::{BPE, Vocab};
-use tokenizers::pre_tokenizers::byte_level::ByteLevel;
-use tokenizers::pre_tokenizers::digits::Digits;
-use tokenizers::pre_tokenizers::sequence::Sequence;
-use tokenizers::{AddedToken, PreTokenizerWrapper};
 
 use crate::model::ModelError;
-use crate::model::gguf::{Gguf, Meta};
+
+mod gguf;
 
 /// A tokenizer with what generation needs besides it.
 pub struct TextTokenizer {
@@ -63,65 +59,6 @@ impl TextTokenizer {
         let chat_template = config["chat_template"].as_str().map(str::to_string);
         let mut out = Self::with_stops(inner, chat_template, bos, eos);
         out.template_origin = config_path.display().to_string();
-        Ok(out)
-    }
-
-    /// Rebuilds the tokenizer a GGUF file describes (`tokenizer.ggml.model = gpt2`: byte-level BPE).
-    ///
-    /// # Errors
-    /// A tokenizer model other than byte-level BPE, missing or malformed vocabulary or merges.
-    pub fn from_gguf(gguf: &Gguf, path: &Path) -> Result<Self, ModelError> {
-        let meta = |k: &str| gguf.metadata.get(k);
-        let model = meta("tokenizer.ggml.model").and_then(Meta::as_str).unwrap_or("");
-        if model != "gpt2" {
-            return Err(ModelError::Unsupported {
-                path: path.into(),
-                what: format!("GGUF tokenizer model {model:?} (gpt2 BPE is)"),
-            });
-        }
-        let strings = |k: &str| -> Result<Vec<String>, ModelError> {
-            match meta(k) {
-                Some(Meta::Array(items)) => Ok(items.iter().map(|m| m.as_str().unwrap_or("").to_string()).collect()),
-                _ => Err(bad(path, k, "missing or not an array of strings")),
-            }
-        };
-        let tokens = strings("tokenizer.ggml.tokens")?;
-        let merges: Vec<(String, String)> = strings("tokenizer.ggml.merges")?
-            .into_iter()
-            .filter_map(|m| m.split_once(' ').map(|(a, b)| (a.to_string(), b.to_string())))
-            .collect();
-        let vocab: Vocab = tokens.iter().enumerate().map(|(i, t)| (t.clone(), i as u32)).collect();
-        let bpe = BPE::builder()
-            .vocab_and_merges(vocab, merges)
-            .build()
-            .map_err(|e| bad(path, "tokenizer.ggml.merges", e.to_string()))?;
-        let mut inner = tokenizers::Tokenizer::new(bpe);
-        let byte_level = ByteLevel::new(false, true, true);
-        let pre = meta("tokenizer.ggml.pre").and_then(Meta::as_str).unwrap_or("default");
-        let pre_tokenizer: PreTokenizerWrapper = match pre {
-            // SmolLM: single digits, then GPT-2's byte-level split.
-            "smollm" => Sequence::new(vec![Digits::new(true).into(), byte_level.into()]).into(),
-            _ => byte_level.into(),
-        };
-        inner.with_pre_tokenizer(Some(pre_tokenizer));
-        inner.with_decoder(Some(ByteLevel::default()));
-        let types: Vec<u64> = match meta("tokenizer.ggml.token_type") {
-            Some(Meta::Array(t)) => t.iter().map(|m| m.as_u64().unwrap_or(1)).collect(),
-            _ => Vec::new(),
-        };
-        // Control (3) and user-defined (4) tokens are matched whole, never split by BPE.
-        let special: Vec<AddedToken> = tokens
-            .iter()
-            .zip(&types)
-            .filter(|(_, t)| matches!(t, 3 | 4))
-            .map(|(tok, _)| AddedToken::from(tok.clone(), true))
-            .collect();
-        inner.add_special_tokens(special).map_err(|e| bad(path, "tokenizer.ggml.token_type", e.to_string()))?;
-        let named = |k: &str| meta(k).and_then(Meta::as_u64).and_then(|id| tokens.get(id as usize).cloned());
-        let (bos, eos) = (named("tokenizer.ggml.bos_token_id"), named("tokenizer.ggml.eos_token_id"));
-        let chat_template = meta("tokenizer.chat_template").and_then(Meta::as_str).map(str::to_string);
-        let mut out = Self::with_stops(inner, chat_template, bos, eos);
-        out.template_origin = format!("{} (tokenizer.chat_template)", path.display());
         Ok(out)
     }
 

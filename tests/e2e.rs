@@ -18,6 +18,8 @@ mod eval;
 mod generate;
 #[path = "e2e/gguf.rs"]
 mod gguf;
+#[path = "e2e/gguf_vocab.rs"]
+mod gguf_vocab;
 #[path = "e2e/judge.rs"]
 mod judge;
 #[path = "e2e/lora.rs"]

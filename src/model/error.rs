@@ -34,6 +34,16 @@ pub enum ModelError {
         /// The parser's message.
         reason: String,
     },
+    /// A GGUF file that is truncated or inconsistent.
+    #[error("{path}: malformed GGUF file: {what}: {reason}")]
+    Gguf {
+        /// The file.
+        path: PathBuf,
+        /// Where: `header`, `metadata key "…"`, `tensor "…"`.
+        what: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// A tensor the architecture needs is in no file.
     #[error("{dir}: tensor {name} is missing (looked in {files})")]
     MissingTensor {

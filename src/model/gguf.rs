@@ -1,70 +1,19 @@
-//! llama.cpp's GGUF files (version 2 and 3) as a [`TensorSource`]: the header and metadata are
-//! parsed, tensors are read from disk on request and dequantised (F32, F16, BF16, Q8_0, Q4_0,
-//! Q4_1) to f32, names are mapped to Hugging Face's, and llama.cpp's Q/K row permutation (for
-//! its interleaved RoPE, Llama architecture only) is undone. The decoder's configuration comes
+//! llama.cpp's GGUF files (version 2 and 3) as a [`TensorSource`]: the container is read and
+//! checked by [`GgufFile`], tensors are read from disk on request and dequantised to f32 (the
+//! types of [`super::quants`]), names are mapped to Hugging Face's, and llama.cpp's Q/K row
+//! permutation (for its interleaved RoPE, Llama architecture only) is undone. The decoder's configuration comes
 //! from the `{arch}.*` metadata keys.
 
 use std::collections::HashMap;
-use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use super::config::{Architecture, ModelConfig};
 use super::error::ModelError;
+pub use super::gguf_file::{GgufFile, Meta};
+use super::gguf_file::{TensorInfo, read_tensor};
 use super::weights::TensorSource;
 
-/// A metadata value.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Meta {
-    /// Any unsigned integer type.
-    Uint(u64),
-    /// Any signed integer type.
-    Int(i64),
-    /// f32 or f64.
-    Float(f64),
-    /// A boolean.
-    Bool(bool),
-    /// A UTF-8 string (lossy).
-    Str(String),
-    /// An array.
-    Array(Vec<Meta>),
-}
-
-impl Meta {
-    /// As an unsigned integer, when it is a non-negative integer.
-    pub fn as_u64(&self) -> Option<u64> {
-        match self {
-            Meta::Uint(v) => Some(*v),
-            Meta::Int(v) => u64::try_from(*v).ok(),
-            _ => None,
-        }
-    }
-    /// As a float, when it is a number.
-    pub fn as_f64(&self) -> Option<f64> {
-        match self {
-            Meta::Float(v) => Some(*v),
-            Meta::Uint(v) => Some(*v as f64),
-            Meta::Int(v) => Some(*v as f64),
-            _ => None,
-        }
-    }
-    /// As a string.
-    pub fn as_str(&self) -> Option<&str> {
-        match self {
-            Meta::Str(s) => Some(s),
-            _ => None,
-        }
-    }
-}
-
-#[derive(Clone, Debug)]
-struct TensorInfo {
-    /// GGUF dims, fastest first.
-    dims: Vec<u64>,
-    kind: u32,
-    offset: u64,
-}
-
-/// An opened GGUF file.
+/// An opened GGUF model.
 pub struct Gguf {
     path: PathBuf,
     /// Every metadata key.
@@ -74,125 +23,6 @@ pub struct Gguf {
     architecture: Architecture,
     heads: usize,
     kv_heads: usize,
-}
-
-struct Reader<R> {
-    inner: R,
-    path: PathBuf,
-}
-
-impl<R: Read> Reader<R> {
-    fn bytes<const N: usize>(&mut self) -> Result<[u8; N], ModelError> {
-        let mut b = [0u8; N];
-        self.inner.read_exact(&mut b).map_err(|e| ModelError::Safetensors {
-            path: self.path.clone(),
-            reason: format!("truncated GGUF header: {e}"),
-        })?;
-        Ok(b)
-    }
-    fn u32(&mut self) -> Result<u32, ModelError> {
-        self.bytes::<4>().map(u32::from_le_bytes)
-    }
-    fn u64(&mut self) -> Result<u64, ModelError> {
-        self.bytes::<8>().map(u64::from_le_bytes)
-    }
-    fn string(&mut self) -> Result<String, ModelError> {
-        let len = self.u64()?;
-        if len > 1 << 30 {
-            return Err(ModelError::Safetensors { path: self.path.clone(), reason: format!("string of {len} bytes") });
-        }
-        let mut buf = vec![0u8; len as usize];
-        self.inner.read_exact(&mut buf).map_err(|e| ModelError::Safetensors {
-            path: self.path.clone(),
-            reason: format!("truncated GGUF string: {e}"),
-        })?;
-        Ok(String::from_utf8_lossy(&buf).into_owned())
-    }
-    fn value(&mut self, kind: u32, depth: usize) -> Result<Meta, ModelError> {
-        Ok(match kind {
-            0 => Meta::Uint(u64::from(self.bytes::<1>()?[0])),
-            1 => Meta::Int(i64::from(i8::from_le_bytes(self.bytes::<1>()?))),
-            2 => Meta::Uint(u64::from(u16::from_le_bytes(self.bytes::<2>()?))),
-            3 => Meta::Int(i64::from(i16::from_le_bytes(self.bytes::<2>()?))),
-            4 => Meta::Uint(u64::from(self.u32()?)),
-            5 => Meta::Int(i64::from(i32::from_le_bytes(self.bytes::<4>()?))),
-            6 => Meta::Float(f64::from(f32::from_le_bytes(self.bytes::<4>()?))),
-            7 => Meta::Bool(self.bytes::<1>()?[0] != 0),
-            8 => Meta::Str(self.string()?),
-            9 if depth < 4 => {
-                let item = self.u32()?;
-                let count = self.u64()?;
-                if count > 1 << 28 {
-                    return Err(ModelError::Safetensors {
-                        path: self.path.clone(),
-                        reason: format!("array of {count}"),
-                    });
-                }
-                let mut items = Vec::with_capacity(count as usize);
-                for _ in 0..count {
-                    items.push(self.value(item, depth + 1)?);
-                }
-                Meta::Array(items)
-            }
-            10 => Meta::Uint(self.u64()?),
-            11 => Meta::Int(i64::from_le_bytes(self.bytes::<8>()?)),
-            12 => Meta::Float(f64::from_le_bytes(self.bytes::<8>()?)),
-            other => {
-                return Err(ModelError::Safetensors {
-                    path: self.path.clone(),
-                    reason: format!("unknown GGUF metadata type {other}"),
-                });
-            }
-        })
-    }
-}
-
-/// Bytes per block and values per block of the supported ggml types.
-fn block(kind: u32) -> Option<(usize, usize, &'static str)> {
-    Some(match kind {
-        0 => (4, 1, "F32"),
-        1 => (2, 1, "F16"),
-        30 => (2, 1, "BF16"),
-        2 => (18, 32, "Q4_0"),
-        3 => (20, 32, "Q4_1"),
-        8 => (34, 32, "Q8_0"),
-        _ => return None,
-    })
-}
-
-fn f16(b: &[u8]) -> f32 {
-    half::f16::from_bits(u16::from_le_bytes([b[0], b[1]])).to_f32()
-}
-
-/// Dequantises `count` values of ggml type `kind` from `data`.
-fn dequantise(kind: u32, data: &[u8], count: usize) -> Vec<f32> {
-    let mut out = Vec::with_capacity(count);
-    match kind {
-        0 => out.extend(data.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))),
-        1 => out.extend(data.chunks_exact(2).map(f16)),
-        30 => {
-            out.extend(data.chunks_exact(2).map(|c| half::bf16::from_bits(u16::from_le_bytes([c[0], c[1]])).to_f32()))
-        }
-        8 => {
-            for b in data.chunks_exact(34) {
-                let d = f16(&b[0..2]);
-                out.extend(b[2..34].iter().map(|&q| f32::from(q as i8) * d));
-            }
-        }
-        2 | 3 => {
-            let (header, offset) = if kind == 2 { (2, -8.0) } else { (4, 0.0) };
-            for b in data.chunks_exact(header + 16) {
-                let d = f16(&b[0..2]);
-                let m = if kind == 3 { f16(&b[2..4]) } else { 0.0 };
-                let qs = &b[header..header + 16];
-                out.extend(qs.iter().map(|&q| (f32::from(q & 0x0f) + offset) * d + m));
-                out.extend(qs.iter().map(|&q| (f32::from(q >> 4) + offset) * d + m));
-            }
-        }
-        _ => {}
-    }
-    out.truncate(count);
-    out
 }
 
 /// Hugging Face tensor name → llama.cpp's.
@@ -246,40 +76,13 @@ fn unpermute(values: Vec<f32>, heads: usize, rows: usize, cols: usize) -> Vec<f3
 }
 
 impl Gguf {
-    /// Parses the header, metadata and tensor table of `path`.
+    /// Parses the header, metadata and tensor table of `path` (see [`GgufFile::open`]) and
+    /// checks that it is a decoder this crate builds.
     ///
     /// # Errors
-    /// Unreadable file, not GGUF, an unsupported version or architecture.
+    /// Unreadable file, not GGUF, an unsupported version or architecture, a malformed header.
     pub fn open(path: &Path) -> Result<Self, ModelError> {
-        let file = std::fs::File::open(path).map_err(|source| ModelError::Read { path: path.into(), source })?;
-        let mut r = Reader { inner: std::io::BufReader::new(file), path: path.to_path_buf() };
-        let bad = |reason: String| ModelError::Safetensors { path: path.into(), reason };
-        if &r.bytes::<4>()? != b"GGUF" {
-            return Err(bad("not a GGUF file (no GGUF magic)".into()));
-        }
-        let version = r.u32()?;
-        if !(2..=3).contains(&version) {
-            return Err(bad(format!("GGUF version {version} (2 and 3 are supported)")));
-        }
-        let (n_tensors, n_meta) = (r.u64()?, r.u64()?);
-        let mut metadata = HashMap::new();
-        for _ in 0..n_meta {
-            let key = r.string()?;
-            let kind = r.u32()?;
-            metadata.insert(key, r.value(kind, 0)?);
-        }
-        let mut tensors = HashMap::new();
-        for _ in 0..n_tensors {
-            let name = r.string()?;
-            let n_dims = r.u32()?;
-            let dims = (0..n_dims.min(8)).map(|_| r.u64()).collect::<Result<Vec<_>, _>>()?;
-            let kind = r.u32()?;
-            let offset = r.u64()?;
-            tensors.insert(name, TensorInfo { dims, kind, offset });
-        }
-        let alignment = metadata.get("general.alignment").and_then(Meta::as_u64).unwrap_or(32).max(1);
-        let position = r.inner.stream_position().map_err(|source| ModelError::Read { path: path.into(), source })?;
-        let data_start = position.div_ceil(alignment) * alignment;
+        let GgufFile { metadata, tensors, data_start, .. } = GgufFile::open(path)?;
         let arch = metadata.get("general.architecture").and_then(Meta::as_str).unwrap_or("").to_string();
         let architecture = match arch.as_str() {
             "llama" => Architecture::Llama,
@@ -389,21 +192,7 @@ impl TensorSource for Gguf {
                 found: shape,
             });
         }
-        let Some((bytes, per_block, _)) = block(info.kind) else {
-            return Err(ModelError::Dtype {
-                path: self.path.clone(),
-                name: gname,
-                found: format!("ggml type {}", info.kind),
-            });
-        };
-        let count: usize = expected.iter().product();
-        let size = count.div_ceil(per_block) * bytes;
-        let mut data = vec![0u8; size];
-        let read = |source: std::io::Error| ModelError::Read { path: self.path.clone(), source };
-        let mut f = std::fs::File::open(&self.path).map_err(read)?;
-        f.seek(SeekFrom::Start(self.data_start + info.offset)).map_err(read)?;
-        f.read_exact(&mut data).map_err(read)?;
-        let values = dequantise(info.kind, &data, count);
+        let values = read_tensor(&self.path, self.data_start, &gname, info)?;
         let permuted = self.architecture == Architecture::Llama && expected.len() == 2;
         Ok(match gname.rsplit_once('.').map(|(m, _)| m.rsplit('.').next().unwrap_or("")) {
             Some("attn_q") if permuted => unpermute(values, self.heads, expected[0], expected[1]),
@@ -422,23 +211,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn blocks_dequantise_and_names_map() {
-        // Q8_0: scale 0.5, values -2..29.
-        let mut q8 = half::f16::from_f32(0.5).to_bits().to_le_bytes().to_vec();
-        q8.extend((0..32).map(|i| (i as i8 - 2) as u8));
-        let v = dequantise(8, &q8, 32);
-        assert_eq!((v[0], v[31]), (-1.0, 14.5));
-        // Q4_1: d = 2, m = -1; low nibbles are the first 16 values, high nibbles the next 16.
-        let mut q41 = half::f16::from_f32(2.0).to_bits().to_le_bytes().to_vec();
-        q41.extend(half::f16::from_f32(-1.0).to_bits().to_le_bytes());
-        q41.extend((0..16).map(|i| (i as u8) | (((15 - i) as u8) << 4)));
-        let v = dequantise(3, &q41, 32);
-        assert_eq!((v[0], v[15], v[16], v[31]), (-1.0, 29.0, 29.0, -1.0));
-        // Q4_0: values (q - 8) * d.
-        let mut q40 = half::f16::from_f32(1.0).to_bits().to_le_bytes().to_vec();
-        q40.extend(std::iter::repeat_n(0x8fu8, 16));
-        let v = dequantise(2, &q40, 32);
-        assert_eq!((v[0], v[16]), (7.0, 0.0));
+    fn names_map() {
         assert_eq!(gguf_name("model.layers.3.self_attn.k_proj.weight").as_deref(), Some("blk.3.attn_k.weight"));
         assert_eq!(
             gguf_name("model.layers.0.post_attention_layernorm.weight").as_deref(),

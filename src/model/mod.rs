@@ -9,10 +9,12 @@ pub mod dropout;
 pub mod error;
 pub mod export;
 pub mod gguf;
+pub mod gguf_file;
 pub mod kv_cache;
 pub mod layers;
 pub mod logprob;
 pub mod peft;
+pub mod quants;
 pub mod rope;
 pub mod weights;
 
@@ -22,3 +24,8 @@ pub use dropout::Adapter;
 pub use error::ModelError;
 pub use kv_cache::KvCache;
 pub use peft::{AdapterConfig, LoraConfig};
+
+#[cfg(test)]
+mod gguf_tests;
+#[cfg(test)]
+mod quants_tests;
