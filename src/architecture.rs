@@ -33,9 +33,81 @@ fn relative(path: &Path) -> String {
     path.strip_prefix(root()).unwrap_or(path).display().to_string()
 }
 
+/// The crate's layers, lowest first: a module may use only modules of lower layers (the list in
+/// lib.rs's docs). A new top-level module must be placed here.
+const LAYERS: &[&[&str]] = &[
+    &["chat", "data", "device", "kernels", "reduce", "tools"],
+    &["algo", "env", "model", "reward"],
+    &["tokenizer"],
+    &["prompt", "rollout", "synth"],
+    &["judge"],
+    &["config"],
+    &["eval", "train"],
+    &["error"],
+    &["selfcheck"],
+    &["cli"],
+];
+
+fn layer(module: &str) -> usize {
+    LAYERS
+        .iter()
+        .position(|l| l.contains(&module))
+        .unwrap_or_else(|| panic!("module `{module}` is not in architecture.rs LAYERS: place it in a layer"))
+}
+
+/// The top-level modules a piece of code names: `crate::x`, and each name of `crate::{x, y::z}`.
+fn named_modules(code: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for rest in code.split("crate::").skip(1) {
+        let group = rest.strip_prefix('{').map(|g| g.split('}').next().unwrap_or(""));
+        let items: Vec<&str> = match group {
+            Some(g) => g.split(',').collect(),
+            None => vec![rest],
+        };
+        for item in items {
+            let name: String = item.trim().chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+            if !name.is_empty() && name != "self" {
+                out.push(name);
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn imports_only_go_down() {
+    let lib = code(&root().join("src/lib.rs"));
+    for line in lib.lines().filter_map(|l| l.trim().strip_prefix("pub mod ")) {
+        layer(line.trim_end_matches(';'));
+    }
+    for file in rust_files(&root().join("src")) {
+        let name = relative(&file);
+        let Some(module) = name.strip_prefix("src/").and_then(|r| r.split(['/', '.']).next()) else { continue };
+        if ["lib", "main", "architecture"].contains(&module) {
+            continue;
+        }
+        for used in named_modules(&code(&file)) {
+            if used != module {
+                assert!(
+                    layer(&used) < layer(module),
+                    "{name}: `{module}` (layer {}) uses `{used}` (layer {}); imports only go down",
+                    layer(module),
+                    layer(&used)
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn the_layer_check_reads_grouped_imports() {
+    let names = named_modules("use crate::{model::CausalLm, train};\nlet x = crate::algo::loss(y);");
+    assert_eq!(names, ["model", "train", "algo"]);
+}
+
 #[test]
 fn leaf_modules_know_no_burn() {
-    let mut leaves: Vec<PathBuf> = ["src/algo/config.rs", "src/algo/error.rs", "src/algo/reference.rs", "src/error.rs"]
+    let mut leaves: Vec<PathBuf> = ["src/algo/config.rs", "src/algo/error.rs", "src/algo/reference.rs", "src/synth.rs"]
         .iter()
         .map(|leaf| root().join(leaf))
         .collect();

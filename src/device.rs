@@ -4,7 +4,7 @@
 //! CPU backend: a software Vulkan adapter (lavapipe) is ~12x slower than the CPU backend and is
 //! used only when asked for with `wgpu`. CUDA is used only when asked for (feature `cuda`).
 
-use burn::tensor::{Device, DeviceKind};
+use burn::tensor::{Device, DeviceKind, Tensor};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -46,6 +46,27 @@ pub enum DeviceError {
         "device.backend = \"{0}\" but this binary was built without the `{0}` feature (rebuild with --features {0})"
     )]
     NotCompiled(&'static str),
+}
+
+/// A device-to-host read that failed.
+#[derive(Debug, Error)]
+#[error("reading {what} back from the device failed: {reason}")]
+pub struct ReadbackError {
+    /// What was read.
+    pub what: &'static str,
+    /// burn's message.
+    pub reason: String,
+}
+
+/// The values of a float tensor on the host, as f32: the crate's one device-to-host read (a
+/// sync on a GPU); `what` names the tensor in the error.
+///
+/// # Errors
+/// The device could not be read.
+pub fn to_host<const D: usize>(tensor: Tensor<D>, what: &'static str) -> Result<Vec<f32>, ReadbackError> {
+    let fail = |e: &dyn std::fmt::Debug| ReadbackError { what, reason: format!("{e:?}") };
+    let data = tensor.try_into_data_as::<f32>().map_err(|e| fail(&e))?;
+    data.try_to_vec::<f32>().map_err(|e| fail(&e))
 }
 
 /// A chosen device and how to describe it to a person.

@@ -11,12 +11,16 @@
 //!                                                        (WGSL fwd/bwd kernels | burn ops)
 //! ```
 //!
-//! Owned boundaries (a module imports only from lower layers):
-//! - layer 0 (std + serde): [`error`], `algo::{config, error, reference}`, [`tools`], [`data`],
-//!   [`reward`], [`env`];
-//! - layer 1 (burn): [`device`], [`kernels`], [`reduce`];
-//! - layer 2: [`algo`] (tensors in, tensors out), [`selfcheck`];
-//! - top: [`config`], [`cli`] and the binary.
+//! Owned boundaries: a module imports only from lower layers (enforced by `architecture.rs`):
+//! 0. [`tools`], [`data`], [`chat`] (std + serde); [`device`], [`kernels`], [`reduce`] (burn);
+//! 1. [`model`] (token ids in, logits out), [`algo`] (tensors in, tensors out), [`reward`],
+//!    [`env`];
+//! 2. [`tokenizer`];
+//! 3. [`prompt`], [`rollout`] (generation), [`synth`] (the generated task set);
+//! 4. [`judge`];
+//! 5. [`config`] (every section of a run);
+//! 6. [`eval`], [`train`];
+//! 7. [`error`]; 8. [`selfcheck`]; 9. [`cli`] and the binary.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -25,11 +29,6 @@ pub mod algo;
 mod architecture;
 pub mod chat;
 pub mod cli;
-pub mod cli_data;
-pub mod cli_eval;
-pub mod cli_generate;
-pub mod cli_model;
-pub mod cli_train;
 pub mod config;
 pub mod data;
 pub mod device;
@@ -44,6 +43,7 @@ pub mod reduce;
 pub mod reward;
 pub mod rollout;
 pub mod selfcheck;
+pub mod synth;
 pub mod tokenizer;
 pub mod tools;
 pub mod train;

@@ -62,6 +62,19 @@ impl TextTokenizer {
         Ok(out)
     }
 
+    /// The tokenizer of a model: a directory's `tokenizer.json` (+ `tokenizer_config.json`) or a
+    /// `.gguf` file's metadata.
+    ///
+    /// # Errors
+    /// As [`TextTokenizer::from_dir`] and [`TextTokenizer::from_gguf`].
+    pub fn for_model(model: &Path) -> Result<Self, ModelError> {
+        if model.extension().is_some_and(|e| e == "gguf") {
+            Self::from_gguf(&crate::model::gguf::Gguf::open(model)?, model)
+        } else {
+            Self::from_dir(model)
+        }
+    }
+
     /// A tokenizer whose stop ids are its end token plus `<|im_end|>` / `<|endoftext|>`.
     fn with_stops(
         inner: tokenizers::Tokenizer,

@@ -199,17 +199,17 @@ fn kv_cached_generation_on_wgpu(device: &Device) {
 fn two_training_steps_on_wgpu(device: &Device) {
     use awpo::model::export::base_tensors;
     use awpo::prompt::{PromptConfig, Prompter, ToolsIn};
-    use awpo::train::{builtin, optim::AdamW, step};
+    use awpo::train::{builtin_policy, optim::AdamW, step};
     let device = device.clone();
     let device = device.autodiff();
     // naive-sum: the varying reasoning scores alone give a random-init policy advantages.
     let sets = ["algo.kernel=wgsl".to_string(), "algo.mode=naive-sum".to_string()];
     let cfg = awpo::config::RunConfig::load(None, &sets).expect("config");
-    let tokenizer = builtin::tokenizer().expect("tokenizer");
+    let tokenizer = builtin_policy::tokenizer().expect("tokenizer");
     let prompt = PromptConfig { tools_in: ToolsIn::Template, ..PromptConfig::default() };
     let prompter = Prompter::new(&tokenizer, &prompt).expect("template");
     let mut model =
-        awpo::model::CausalLm::random(builtin::model_config(tokenizer.vocab_size()), 5, &device).expect("model");
+        awpo::model::CausalLm::random(builtin_policy::model_config(tokenizer.vocab_size()), 5, &device).expect("model");
     awpo::model::peft::attach(&mut model, &cfg.lora, 5);
     let base = base_tensors(&model).expect("base");
     let judge = common::Varying::default();
@@ -228,7 +228,7 @@ fn two_training_steps_on_wgpu(device: &Device) {
         num_iterations: 1,
         threads: 1,
     };
-    let tasks = awpo::data::synth::tasks(5, awpo::data::synth::Split::Train, 4);
+    let tasks = awpo::synth::tasks(5, awpo::synth::Split::Train, 4);
     let mut optim = AdamW::new(&cfg.optim);
     for s in 0..2 {
         let batch: Vec<_> = tasks[2 * s..2 * s + 2].iter().collect();

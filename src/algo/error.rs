@@ -50,6 +50,12 @@ impl std::fmt::Display for LossTensor {
     }
 }
 
+impl From<crate::device::ReadbackError> for ObjectiveError {
+    fn from(e: crate::device::ReadbackError) -> Self {
+        ObjectiveError::Readback { what: e.what, reason: e.reason }
+    }
+}
+
 /// Bad input to the advantage or the loss.
 #[derive(Debug, Error, Clone, PartialEq)]
 pub enum ObjectiveError {

@@ -49,7 +49,5 @@ fn use_wgsl(mode: KernelMode, device: &Device) -> Result<bool, ObjectiveError> {
 
 /// The values of a float tensor, as f32, on the host.
 fn read_f32<const D: usize>(tensor: Tensor<D>, what: &'static str) -> Result<Vec<f32>, ObjectiveError> {
-    let fail = |reason: String| ObjectiveError::Readback { what, reason };
-    let data = tensor.try_into_data_as::<f32>().map_err(|e| fail(format!("{e:?}")))?;
-    data.try_to_vec::<f32>().map_err(|e| fail(format!("{e:?}")))
+    Ok(crate::device::to_host(tensor, what)?)
 }

@@ -7,10 +7,10 @@ use std::path::Path;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use super::answer::{ExpectedCall, Language};
 use super::error::DataError;
 use super::schema::bfcl_tool;
 use super::task::{Role, Task};
-use crate::reward::bfcl::{ExpectedCall, Language};
 
 /// One message of a question.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]

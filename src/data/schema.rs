@@ -8,7 +8,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::reward::bfcl::Language;
+use super::answer::Language;
 
 /// `GORILLA_TO_OPENAPI`; unknown names become `string`, as in BFCL.
 pub fn json_schema_type(bfcl: &str) -> &'static str {

@@ -30,8 +30,8 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
+use super::answer::{ExpectedCall, Language};
 use super::error::DataError;
-use crate::reward::bfcl::{ExpectedCall, Language};
 
 /// Who speaks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -8,10 +8,10 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use super::EvalError;
-use crate::data::synth::{self, Split};
 use crate::data::task::{self, Task};
 use crate::data::{DataError, bfcl};
 use crate::reward::bfcl::{CallRule, Language};
+use crate::synth::{self, Split};
 
 /// BFCL v4 single-turn categories awpo scores with its AST checker.
 pub const SINGLE_TURN: [&str; 13] = [

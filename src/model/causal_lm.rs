@@ -15,6 +15,20 @@ use super::error::ModelError;
 use super::layers::{LoraLinear, Mlp, RmsNorm, frozen};
 use super::weights::{Limited, RandomWeights, TensorSource, Weights, fits};
 
+/// Every projection of a decoder layer that can carry a LoRA adapter, as `(submodule, name)` in
+/// the checkpoint (`self_attn.q_proj`), in the order of [`DecoderLayer::projections`]. The one
+/// list of them: checkpoint names ([`CausalLm::linear_layers`]) and PEFT's `target_modules`
+/// (`peft::targets`) come from it.
+pub const PROJECTIONS: [(&str, &str); 7] = [
+    ("self_attn", "q_proj"),
+    ("self_attn", "k_proj"),
+    ("self_attn", "v_proj"),
+    ("self_attn", "o_proj"),
+    ("mlp", "gate_proj"),
+    ("mlp", "up_proj"),
+    ("mlp", "down_proj"),
+];
+
 /// One block (`model.layers.N`): pre-norm attention and MLP with residuals.
 #[derive(Module, Debug)]
 pub struct DecoderLayer {
@@ -29,6 +43,18 @@ pub struct DecoderLayer {
 }
 
 impl DecoderLayer {
+    /// The projections in [`PROJECTIONS`] order.
+    pub fn projections(&self) -> [&LoraLinear; 7] {
+        let (a, m) = (&self.self_attn, &self.mlp);
+        [&a.q_proj, &a.k_proj, &a.v_proj, &a.o_proj, &m.gate_proj, &m.up_proj, &m.down_proj]
+    }
+
+    /// The projections in [`PROJECTIONS`] order, mutably.
+    pub fn projections_mut(&mut self) -> [&mut LoraLinear; 7] {
+        let (a, m) = (&mut self.self_attn, &mut self.mlp);
+        [&mut a.q_proj, &mut a.k_proj, &mut a.v_proj, &mut a.o_proj, &mut m.gate_proj, &mut m.up_proj, &mut m.down_proj]
+    }
+
     pub(crate) fn forward(&self, x: Tensor<3>, ctx: &Context, cache: Option<&mut LayerCache>) -> Tensor<3> {
         let x = x.clone() + self.self_attn.forward(self.input_layernorm.forward(x), ctx, cache);
         x.clone() + self.mlp.forward(self.post_attention_layernorm.forward(x), ctx.adapter)
@@ -144,18 +170,8 @@ impl CausalLm {
     pub fn linear_layers(&self) -> Vec<(String, &LoraLinear)> {
         let mut out = Vec::new();
         for (i, l) in self.layers.iter().enumerate() {
-            let a = &l.self_attn;
-            let m = &l.mlp;
-            for (name, layer) in [
-                ("self_attn.q_proj", &a.q_proj),
-                ("self_attn.k_proj", &a.k_proj),
-                ("self_attn.v_proj", &a.v_proj),
-                ("self_attn.o_proj", &a.o_proj),
-                ("mlp.gate_proj", &m.gate_proj),
-                ("mlp.up_proj", &m.up_proj),
-                ("mlp.down_proj", &m.down_proj),
-            ] {
-                out.push((format!("model.layers.{i}.{name}"), layer));
+            for ((module, name), layer) in PROJECTIONS.iter().zip(l.projections()) {
+                out.push((format!("model.layers.{i}.{module}.{name}"), layer));
             }
         }
         out
@@ -165,19 +181,8 @@ impl CausalLm {
     pub fn linear_layers_mut(&mut self) -> Vec<(String, &mut LoraLinear)> {
         let mut out = Vec::new();
         for (i, l) in self.layers.iter_mut().enumerate() {
-            let a = &mut l.self_attn;
-            let m = &mut l.mlp;
-            let named = [
-                ("self_attn.q_proj", &mut a.q_proj),
-                ("self_attn.k_proj", &mut a.k_proj),
-                ("self_attn.v_proj", &mut a.v_proj),
-                ("self_attn.o_proj", &mut a.o_proj),
-                ("mlp.gate_proj", &mut m.gate_proj),
-                ("mlp.up_proj", &mut m.up_proj),
-                ("mlp.down_proj", &mut m.down_proj),
-            ];
-            for (name, layer) in named {
-                out.push((format!("model.layers.{i}.{name}"), layer));
+            for ((module, name), layer) in PROJECTIONS.iter().zip(l.projections_mut()) {
+                out.push((format!("model.layers.{i}.{module}.{name}"), layer));
             }
         }
         out

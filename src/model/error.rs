@@ -103,6 +103,9 @@ pub enum ModelError {
     /// A computation gave NaN or infinity, or a device read-back failed.
     #[error("{0}")]
     Compute(String),
+    /// A device read-back failed.
+    #[error(transparent)]
+    Readback(#[from] crate::device::ReadbackError),
     /// A tensor of a file that cannot be what the file claims (an optimizer moment of the wrong
     /// rank, without its partner, or for a parameter the model does not have).
     #[error("{path}: tensor {name}: {reason}")]

@@ -8,8 +8,7 @@ use super::error::ModelError;
 use super::layers::{LoraLinear, transpose};
 
 fn values<const N: usize>(t: Tensor<N>) -> Result<Vec<f32>, ModelError> {
-    let data = t.try_into_data_as::<f32>().map_err(|e| ModelError::Compute(format!("read-back: {e:?}")))?;
-    data.try_to_vec::<f32>().map_err(|e| ModelError::Compute(format!("read-back: {e:?}")))
+    Ok(crate::device::to_host(t, "a base weight")?)
 }
 
 type Named = Vec<super::weights::NamedTensor>;

@@ -39,6 +39,9 @@ impl RmsNorm {
     }
 }
 
+/// A tensor as PEFT stores it: `(shape, row-major values)`.
+pub type PeftTensor = (Vec<usize>, Vec<f32>);
+
 /// A parameter that never receives gradients (base weights).
 pub fn frozen<const N: usize>(data: TensorData, device: &Device) -> Param<Tensor<N>> {
     Param::from_data(data, device).set_require_grad(false)
@@ -136,16 +139,18 @@ impl LoraLinear {
         });
     }
 
-    /// PEFT's tensors for this layer: `lora_A.weight` `[r, in]` and `lora_B.weight` `[out, r]`.
-    pub fn lora_tensors(&self) -> Option<[(Vec<usize>, Vec<f32>); 2]> {
-        let lora = self.lora.as_ref()?;
-        let read = |t: Tensor<2>| t.into_data().convert::<f32>().try_into_vec::<f32>().unwrap_or_default();
+    /// PEFT's tensors for this layer: `lora_A.weight` `[r, in]` and `lora_B.weight` `[out, r]`;
+    /// `None` without an adapter.
+    ///
+    /// # Errors
+    /// A device read-back failed.
+    pub fn lora_tensors(&self) -> Result<Option<[PeftTensor; 2]>, ModelError> {
+        let Some(lora) = self.lora.as_ref() else { return Ok(None) };
         let [d_in, rank] = lora.lora_a.val().dims();
         let [_, d_out] = lora.lora_b.val().dims();
-        Some([
-            (vec![rank, d_in], transpose(read(lora.lora_a.val()), d_in, rank)),
-            (vec![d_out, rank], transpose(read(lora.lora_b.val()), rank, d_out)),
-        ])
+        let a = crate::device::to_host(lora.lora_a.val(), "lora_A")?;
+        let b = crate::device::to_host(lora.lora_b.val(), "lora_B")?;
+        Ok(Some([(vec![rank, d_in], transpose(a, d_in, rank)), (vec![d_out, rank], transpose(b, rank, d_out))]))
     }
 
     /// `[.., in]` → `[.., out]`; [`Adapter::Off`] computes the base layer alone (the KL
@@ -162,12 +167,15 @@ impl LoraLinear {
     }
 
     /// `W + scale·A·B` as `[in, out]` values (for `awpo merge`).
-    pub fn merged(&self) -> Vec<f32> {
+    ///
+    /// # Errors
+    /// A device read-back failed.
+    pub fn merged(&self) -> Result<Vec<f32>, ModelError> {
         let w = match &self.lora {
             Some(l) => self.weight.val() + l.lora_a.val().matmul(l.lora_b.val()).mul_scalar(l.scale),
             None => self.weight.val(),
         };
-        w.into_data().convert::<f32>().try_into_vec::<f32>().unwrap_or_default()
+        Ok(crate::device::to_host(w, "a merged weight")?)
     }
 }
 

@@ -14,7 +14,9 @@ use super::error::ModelError;
 use super::weights::{Weights, save};
 
 /// The projections LoRA can target, by their HF names.
-pub const TARGETS: [&str; 7] = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"];
+pub fn targets() -> impl Iterator<Item = &'static str> {
+    super::causal_lm::PROJECTIONS.iter().map(|(_, name)| *name)
+}
 
 /// `[lora]`: rank, scaling and where adapters go.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -38,7 +40,7 @@ impl Default for LoraConfig {
             rank: 16,
             alpha: 32.0,
             dropout: 0.0,
-            target_modules: TARGETS.iter().map(|s| s.to_string()).collect(),
+            target_modules: targets().map(str::to_string).collect(),
             use_rslora: false,
         }
     }
@@ -62,8 +64,11 @@ impl LoraConfig {
         if !(0.0..1.0).contains(&self.dropout) {
             out.push(("lora.dropout", format!("{:?} is invalid: must be in [0, 1)", self.dropout)));
         }
-        if let Some(bad) = self.target_modules.iter().find(|t| !TARGETS.contains(&t.as_str())) {
-            out.push(("lora.target_modules", format!("{bad:?} is not one of {}", TARGETS.join(", "))));
+        if let Some(bad) = self.target_modules.iter().find(|t| !targets().any(|k| k == t.as_str())) {
+            out.push((
+                "lora.target_modules",
+                format!("{bad:?} is not one of {}", targets().collect::<Vec<_>>().join(", ")),
+            ));
         }
         if self.target_modules.is_empty() {
             out.push(("lora.target_modules", "empty: name at least one projection".to_string()));
@@ -232,7 +237,7 @@ pub fn save_adapter(model: &CausalLm, cfg: &AdapterConfig, base: &str, dir: &Pat
     let write = |path: &Path, reason: String| ModelError::Write { path: path.into(), reason };
     let mut tensors = Vec::new();
     for (name, layer) in model.linear_layers() {
-        if let Some([(sa, a), (sb, b)]) = layer.lora_tensors() {
+        if let Some([(sa, a), (sb, b)]) = layer.lora_tensors()? {
             tensors.push((peft_key(&name, "A"), sa, a));
             tensors.push((peft_key(&name, "B"), sb, b));
         }
@@ -270,9 +275,9 @@ pub fn merge(model: &CausalLm, base_dir: &Path, out: &Path) -> Result<(), ModelE
         .filter(|(_, l)| l.lora.is_some())
         .map(|(name, l)| {
             let [d_in, d_out] = l.dims();
-            (format!("{name}.weight"), (d_in, d_out, l.merged()))
+            Ok((format!("{name}.weight"), (d_in, d_out, l.merged()?)))
         })
-        .collect();
+        .collect::<Result<_, ModelError>>()?;
     let mut tensors = Vec::new();
     let mut names: Vec<String> = base.names().map(str::to_string).collect();
     names.sort();

@@ -92,9 +92,7 @@ pub struct Generation {
 
 /// Logits `[N, V]` of hidden states `[N, D]`, on the host, checked finite.
 fn host_logits(model: &CausalLm, hidden: Tensor<2>, adapter: bool) -> Result<Vec<f32>, ModelError> {
-    let logits = model.logits_of(hidden, adapter.into());
-    let data = logits.try_into_data_as::<f32>().map_err(|e| ModelError::Compute(format!("reading logits: {e:?}")))?;
-    let values = data.try_to_vec::<f32>().map_err(|e| ModelError::Compute(format!("reading logits: {e:?}")))?;
+    let values = crate::device::to_host(model.logits_of(hidden, adapter.into()), "logits")?;
     if let Some(i) = values.iter().position(|x| !x.is_finite()) {
         let v = model.config().vocab_size;
         return Err(ModelError::Compute(format!("logit {} of row {} is {}", i % v, i / v, values[i])));

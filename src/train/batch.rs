@@ -148,9 +148,9 @@ mod tests {
         assert_eq!(rows[0].segments[1].context, &[5, 6]);
         assert_eq!(rows[0].response_tokens(), 3);
         let device = select(&DeviceConfig { backend: Backend::Cpu, ..DeviceConfig::default() }).expect("cpu").device;
-        let model = CausalLm::random(crate::train::builtin::model_config(10), 1, &device).expect("model");
+        let model = CausalLm::random(crate::train::builtin_policy::model_config(10), 1, &device).expect("model");
         let b = build(&rows, &model).expect("ids in the vocabulary");
-        let small = CausalLm::random(crate::train::builtin::model_config(9), 1, &device).expect("model");
+        let small = CausalLm::random(crate::train::builtin_policy::model_config(9), 1, &device).expect("model");
         let err = build(&rows, &small).err().expect("id 9 is outside a vocabulary of 9").to_string();
         assert!(err.contains("token id 9 (row 1, position 2)"), "{err}");
         assert_eq!(b.response_tokens, 5);

@@ -4,15 +4,14 @@
 //! killed run from its last checkpoint on the same trajectory.
 
 pub mod batch;
-pub mod builtin;
+pub mod builtin_policy;
 pub mod checkpoint;
-pub mod config;
+pub mod episode;
 pub mod error;
 pub mod optim;
 pub mod parallel;
 pub mod record;
 pub mod report;
-pub mod rollout;
 pub mod sft;
 pub mod step;
 
@@ -28,8 +27,8 @@ use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 
 use crate::config::RunConfig;
-use crate::data::synth::{self, Split};
 use crate::data::task::{self, Task};
+use crate::synth::{self, Split};
 pub use error::TrainError;
 
 /// `Result` of the trainer.
@@ -100,10 +99,10 @@ fn builtin_policy(
     device: &burn::tensor::Device,
     resume: bool,
 ) -> Result<Policy> {
-    let tokenizer = builtin::tokenizer()?;
+    let tokenizer = builtin_policy::tokenizer()?;
     let prompt = PromptConfig { tools_in: ToolsIn::Template, ..cfg.prompt.clone() };
     let prompter = Prompter::new(&tokenizer, &prompt)?;
-    let model_cfg = builtin::model_config(tokenizer.vocab_size());
+    let model_cfg = builtin_policy::model_config(tokenizer.vocab_size());
     let base_dir = run_dir.join("base");
     let model = if resume || base_dir.join("model.safetensors").exists() {
         let w = Weights::open(&base_dir, "model.safetensors")?;
@@ -118,7 +117,7 @@ fn builtin_policy(
         eprintln!("supervised warm-up: {} steps, final loss {loss:.3}", cfg.train.sft_steps);
         std::fs::create_dir_all(&base_dir).map_err(|source| TrainError::Write { path: base_dir.clone(), source })?;
         save(&base_dir.join("model.safetensors"), &crate::model::export::base_tensors(&model)?)?;
-        builtin::write_model_files(&base_dir, &tokenizer)?;
+        builtin_policy::write_model_files(&base_dir, &tokenizer)?;
         model
     };
     Ok((model, tokenizer, prompter, "builtin".into()))
@@ -127,7 +126,7 @@ fn builtin_policy(
 /// The policy `model.path` names (a model directory or GGUF file), with its tokenizer.
 fn loaded_policy(cfg: &RunConfig, device: &burn::tensor::Device) -> Result<Policy> {
     let path = Path::new(&cfg.model.path);
-    let tokenizer = crate::cli_model::tokenizer_for(path)?;
+    let tokenizer = crate::tokenizer::TextTokenizer::for_model(path)?;
     let prompter = Prompter::new(&tokenizer, &cfg.prompt)?;
     let model = CausalLm::load(path, device)?;
     Ok((model, tokenizer, prompter, cfg.model.path.clone()))
@@ -161,7 +160,7 @@ fn adapter_warm_up(
     run_dir: &Path,
     (mut model, adapter): (CausalLm, &AdapterConfig),
     data: (&[Task], &[Task]),
-    ctx: &rollout::Context,
+    ctx: &episode::Context,
 ) -> Result<CausalLm> {
     let (train, held_out) = data;
     let saved = run_dir.join("sft-adapter");
@@ -171,7 +170,7 @@ fn adapter_warm_up(
         return Ok(model);
     }
     if !held_out.is_empty() && record::read_eval(run_dir, "base").is_none() {
-        let acc = rollout::accuracy(&model.valid(), ctx, held_out, cfg.rollout.max_new_tokens)?;
+        let acc = episode::accuracy(&model.valid(), ctx, held_out, cfg.rollout.max_new_tokens)?;
         record::write_eval(run_dir, "base", acc)?;
         eprintln!("held-out accuracy before the adapter warm-up: {:.1}% ({} tasks)", 100.0 * acc, held_out.len());
     }
@@ -217,7 +216,7 @@ pub fn run(cfg: &RunConfig, resume: bool) -> Result<Summary> {
     }
     // The adapter's demonstrations are episodes through the built-in tools.
     if cfg.train.adapter_sft_steps > 0
-        && let Some(t) = train.iter().find(|t| !rollout::all_builtin(t))
+        && let Some(t) = train.iter().find(|t| !episode::all_builtin(t))
     {
         return Err(TrainError::NotBuiltin { task: t.id.clone() });
     }
@@ -238,7 +237,7 @@ pub fn run(cfg: &RunConfig, resume: bool) -> Result<Summary> {
         None => builtin_policy(cfg, &run_dir, &train, &device, resume && found.is_some())?,
     };
     let threads = parallel::threads(&device, cfg.train.threads);
-    let ctx = rollout::Context {
+    let ctx = episode::Context {
         tokenizer: &tokenizer,
         prompter: &prompter,
         reward: &cfg.reward,
@@ -285,7 +284,7 @@ pub fn run(cfg: &RunConfig, resume: bool) -> Result<Summary> {
     let before = if held_out.is_empty() || done > 0 {
         record::read_eval(&run_dir, "before")
     } else {
-        let acc = rollout::accuracy(&model.valid(), &ctx, &held_out, eval_tokens)?;
+        let acc = episode::accuracy(&model.valid(), &ctx, &held_out, eval_tokens)?;
         record::write_eval(&run_dir, "before", acc)?;
         Some(acc)
     };
@@ -325,7 +324,7 @@ pub fn run(cfg: &RunConfig, resume: bool) -> Result<Summary> {
             record::transcripts(&run_dir, done, &tasks, &episodes, &tokenizer)?;
         }
         if cfg.train.eval_every > 0 && done % cfg.train.eval_every == 0 && done < total && !held_out.is_empty() {
-            let acc = rollout::accuracy(&model.valid(), &ctx, &held_out, eval_tokens)?;
+            let acc = episode::accuracy(&model.valid(), &ctx, &held_out, eval_tokens)?;
             record::write_eval(&run_dir, &format!("step-{done}"), acc)?;
         }
         if done % cfg.train.save_every == 0 || done == total {
@@ -355,7 +354,7 @@ pub fn run(cfg: &RunConfig, resume: bool) -> Result<Summary> {
     let after = if held_out.is_empty() {
         None
     } else {
-        let acc = rollout::accuracy(&model.valid(), &ctx, &held_out, eval_tokens)?;
+        let acc = episode::accuracy(&model.valid(), &ctx, &held_out, eval_tokens)?;
         record::write_eval(&run_dir, "after", acc)?;
         Some(acc)
     };

@@ -10,7 +10,7 @@ use burn::module::Param;
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Tensor, TensorData};
 
-use super::config::OptimSection;
+use crate::config::OptimSection;
 use crate::model::CausalLm;
 use crate::model::ModelError;
 use crate::model::weights::NamedTensor;
@@ -68,10 +68,12 @@ pub fn global_norm(grads: impl IntoIterator<Item = Tensor<2>>) -> Result<f64, Mo
     Ok(total.iter().map(|&x| f64::from(x)).sum::<f64>().sqrt())
 }
 
-/// Host values of a tensor.
+/// Host values of a tensor (through [`crate::device::to_host`]).
+///
+/// # Errors
+/// A device read-back failed.
 pub fn host(t: Tensor<2>) -> Result<Vec<f32>, ModelError> {
-    let data = t.try_into_data_as::<f32>().map_err(|e| ModelError::Compute(format!("read-back: {e:?}")))?;
-    data.try_to_vec::<f32>().map_err(|e| ModelError::Compute(format!("read-back: {e:?}")))
+    Ok(crate::device::to_host(t, "a training tensor")?)
 }
 
 impl AdamW {
@@ -230,7 +232,7 @@ mod tests {
     }
 
     fn model() -> CausalLm {
-        let cfg = crate::train::builtin::model_config(32);
+        let cfg = crate::train::builtin_policy::model_config(32);
         let mut model = CausalLm::random(cfg, 1, &cpu()).expect("model");
         let lora = LoraConfig { rank: 2, target_modules: vec!["q_proj".into(), "v_proj".into()], ..Default::default() };
         peft::attach(&mut model, &lora, 1);

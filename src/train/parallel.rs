@@ -1,5 +1,5 @@
 //! Work split into parts and run on several threads on the CPU backend: the gradients of a
-//! step's micro-batches, and rollouts (`train::rollout::collect`).
+//! step's micro-batches, and rollouts (`train::episode::collect`).
 //!
 //! burn's CPU backend keeps about one core busy on the built-in model's small matrices, so the
 //! warm-up and the RL train phase run their micro-batches on `threads` threads, each on its own
@@ -142,7 +142,7 @@ mod tests {
     use super::*;
     use crate::device::{Backend, DeviceConfig, select};
     use crate::model::logprob::token_stats;
-    use crate::train::builtin::model_config;
+    use crate::train::builtin_policy::model_config;
 
     fn flat(model: &CausalLm, grads: &GradientsParams) -> Vec<f32> {
         flat_grads(model, grads).expect("read back")

@@ -7,7 +7,7 @@ use std::path::Path;
 use serde_json::{Map, Value, json};
 
 use super::checkpoint::write_atomic;
-use super::rollout::Episode;
+use super::episode::Episode;
 use super::step::StepMetrics;
 use crate::data::task::Task;
 use crate::model::ModelError;

@@ -2,11 +2,11 @@
 //! tokens (burn's AdamW): of the built-in model, every weight trained then frozen again, so RL
 //! starts from a model that answers in the `<tool_call>` format and adapts it through LoRA; of
 //! any model, its LoRA adapter only (`train.adapter_sft_steps`), the base left frozen.
-//! Each task has a careful and a careless demonstration (`data::synth::teacher_reply`); every
+//! Each task has a careful and a careless demonstration (`synth::teacher_reply`); every
 //! time a task is drawn for a batch, the careless one is taken with probability `mistake_rate`,
 //! so the model learns the teacher's mix of habits (whose mistakes RL then has to unlearn)
 //! rather than memorising which training task came with a mistake.
-//! A demonstration is a whole episode (`data::synth::teacher_episode`): the teacher's reply, the
+//! A demonstration is a whole episode (`synth::teacher_episode`): the teacher's reply, the
 //! built-in tools' results (context, not trained on), then `Done.` or `The call failed.`, so the
 //! model also learns to end its episodes in the environment.
 
@@ -19,16 +19,16 @@ use rand_chacha::ChaCha8Rng;
 
 use super::TrainError;
 use super::batch::{Row, Segment, build, pack};
-use super::config::{OptimSection, Schedule};
+use super::episode::prompt_ids;
 use super::parallel::summed_grads;
-use super::rollout::prompt_ids;
-use crate::data::synth::teacher_episode;
+use crate::config::{OptimSection, Schedule};
 use crate::data::task::{Message, Task};
 use crate::model::dropout::seed_of;
 use crate::model::logprob::token_stats;
 use crate::model::{Adapter, CausalLm, ModelError};
 use crate::prompt::Prompter;
 use crate::reduce::sum_all;
+use crate::synth::teacher_episode;
 use crate::tokenizer::TextTokenizer;
 
 /// A task's demonstration: the teacher's first message and its closing message, each with the
@@ -166,7 +166,7 @@ pub fn warm_up(
             let stats = token_stats(m, b.tokens, b.attention, adapter, 128)?;
             let [rows, cols] = stats.logprobs.dims();
             let loss = sum_all(stats.logprobs.mul(b.mask).reshape([rows * cols])).neg().div_scalar(total);
-            let value: f32 = loss.clone().into_scalar();
+            let value = crate::device::to_host(loss.clone(), "the supervised loss").map_err(ModelError::from)?[0];
             Ok::<_, TrainError>((loss, f64::from(value)))
         })?;
         let value: f64 = values.iter().sum();
@@ -193,13 +193,13 @@ pub fn warm_up(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::synth::{Split, tasks};
     use crate::prompt::{PromptConfig, ToolsIn};
-    use crate::train::builtin;
+    use crate::synth::{Split, tasks};
+    use crate::train::builtin_policy;
 
     #[test]
     fn every_builtin_demonstration_packs_into_one_row() {
-        let tok = builtin::tokenizer().expect("tokenizer");
+        let tok = builtin_policy::tokenizer().expect("tokenizer");
         let prompter = Prompter::new(&tok, &PromptConfig { tools_in: ToolsIn::Template, ..PromptConfig::default() })
             .expect("prompter");
         let train = tasks(11, Split::Train, 120);

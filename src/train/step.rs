@@ -13,9 +13,9 @@ use serde::Serialize;
 
 use super::TrainError;
 use super::batch::{Row, Segment, build, pack};
+use super::episode::{Context, Episode, collect};
 use super::optim::{AdamW, host};
 use super::parallel::summed_grads;
-use super::rollout::{Context, Episode, collect};
 use crate::algo::reference::Normaliser;
 use crate::algo::{AlgoConfig, LossBatch, advantage, loss};
 use crate::data::task::Task;

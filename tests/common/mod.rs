@@ -160,13 +160,13 @@ pub fn builtin_context<'a>(
     judge: &'a dyn awpo::judge::Judge,
     part_rows: usize,
     threads: usize,
-) -> awpo::train::rollout::Context<'a> {
-    awpo::train::rollout::Context {
+) -> awpo::train::episode::Context<'a> {
+    awpo::train::episode::Context {
         tokenizer,
         prompter,
         reward,
         judge,
-        environment: awpo::train::config::EnvMode::Auto,
+        environment: awpo::config::EnvMode::Auto,
         max_steps: 2,
         part_rows,
         threads,

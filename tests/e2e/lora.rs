@@ -27,7 +27,7 @@ fn flat_lora(model: &CausalLm) -> Vec<f32> {
     model
         .linear_layers()
         .iter()
-        .filter_map(|(_, l)| l.lora_tensors())
+        .filter_map(|(_, l)| l.lora_tensors().expect("read back"))
         .flat_map(|[a, b]| a.1.into_iter().chain(b.1))
         .collect()
 }
@@ -320,7 +320,7 @@ fn a_peft_rslora_adapter_keeps_its_config_through_a_training_step() {
 
     let stats = token_stats(&model, ids.clone(), mask.clone(), Adapter::Train { seed: 3 }, 4).expect("stats");
     let grads = GradientsParams::from_grads(stats.logprobs.sum().neg().backward(), &model);
-    let mut optim = awpo::train::optim::AdamW::new(&awpo::train::config::OptimSection::default());
+    let mut optim = awpo::train::optim::AdamW::new(&awpo::config::OptimSection::default());
     let (model, _) = optim.step(model, &grads, 1e-2).unwrap_or_else(|e| panic!("{e}"));
     let run = std::env::temp_dir().join(format!("awpo-rslora-{}", std::process::id()));
     let state = State { format: FORMAT, step: 1, adam_t: 0, cursor: 0, seed: 0 };

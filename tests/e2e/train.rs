@@ -10,15 +10,15 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use awpo::config::RunConfig;
-use awpo::data::synth::{Split, tasks};
 use awpo::model::export::base_tensors;
 use awpo::model::{CausalLm, peft};
 use awpo::prompt::{PromptConfig, Prompter, ToolsIn};
 use awpo::rollout::GenerateOptions;
+use awpo::synth::{Split, tasks};
+use awpo::train::episode::collect;
 use awpo::train::optim::{AdamW, host};
-use awpo::train::rollout::collect;
 use awpo::train::step::{StepInputs, step};
-use awpo::train::{builtin, sft};
+use awpo::train::{builtin_policy, sft};
 use burn::tensor::Device;
 
 fn awpo(args: &[&str]) -> Output {
@@ -67,10 +67,10 @@ fn two_steps_move_only_the_adapters() {
     // naive-sum: outcome + λ·reasoning, so the varying reasoning scores alone give advantages.
     let cfg = RunConfig::load(None, &["algo.mode=naive-sum".to_string()]).expect("config");
     let device = Device::flex().autodiff();
-    let tokenizer = builtin::tokenizer().expect("tokenizer");
+    let tokenizer = builtin_policy::tokenizer().expect("tokenizer");
     let prompter = Prompter::new(&tokenizer, &PromptConfig { tools_in: ToolsIn::Template, ..PromptConfig::default() })
         .expect("template");
-    let mut model = CausalLm::random(builtin::model_config(tokenizer.vocab_size()), 3, &device).expect("model");
+    let mut model = CausalLm::random(builtin_policy::model_config(tokenizer.vocab_size()), 3, &device).expect("model");
     peft::attach(&mut model, &cfg.lora, 3);
     let base = base_tensors(&model).expect("base");
     let lora = lora_values(&model);
@@ -110,10 +110,10 @@ fn two_steps_move_only_the_adapters() {
 fn rollouts_do_not_depend_on_the_thread_count() {
     let cfg = RunConfig::default();
     let device = Device::flex();
-    let tokenizer = builtin::tokenizer().expect("tokenizer");
+    let tokenizer = builtin_policy::tokenizer().expect("tokenizer");
     let prompter = Prompter::new(&tokenizer, &PromptConfig { tools_in: ToolsIn::Template, ..PromptConfig::default() })
         .expect("template");
-    let model = CausalLm::random(builtin::model_config(tokenizer.vocab_size()), 7, &device).expect("model");
+    let model = CausalLm::random(builtin_policy::model_config(tokenizer.vocab_size()), 7, &device).expect("model");
     let judge = crate::common::Varying::default();
     let opts = GenerateOptions {
         max_new_tokens: 10,
@@ -264,10 +264,10 @@ fn a_killed_run_resumes_on_the_same_trajectory() {
 #[test]
 fn the_adapter_warm_up_trains_the_adapters_and_is_kept() {
     let device = Device::flex().autodiff();
-    let tokenizer = builtin::tokenizer().expect("tokenizer");
+    let tokenizer = builtin_policy::tokenizer().expect("tokenizer");
     let prompter = Prompter::new(&tokenizer, &PromptConfig { tools_in: ToolsIn::Template, ..PromptConfig::default() })
         .expect("template");
-    let mut model = CausalLm::random(builtin::model_config(tokenizer.vocab_size()), 5, &device).expect("model");
+    let mut model = CausalLm::random(builtin_policy::model_config(tokenizer.vocab_size()), 5, &device).expect("model");
     peft::attach(&mut model, &RunConfig::default().lora, 5);
     let (base, lora) = (base_tensors(&model).expect("base"), lora_values(&model));
     let demos = sft::demonstrations(&tasks(5, Split::Train, 8), &tokenizer, &prompter).expect("demos");

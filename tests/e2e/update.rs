@@ -6,7 +6,7 @@
 use awpo::algo::{Aggregation, AlgoConfig, Mode};
 use awpo::model::{CausalLm, LoraConfig, peft};
 use awpo::train::batch::Row;
-use awpo::train::builtin::model_config;
+use awpo::train::builtin_policy::model_config;
 use awpo::train::parallel::flat_grads;
 use awpo::train::step::{LossRows, LossSummary, Plan, policy_gradients};
 use burn::module::{Module, Param};

@@ -18,7 +18,7 @@ pub mod js;
 mod oracle;
 pub(crate) mod python;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 pub use oracle::first_acceptable;
 pub use python::standardize;
@@ -26,6 +26,7 @@ use python::{
     PyType, allows_omission, dict_check, list_check, list_dict_check, py_in, py_type, string_check, type_check,
 };
 
+pub use crate::data::answer::{ExpectedCall, Language};
 use crate::tools::ToolCall;
 
 /// The outcome of checking one model answer.
@@ -120,30 +121,7 @@ impl CallRule {
     }
 }
 
-/// The language whose literals a category's arguments are written in.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Language {
-    /// Arguments are JSON values, compared as Python values.
-    #[default]
-    Python,
-    /// Arguments are strings of Java source.
-    Java,
-    /// Arguments are strings of JavaScript source.
-    JavaScript,
-}
-
 impl Language {
-    /// The language of a BFCL category name (`simple_java`, `simple_javascript`, else Python).
-    pub fn of_category(category: &str) -> Self {
-        if category.contains("javascript") {
-            Language::JavaScript
-        } else if category.contains("java") {
-            Language::Java
-        } else {
-            Language::Python
-        }
-    }
-
     /// The Python type BFCL's table gives a schema type name (`PYTHON_TYPE_MAPPING`,
     /// `JAVA_TYPE_CONVERSION`, `JS_TYPE_CONVERSION`); `None` where BFCL has no entry (or a `set`).
     /// Python also takes JSON Schema's `number` and `object` (absent from BFCL's data), so tasks
@@ -197,9 +175,6 @@ impl Language {
         }
     }
 }
-
-/// One expected call: function name → argument → acceptable values (`""` = may be omitted).
-pub type ExpectedCall = (String, Map<String, Value>);
 
 /// A function's schema as BFCL gives it (`{"name", "description", "parameters": {…}}`).
 fn find_doc<'a>(docs: &'a [Value], name: &str) -> Option<&'a Value> {

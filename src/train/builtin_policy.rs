@@ -3,7 +3,7 @@
 //! whitespace characters, ChatML control tokens; its vocabulary is every piece of the generated
 //! task set and its demonstrations), a ChatML template, and a tiny Qwen3-architecture decoder,
 //! randomly initialised and warm-started by supervised training on demonstrations of the
-//! generated tasks (`data::synth`), so RL starts with signal. Word-level pieces keep sequences
+//! generated tasks (`synth`), so RL starts with signal. Word-level pieces keep sequences
 //! short and make copying a value from the request one attention lookup.
 
 use std::collections::BTreeSet;
@@ -13,10 +13,10 @@ use tokenizers::models::wordlevel::WordLevel;
 use tokenizers::pre_tokenizers::split::{Split, SplitPattern};
 use tokenizers::{AddedToken, SplitDelimiterBehavior, Tokenizer};
 
-use crate::data::synth::{Split as DataSplit, tasks};
 use crate::data::task::Role;
 use crate::model::ModelError;
 use crate::model::config::{Architecture, ModelConfig};
+use crate::synth::{Split as DataSplit, tasks};
 use crate::tokenizer::TextTokenizer;
 
 /// ChatML. It reads `tools` (so `tools_in = auto` keeps schemas out of the system message) but
@@ -69,7 +69,7 @@ pub fn tokenizer() -> Result<TextTokenizer, ModelError> {
         for t in tasks(0, split, 2000) {
             pieces(&t.messages[0].content, &mut set);
             for careless in [false, true] {
-                let episode = crate::data::synth::teacher_episode(&t, careless);
+                let episode = crate::synth::teacher_episode(&t, careless);
                 for (i, m) in episode.iter().enumerate() {
                     if i == 0 {
                         pieces(&m.content, &mut set);
@@ -172,12 +172,12 @@ pub fn write_model_files(dir: &std::path::Path, tokenizer: &TextTokenizer) -> Re
     tokenizer.save_json(&dir.join("tokenizer.json"))
 }
 
-pub use crate::data::synth::demonstration;
+pub use crate::synth::demonstration;
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::synth::{Split, tasks};
+    use crate::synth::{Split, tasks};
 
     #[test]
     fn tokenizer_round_trips_and_covers_demonstrations() {
@@ -197,7 +197,7 @@ mod tests {
             assert!(ids.iter().all(|&i| i != 3 && i < done), "no <unk> nor appended piece in {demo}");
             assert_eq!(tok.decode(&ids, false).expect("decode"), demo, "exact round trip");
             // Everything the teachers write, in every message of their episodes, has its pieces.
-            for m in [false, true].into_iter().flat_map(|c| crate::data::synth::teacher_episode(&t, c)) {
+            for m in [false, true].into_iter().flat_map(|c| crate::synth::teacher_episode(&t, c)) {
                 let unknown = m.role == Role::Assistant && tok.encode(&m.content).expect("encode").contains(&3);
                 assert!(!unknown, "no <unk> in {}", m.content);
             }

@@ -7,6 +7,7 @@
 //! against the task's first turn (`[reward]`); the reasoning reward is the judge's.
 
 use super::TrainError;
+use crate::config::EnvMode;
 use crate::data::task::{Message, Role, Task};
 use crate::env::Environment;
 use crate::env::builtin::{BuiltinEnv, tools as builtin_tools};
@@ -19,7 +20,6 @@ use crate::rollout::{GenerateOptions, Sample, generate_part};
 use crate::tokenizer::TextTokenizer;
 use crate::tools::parse::{Parsed, parse};
 use crate::tools::tool_name;
-use crate::train::config::EnvMode;
 use crate::train::parallel::in_parallel;
 
 /// One assistant message: the ids it was sampled from and what was sampled.
@@ -300,7 +300,7 @@ pub fn accuracy(model: &CausalLm, ctx: &Context<'_>, tasks: &[Task], max_new_tok
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::synth::{HALLUCINATED_TOOL, Split, followup_reply, tasks, teacher_reply};
+    use crate::synth::{HALLUCINATED_TOOL, Split, followup_reply, tasks, teacher_reply};
 
     fn play<'t>(task: &'t Task, mode: EnvMode, replies: &[String], max_steps: usize) -> Live<'t> {
         let mut l = Live::new(0, task, mode).expect("env");

@@ -139,7 +139,7 @@ fn simulator(data_dir: &Path) -> Result<ProcessConfig> {
         )));
     }
     let script = std::env::temp_dir().join(format!("awpo-bfcl-env-{}.py", env!("CARGO_PKG_VERSION")));
-    std::fs::write(&script, include_str!("../scripts/bfcl_env.py"))
+    std::fs::write(&script, include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/bfcl_env.py")))
         .map_err(|source| Error::Write { path: script.clone(), source })?;
     Ok(ProcessConfig {
         program: PathBuf::from("python3"),
@@ -162,9 +162,9 @@ fn responder(args: &EvalArgs, model: &str) -> Result<Box<dyn Responder>> {
     let path = Path::new(model);
     let selected = device::select(&DeviceConfig { backend: args.device, ..DeviceConfig::default() })?;
     eprintln!("device: {}", selected.description);
-    let tokenizer = crate::cli_model::tokenizer_for(path)?;
+    let tokenizer = crate::tokenizer::TextTokenizer::for_model(path)?;
     let prompter = Prompter::new(&tokenizer, &PromptConfig { tools_in: args.tools_in, ..PromptConfig::default() })?;
-    let lm = crate::cli_model::load(path, args.adapter.as_deref(), &selected.device)?;
+    let lm = crate::cli::model::load(path, args.adapter.as_deref(), &selected.device)?;
     let options = GenerateOptions {
         sampling,
         max_new_tokens: args.max_new_tokens,
@@ -200,7 +200,7 @@ pub fn run(args: &EvalArgs) -> Result<bool> {
     if model != "oracle" && !Path::new(&model).exists() {
         return Err(input(format!("--model {model}: no such file or directory")));
     }
-    let bfcl_dir = items::bfcl_data_dir(&args.bfcl_dir.clone().unwrap_or_else(crate::cli_data::default_bfcl_dir));
+    let bfcl_dir = items::bfcl_data_dir(&args.bfcl_dir.clone().unwrap_or_else(crate::cli::data::default_bfcl_dir));
     let (items, suite) = load_items(args, &bfcl_dir)?;
     if items.is_empty() {
         return Err(input(format!("{suite}: no items to evaluate")));

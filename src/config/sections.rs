@@ -215,7 +215,7 @@ pub struct TrainSection {
     /// Built-in model: supervised learning rate.
     pub sft_lr: f64,
     /// Both warm-ups: the probability, each time the warm-up draws a task, of the careless
-    /// teacher's demonstration (`data::synth::teacher_reply`: it calls `convert_units` by a name
+    /// teacher's demonstration (`synth::teacher_reply`: it calls `convert_units` by a name
     /// that does not exist), so that RL has a mistake to fix that imitation learned; 0 = a
     /// perfect teacher.
     pub sft_mistake_rate: f64,

@@ -1,6 +1,12 @@
 //! Command line: `awpo train | report | eval | check | config print | data check | data from-bfcl | perplexity | merge | generate |
 //! devices`.
 
+pub mod data;
+pub mod eval;
+pub mod generate;
+pub mod model;
+pub mod train;
+
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
 
@@ -32,9 +38,9 @@ pub enum Command {
     /// Train a policy with AWPO (the main job). With no configuration: the built-in tiny model
     /// on generated tool-use tasks, finishing in minutes on a laptop CPU; `--set section.key=value`
     /// changes any key (`awpo config print` lists them), `--resume RUN_DIR` continues a killed run.
-    Train(crate::cli_train::TrainArgs),
+    Train(crate::cli::train::TrainArgs),
     /// Render a run's curves (metrics.jsonl, evals.json) to RUN_DIR/report.html.
-    Report(crate::cli_train::ReportArgs),
+    Report(crate::cli::train::ReportArgs),
     /// Run the AWPO advantage, loss and gradient on a device and compare them with the f64
     /// specification (exit code 1 when an error exceeds 1e-5).
     Check(CheckArgs),
@@ -43,18 +49,18 @@ pub enum Command {
     Config(ConfigCommand),
     /// Task data: validate a JSONL task file, or convert BFCL v4 categories to it.
     #[command(subcommand)]
-    Data(crate::cli_data::DataCommand),
+    Data(crate::cli::data::DataCommand),
     /// Perplexity of a text file under a model (+ adapter), in windows of the context length.
-    Perplexity(crate::cli_model::PerplexityArgs),
+    Perplexity(crate::cli::model::PerplexityArgs),
     /// Merge a PEFT LoRA adapter into its base model and write a Hugging Face checkpoint.
-    Merge(crate::cli_model::MergeArgs),
+    Merge(crate::cli::model::MergeArgs),
     /// Talk to a model: the prompt through its chat template (tools optional), the reply
     /// sampled with a KV cache and streamed (`--temperature 0` is greedy).
-    Generate(crate::cli_generate::GenerateArgs),
+    Generate(crate::cli::generate::GenerateArgs),
     /// Score a model (base or base + adapter) on BFCL v4 categories (single- and multi-turn),
     /// a JSONL task file or the built-in held-out split: a table per category, per-item results
     /// with `--out` (resumable), `--model oracle` to self-check the harness, `--compare A B`.
-    Eval(crate::cli_eval::EvalArgs),
+    Eval(crate::cli::eval::EvalArgs),
     /// List the wgpu adapters and the device `--device auto` would pick.
     Devices,
 }
@@ -144,13 +150,13 @@ pub fn run(cli: Cli) -> Result<bool> {
             Ok(true)
         }
         Command::Check(args) => check(args),
-        Command::Data(command) => crate::cli_data::run(command),
-        Command::Perplexity(args) => crate::cli_model::perplexity(&args),
-        Command::Merge(args) => crate::cli_model::merge(&args),
-        Command::Generate(args) => crate::cli_generate::run(&args),
-        Command::Train(args) => crate::cli_train::train(&args),
-        Command::Report(args) => crate::cli_train::report(&args),
-        Command::Eval(args) => crate::cli_eval::run(&args),
+        Command::Data(command) => crate::cli::data::run(command),
+        Command::Perplexity(args) => crate::cli::model::perplexity(&args),
+        Command::Merge(args) => crate::cli::model::merge(&args),
+        Command::Generate(args) => crate::cli::generate::run(&args),
+        Command::Train(args) => crate::cli::train::train(&args),
+        Command::Report(args) => crate::cli::train::report(&args),
+        Command::Eval(args) => crate::cli::eval::run(&args),
     }
 }
 

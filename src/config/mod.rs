@@ -12,7 +12,11 @@ use crate::judge::JudgeConfig;
 use crate::model::LoraConfig;
 use crate::prompt::PromptConfig;
 use crate::reward::RewardConfig;
-use crate::train::config::{DataSection, ModelSection, OptimSection, RolloutSection, TrainSection};
+pub mod sections;
+
+pub use sections::{
+    DataSection, EnvMode, ModelSection, OptimSection, RolloutSection, Schedule, TrainSection, problems,
+};
 
 /// The resolved configuration of a run.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -154,7 +158,7 @@ impl RunConfig {
         problems.extend(self.reward.problems());
         problems.extend(self.prompt.problems());
         problems.extend(self.judge.problems());
-        problems.extend(crate::train::config::problems(&self.rollout, &self.optim, &self.train));
+        problems.extend(sections::problems(&self.rollout, &self.optim, &self.train));
         if problems.is_empty() { Ok(()) } else { Err(problems) }
     }
 

@@ -59,15 +59,6 @@ pub fn load(model: &Path, adapter: Option<&Path>, device: &Device) -> std::resul
     Ok(lm)
 }
 
-/// The tokenizer of a model directory (`tokenizer.json`) or GGUF file (its metadata).
-pub fn tokenizer_for(model: &Path) -> std::result::Result<TextTokenizer, ModelError> {
-    if model.extension().is_some_and(|e| e == "gguf") {
-        TextTokenizer::from_gguf(&crate::model::gguf::Gguf::open(model)?, model)
-    } else {
-        TextTokenizer::from_dir(model)
-    }
-}
-
 /// Mean negative log-likelihood per token of `ids`, in windows of `context` tokens overlapping
 /// by one, so every token after the first is predicted exactly once.
 fn nll(
@@ -86,7 +77,7 @@ fn nll(
         let tokens = Tensor::<2, Int>::from_data(TensorData::new(window, [1, t]), &device);
         let mask = Tensor::<2, Int>::ones([1, t], &device);
         let stats = token_stats(model, tokens, mask, Adapter::On, 256)?;
-        let sum: f32 = crate::reduce::sum_all(stats.logprobs.reshape([t - 1])).into_scalar();
+        let sum = crate::device::to_host(crate::reduce::sum_all(stats.logprobs.reshape([t - 1])), "log-probs")?[0];
         total -= f64::from(sum);
         count += t - 1;
         progress.inc((t - 1) as u64);
@@ -104,7 +95,7 @@ pub fn perplexity(args: &PerplexityArgs) -> Result<bool> {
     eprintln!("device: {}", selected.description);
     let text =
         std::fs::read_to_string(&args.file).map_err(|source| ModelError::Read { path: args.file.clone(), source })?;
-    let ids = tokenizer_for(&args.model)?.encode(&text)?;
+    let ids = TextTokenizer::for_model(&args.model)?.encode(&text)?;
     if ids.len() < 2 {
         return Err(Error::Model(ModelError::Input(format!("{}: fewer than 2 tokens", args.file.display()))));
     }

@@ -7,10 +7,10 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::{Map, Value, json};
 
-use super::task::{Message, Role, Task};
+use crate::data::answer::ExpectedCall;
+use crate::data::task::{Message, Role, Task};
 use crate::env::Environment;
 use crate::env::builtin::{BuiltinEnv, tools};
-use crate::reward::bfcl::ExpectedCall;
 
 /// Which split.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -250,7 +250,7 @@ mod tests {
             let want = Expectation {
                 functions: &t.tools,
                 expected: &t.answers[0],
-                language: crate::reward::bfcl::Language::Python,
+                language: crate::data::answer::Language::Python,
             };
             let s = score(&parsed, want);
             assert_eq!(s.bfcl, 1.0, "{}: {} → {:?}", t.id, demonstration(t), s);
@@ -279,7 +279,7 @@ mod tests {
             let want = Expectation {
                 functions: &f.tools,
                 expected: &f.answers[0],
-                language: crate::reward::bfcl::Language::Python,
+                language: crate::data::answer::Language::Python,
             };
             assert_eq!(score(&parse(&demonstration(f)), want).bfcl, 1.0, "{}", f.id);
         }

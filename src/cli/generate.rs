@@ -108,7 +108,7 @@ pub fn run(args: &GenerateArgs) -> Result<bool> {
     }
     let selected = device::select(&DeviceConfig { backend: args.device, ..DeviceConfig::default() })?;
     eprintln!("device: {}", selected.description);
-    let tokenizer = crate::cli_model::tokenizer_for(&args.model)?;
+    let tokenizer = crate::tokenizer::TextTokenizer::for_model(&args.model)?;
     let text = prompt_text(args, &tokenizer)?;
     if args.show_prompt {
         eprintln!("--- prompt ---\n{text}\n--- end of prompt ---");
