@@ -158,6 +158,25 @@ fn guarded_sums_are_right_where_burn_reductions_are_not(device: &Device) {
     }
 }
 
+/// Reductions over a short last axis of many rows, as RMSNorm, softmax and log-softmax do on
+/// `[B·T, D]` and `[B·T, V]`: right on wgpu past 65,535 rows (the reduced axis is what burn's
+/// >65535-workgroup bug needs to be long, not the row count).
+fn row_reductions_past_65535_rows_are_right(device: &Device) {
+    let (rows, cols) = (70_000, 24);
+    let x: Vec<f32> = (0..rows * cols).map(|i| ((i * 13 % 29) as f32 - 14.0) * 0.125).collect();
+    let on = |d: &Device| {
+        let t = Tensor::<2>::from_data(TensorData::new(x.clone(), [rows, cols]), d);
+        let mean = t.clone().square().mean_dim(1).into_data().try_to_vec::<f32>().expect("read");
+        let soft = burn::tensor::activation::log_softmax(t, 1).into_data().try_to_vec::<f32>().expect("read");
+        (mean, soft)
+    };
+    let (gpu, cpu) = (on(device), on(&Device::flex()));
+    let worst = |a: &[f32], b: &[f32]| a.iter().zip(b).fold(0f32, |m, (x, y)| m.max((x - y).abs()));
+    assert_eq!(gpu.0.len(), rows);
+    assert!(worst(&gpu.0, &cpu.0) < 1e-4, "mean of squares over [{rows}, {cols}]: {}", worst(&gpu.0, &cpu.0));
+    assert!(worst(&gpu.1, &cpu.1) < 1e-4, "log-softmax over [{rows}, {cols}]: {}", worst(&gpu.1, &cpu.1));
+}
+
 /// The decoder on wgpu (lavapipe in CI) against Hugging Face's logits: one fixture per family.
 fn hf_logit_parity_on_wgpu(device: &Device) {
     let device = device.clone();
@@ -263,6 +282,7 @@ const GPU_TESTS: &[(&str, GpuTest)] = &[
         the_global_gradient_norm_is_right_for_factors_past_262144_elements,
     ),
     ("guarded_sums_are_right_where_burn_reductions_are_not", guarded_sums_are_right_where_burn_reductions_are_not),
+    ("row_reductions_past_65535_rows_are_right", row_reductions_past_65535_rows_are_right),
     ("hf_logit_parity_on_wgpu", hf_logit_parity_on_wgpu),
     ("oversized_weights_are_refused_on_wgpu", oversized_weights_are_refused_on_wgpu),
     ("kv_cached_generation_on_wgpu", kv_cached_generation_on_wgpu),
