@@ -173,10 +173,10 @@ pub fn builtin_context<'a>(
     }
 }
 
-/// For every aggregation (KL on): a batch's loss and gradient through `kernel` on `device`
-/// equal, to f32 rounding, the sums over its parts (split 1, 2, 3 and B ways, each part padded
-/// with two token-less columns) computed under the whole batch's normaliser; and equal the f64
-/// reference.
+/// For every aggregation (KL on), under a whole-batch normaliser in which rows 0 and 1 are one
+/// episode (so it counts once): a batch's loss and gradient through `kernel` on `device` equal
+/// the f64 reference's, and equal, to f32 rounding, the sums over its parts (split 1, 2, 3 and B
+/// ways, each part padded with two token-less columns).
 pub fn split_check(device: &Device, kernel: KernelMode, label: &str) {
     use awpo::algo::reference::{self, LossInput, Normaliser};
     let (groups, group_size, t) = (3, 4, 37);
@@ -214,7 +214,11 @@ pub fn split_check(device: &Device, kernel: KernelMode, label: &str) {
     for agg in [Aggregation::TokenMean, Aggregation::SeqMeanTokenMean, Aggregation::SeqMeanTokenSumNorm] {
         let cfg = AlgoConfig { kernel, kl_beta: 0.04, loss_agg: agg, ..AlgoConfig::default() };
         let spec = cfg.loss_spec();
-        let (whole, whole_grad, whole_stats) = run(&cfg, 0..b, 0, None);
+        let mut global = Normaliser::of_rows(&counts, t, &spec);
+        global.sequences -= 1.0;
+        let joined = counts[0] + counts[1];
+        global.seq_tokens[..2].fill(joined);
+        let (whole, whole_grad, whole_stats) = run(&cfg, 0..b, 0, Some(global.clone()));
         let want = reference::awpo_loss(
             &LossInput {
                 rows: b,
@@ -224,20 +228,21 @@ pub fn split_check(device: &Device, kernel: KernelMode, label: &str) {
                 ref_logp: &inputs.ref_logp,
                 adv: &adv,
                 mask: &inputs.mask,
-                norm: None,
+                norm: Some(&global),
             },
             &spec,
         )
         .expect("valid inputs");
         let scale = want.grad.iter().fold(0f64, |m, g| m.max(g.abs()));
         assert!((whole - want.stats.loss).abs() <= TOLERANCE * want.abs_mass, "{label} {agg:?}: whole batch vs spec");
-        let global = Normaliser::of_rows(&counts, t, &spec);
+        let spec_worst = whole_grad.iter().zip(&want.grad).fold(0f64, |m, (a, e)| m.max((f64::from(*a) - e).abs()));
+        assert!(spec_worst <= TOLERANCE * scale, "{label} {agg:?}: whole-batch gradient vs spec off by {spec_worst}");
         for parts in [1, 2, 3, b] {
             let size = b.div_ceil(parts);
             let (mut sum, mut grad, mut tokens) = (0.0, Vec::new(), 0.0);
             for start in (0..b).step_by(size) {
                 let range = start..(start + size).min(b);
-                let norm = Normaliser { seq_tokens: counts[range.clone()].to_vec(), ..global.clone() };
+                let norm = Normaliser { seq_tokens: global.seq_tokens[range.clone()].to_vec(), ..global.clone() };
                 let (value, g, stats) = run(&cfg, range, 2, Some(norm));
                 sum += value;
                 grad.extend(g);
