@@ -29,6 +29,7 @@ Regenerate (from the repository root):
     /tmp/rsl/bin/python scripts/gen-rslora-fixture.py
 """
 
+import importlib.util
 import json
 import math
 import os
@@ -42,16 +43,20 @@ import safetensors
 import transformers
 from peft import LoraConfig, PeftModel, get_peft_model
 from safetensors import safe_open
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 from transformers import AutoModelForCausalLM
 
-# Shared with scripts/gen-model-fixtures.py (inputs and base weights come from there).
-SEED = 20261122
-BATCH = 2
-SEQ = 11
-ROW1_REAL = 7
-PAD_ID = 0
-VOCAB = 96
+# The model-fixture generator's helpers and input settings, so this adapter's reference is made
+# exactly as qwen3_untied_lora's is (the base weights come from its output too).
+_spec = importlib.util.spec_from_file_location("gen_model_fixtures", Path(__file__).with_name("gen-model-fixtures.py"))
+_fixtures = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_fixtures)
+bf16_round = _fixtures.bf16_round
+make_inputs = _fixtures.make_inputs
+forward_logits = _fixtures.forward_logits
+write_reference = _fixtures.write_reference
+masked_max_abs = _fixtures.masked_max_abs
+SEED = _fixtures.SEED
 NUM_LAYERS = 2
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -68,59 +73,6 @@ LORA_ALPHA = 9
 LORA_DROPOUT = 0.05
 LORA_TARGETS = ["q_proj", "v_proj", "down_proj"]
 SCALING = LORA_ALPHA / math.sqrt(LORA_R)
-
-
-def bf16_round(t: torch.Tensor) -> torch.Tensor:
-    return t.to(torch.bfloat16).to(torch.float32)
-
-
-def make_inputs(gen: torch.Generator):
-    # Same as scripts/gen-model-fixtures.py: real tokens from [1, 96), row 1 right-padded with id 0.
-    ids = torch.randint(1, VOCAB, (BATCH, SEQ), generator=gen, dtype=torch.int64)
-    mask = torch.ones(BATCH, SEQ, dtype=torch.int64)
-    ids[1, ROW1_REAL:] = PAD_ID
-    mask[1, ROW1_REAL:] = 0
-    return ids, mask
-
-
-@torch.no_grad()
-def forward_logits(model, ids, mask) -> torch.Tensor:
-    model.eval()
-    out = model(input_ids=ids, attention_mask=mask)
-    return out.logits.to(torch.float32).contiguous()
-
-
-def derived(logits: torch.Tensor, ids: torch.Tensor, mask: torch.Tensor):
-    """Teacher-forced next-token logprobs and entropies, [B, T-1], zero where target is padding."""
-    lg = logits[:, :-1].to(torch.float64)
-    logp = torch.log_softmax(lg, dim=-1)
-    tgt = ids[:, 1:]
-    lp = logp.gather(-1, tgt.unsqueeze(-1)).squeeze(-1)
-    ent = -(logp.exp() * logp).sum(-1)
-    valid = mask[:, 1:].bool()
-    zero = torch.zeros((), dtype=torch.float64)
-    lp = torch.where(valid, lp, zero)
-    ent = torch.where(valid, ent, zero)
-    return lp.to(torch.float32).contiguous(), ent.to(torch.float32).contiguous()
-
-
-def write_reference(path: Path, ids, mask, logits, extra=None):
-    lp, ent = derived(logits, ids, mask)
-    tensors = {
-        "input_ids": ids.contiguous(),
-        "attention_mask": mask.contiguous(),
-        "logits": logits,
-        "logprobs": lp,
-        "entropy": ent,
-    }
-    if extra:
-        tensors.update({k: v.contiguous() for k, v in extra.items()})
-    save_file(tensors, str(path / "reference.safetensors"), metadata={"seed": str(SEED)})
-
-
-def masked_max_abs(a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor) -> float:
-    m = mask.bool().unsqueeze(-1).expand_as(a)
-    return (a - b).abs()[m].max().item()
 
 
 def load_base():
