@@ -4,6 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::model::BaseDtype;
+
 use crate::rollout::Sampling;
 
 /// `[model]`.
@@ -15,11 +17,16 @@ pub struct ModelSection {
     pub path: String,
     /// A PEFT adapter to start from ("" = a fresh one from `[lora]`).
     pub adapter: String,
+    /// Precision of the frozen base weights: "auto" (bf16 where the device computes it, else
+    /// f16 where the wgpu adapter has SHADER_F16, f32 on the CPU backend), "f32", "f16" or
+    /// "bf16". LoRA factors, their optimiser state, norms, logits and the loss stay f32. The
+    /// built-in model trains every weight in its warm-up and is always f32.
+    pub dtype: BaseDtype,
 }
 
 impl Default for ModelSection {
     fn default() -> Self {
-        ModelSection { path: "builtin".into(), adapter: String::new() }
+        ModelSection { path: "builtin".into(), adapter: String::new(), dtype: BaseDtype::Auto }
     }
 }
 
@@ -226,9 +233,18 @@ pub struct TrainSection {
     pub adapter_sft_steps: usize,
     /// Learning rate of the adapter's warm-up.
     pub adapter_sft_lr: f64,
-    /// CPU backend: threads that run micro-batches at once (0 = one per core). The result does
-    /// not depend on it: gradients are summed in micro-batch order.
+    /// CPU backend: threads that run micro-batches at once (0 = one per core, as many as the
+    /// memory plan allows). The result does not depend on it: gradients are summed in
+    /// micro-batch order.
     pub threads: usize,
+    /// Per-layer recomputation: each decoder layer keeps only its input for backward and runs
+    /// its forward again during backward (one more forward pass; activation memory of one layer
+    /// instead of all). Unset = on when the memory plan needs it.
+    pub recompute_layers: Option<bool>,
+    /// The memory the run may use, MiB (0 = what the machine has available: system memory on
+    /// the CPU backend and software adapters; a GPU's own memory cannot be queried through
+    /// wgpu, so set it there to have the plan enforced).
+    pub memory_limit_mib: u64,
 }
 
 impl Default for TrainSection {
@@ -248,6 +264,8 @@ impl Default for TrainSection {
             adapter_sft_steps: 0,
             adapter_sft_lr: 1e-3,
             threads: 0,
+            recompute_layers: None,
+            memory_limit_mib: 0,
         }
     }
 }

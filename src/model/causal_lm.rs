@@ -5,14 +5,16 @@
 
 use std::path::Path;
 
-use burn::module::{Module, Param};
-use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
+use burn::module::Module;
+use burn::tensor::{Bool, Device, Int, Tensor};
 
 use super::attention::{Attention, Context, LayerCache};
 use super::config::ModelConfig;
 use super::dropout::Adapter;
 use super::error::ModelError;
-use super::layers::{LoraLinear, Mlp, RmsNorm, frozen};
+use super::layers::{LoraLinear, Mlp, RmsNorm};
+use super::precision::Precision;
+use super::vocab::VocabMatrix;
 use super::weights::{Limited, RandomWeights, TensorSource, Weights, fits};
 
 /// Every projection of a decoder layer that can carry a LoRA adapter, as `(submodule, name)` in
@@ -64,14 +66,15 @@ impl DecoderLayer {
 /// `model` + `lm_head`.
 #[derive(Module, Debug)]
 pub struct CausalLm {
-    /// `model.embed_tokens.weight`, `[V, D]`.
-    pub embed_tokens: Param<Tensor<2>>,
+    /// `model.embed_tokens.weight`, `[V, D]`, in vocabulary tiles.
+    pub embed_tokens: VocabMatrix,
     /// `model.layers`.
     pub layers: Vec<DecoderLayer>,
     /// `model.norm`.
     pub norm: RmsNorm,
-    /// `lm_head` `[D, V]`; `None` when tied to `embed_tokens`.
-    pub lm_head: Option<LoraLinear>,
+    /// `lm_head.weight` `[V, D]` (never a LoRA target), in vocabulary tiles; `None` when tied
+    /// to `embed_tokens`.
+    pub lm_head: Option<VocabMatrix>,
     #[module(skip)]
     config: ModelConfig,
 }
@@ -83,13 +86,21 @@ impl CausalLm {
     /// # Errors
     /// Missing files or tensors, wrong shapes or dtypes, unsupported configurations.
     pub fn load(dir: &Path, device: &Device) -> Result<Self, ModelError> {
+        Self::load_as(dir, Precision::F32, device)
+    }
+
+    /// As [`CausalLm::load`], the base weights stored in `precision`.
+    ///
+    /// # Errors
+    /// As [`CausalLm::load`].
+    pub fn load_as(dir: &Path, precision: Precision, device: &Device) -> Result<Self, ModelError> {
         if dir.extension().is_some_and(|e| e == "gguf") {
             let gguf = super::gguf::Gguf::open(dir)?;
-            return Self::from_weights(gguf.config()?, &gguf, device);
+            return Self::from_weights_as(gguf.config()?, &gguf, precision, device);
         }
         let config = ModelConfig::from_file(&dir.join("config.json"))?;
         let weights = Weights::open(dir, "model.safetensors")?;
-        Self::from_weights(config, &weights, device)
+        Self::from_weights_as(config, &weights, precision, device)
     }
 
     /// A randomly initialised model of `config` (benchmarks; see [`RandomWeights`]).
@@ -100,27 +111,42 @@ impl CausalLm {
         Self::from_weights(config, &RandomWeights { seed }, device)
     }
 
-    /// Builds the model from a tensor source (an opened checkpoint, or random weights).
+    /// Builds the model from a tensor source (an opened checkpoint, or random weights), in f32.
     ///
     /// # Errors
     /// Missing tensors, wrong shapes or dtypes.
     pub fn from_weights(config: ModelConfig, w: &dyn TensorSource, device: &Device) -> Result<Self, ModelError> {
+        Self::from_weights_as(config, w, Precision::F32, device)
+    }
+
+    /// Builds the model from a tensor source, the base projections and vocabulary matrices
+    /// stored in `precision` (norms and biases in f32).
+    ///
+    /// # Errors
+    /// Missing tensors, wrong shapes or dtypes, a tensor larger than one storage binding.
+    pub fn from_weights_as(
+        config: ModelConfig,
+        source: &dyn TensorSource,
+        precision: Precision,
+        device: &Device,
+    ) -> Result<Self, ModelError> {
         if let Some((field, reason)) = config.problem() {
             return Err(ModelError::Input(format!("model configuration: {field}: {reason}")));
         }
-        let limited = Limited { inner: w, limit: crate::device::binding_limit(device) };
+        let limit = crate::device::binding_limit(device);
+        let limited = Limited { inner: source, limit, bytes: precision.bytes() };
         let w: &dyn TensorSource = &limited;
         let c = &config;
         let (d, v, dh) = (c.hidden_size, c.vocab_size, c.head_dim);
         let (q_out, kv_out) = (c.num_attention_heads * dh, c.num_key_value_heads * dh);
-        let embed = w.tensor("model.embed_tokens.weight", &[v, d])?;
+        let embed = VocabMatrix::load(source, "model.embed_tokens.weight", [v, d], precision, limit, device)?;
         // Capacity from the file's claim, bounded: a checkpoint claiming 10^12 layers fails at its
         // first missing layer, not in the allocator.
         let mut layers = Vec::with_capacity(c.num_hidden_layers.min(1024));
         for i in 0..c.num_hidden_layers {
             let p = format!("model.layers.{i}");
             let lin = |name: &str, d_in: usize, d_out: usize, bias: bool| {
-                LoraLinear::load(w, &format!("{p}.{name}"), d_in, d_out, bias, device)
+                LoraLinear::load(w, &format!("{p}.{name}"), [d_in, d_out], bias, precision, device)
             };
             let proj = [
                 lin("self_attn.q_proj", d, q_out, c.qkv_bias)?,
@@ -155,10 +181,10 @@ impl CausalLm {
         let lm_head = if c.tie_word_embeddings && !w.has("lm_head.weight") {
             None
         } else {
-            Some(LoraLinear::load(w, "lm_head", d, v, false, device)?)
+            Some(VocabMatrix::load(source, "lm_head.weight", [v, d], precision, limit, device)?)
         };
         Ok(CausalLm {
-            embed_tokens: frozen(TensorData::new(embed, [v, d]), device),
+            embed_tokens: embed,
             layers,
             norm: RmsNorm::load(w, "model.norm", d, c.rms_norm_eps, device)?,
             lm_head,
@@ -213,7 +239,17 @@ impl CausalLm {
 
     /// The device its weights live on.
     pub fn device(&self) -> Device {
-        self.embed_tokens.val().device()
+        self.embed_tokens.tiles[0].val().device()
+    }
+
+    /// The precision the base weights are stored in.
+    pub fn precision(&self) -> Precision {
+        Precision::of(self.embed_tokens.tiles[0].val().dtype())
+    }
+
+    /// The matrix the logits come from: `lm_head`, or the embedding when tied.
+    pub fn head(&self) -> &VocabMatrix {
+        self.lm_head.as_ref().unwrap_or(&self.embed_tokens)
     }
 
     /// Final hidden states `[B, T, D]` (after `model.norm`) of `tokens` `[B, T]` (ids below
@@ -228,6 +264,22 @@ impl CausalLm {
         mask: Tensor<2, Int>,
         adapter: Adapter,
     ) -> Result<Tensor<3>, ModelError> {
+        let (x, ctx) = self.prepare(tokens, mask, adapter)?;
+        let x = self.layers.iter().fold(x, |x, layer| layer.forward(x, &ctx, None));
+        Ok(self.norm.forward(x))
+    }
+
+    /// The first decoder layer's input `[B, T, D]` (the token embeddings) and what every layer's
+    /// attention needs (RoPE tables, masks) for `tokens` `[B, T]` under `mask` `[B, T]`.
+    ///
+    /// # Errors
+    /// As [`CausalLm::hidden`].
+    pub fn prepare(
+        &self,
+        tokens: Tensor<2, Int>,
+        mask: Tensor<2, Int>,
+        adapter: Adapter,
+    ) -> Result<(Tensor<3>, Context), ModelError> {
         let [b, t] = tokens.dims();
         if mask.dims() != [b, t] || b == 0 || t == 0 {
             return Err(ModelError::Input(format!(
@@ -246,23 +298,21 @@ impl CausalLm {
             4 * (b * t * self.config.intermediate_size) as u64,
             limit,
         )?;
-        let x = self.embed_tokens.val().select(0, tokens.reshape([b * t])).reshape([b, t, d]);
+        let x = self.embed_tokens.embed(tokens.reshape([b * t])).reshape([b, t, d]);
         let (cos, sin) = super::rope::tables(&self.config, 0, t, &device);
         // `tril_mask` is true above the diagonal: the keys a query may not see.
         let causal: Tensor<2, Bool> = Tensor::tril_mask([t, t], 0, &device);
         let padded_key = mask.equal_elem(0).reshape([b, 1, 1, t]).expand([b, 1, t, t]);
         let ctx =
             Context { cos, sin, mask: causal.reshape([1, 1, t, t]).expand([b, 1, t, t]).bool_or(padded_key), adapter };
-        let x = self.layers.iter().fold(x, |x, layer| layer.forward(x, &ctx, None));
-        Ok(self.norm.forward(x))
+        Ok((x, ctx))
     }
 
-    /// Logits `[.., V]` of hidden states `[.., D]`.
+    /// Logits `[.., V]` of hidden states `[.., D]` (the head carries no adapter, so `adapter`
+    /// does not change them).
     pub fn logits_of<const N: usize>(&self, hidden: Tensor<N>, adapter: Adapter) -> Tensor<N> {
-        match &self.lm_head {
-            Some(head) => head.forward(hidden, adapter),
-            None => burn::tensor::module::linear(hidden, self.embed_tokens.val().transpose(), None),
-        }
+        let _ = adapter;
+        self.head().logits(hidden)
     }
 
     /// Logits `[B, T, V]`.

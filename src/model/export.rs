@@ -15,7 +15,8 @@ type Named = Vec<super::weights::NamedTensor>;
 
 fn linear(out: &mut Named, name: &str, l: &LoraLinear) -> Result<(), ModelError> {
     let [d_in, d_out] = l.dims();
-    out.push((format!("{name}.weight"), vec![d_out, d_in], transpose(values(l.weight.val())?, d_in, d_out)));
+    let weight = values(l.weight.val().cast(burn::tensor::FloatDType::F32))?;
+    out.push((format!("{name}.weight"), vec![d_out, d_in], transpose(weight, d_in, d_out)));
     if let Some(b) = &l.bias {
         out.push((format!("{name}.bias"), vec![d_out], values(b.val())?));
     }
@@ -28,8 +29,7 @@ fn linear(out: &mut Named, name: &str, l: &LoraLinear) -> Result<(), ModelError>
 /// A device read-back failed.
 pub fn base_tensors(model: &CausalLm) -> Result<Named, ModelError> {
     let mut out = Vec::new();
-    let [v, d] = model.embed_tokens.val().dims();
-    out.push(("model.embed_tokens.weight".into(), vec![v, d], values(model.embed_tokens.val())?));
+    out.push(("model.embed_tokens.weight".into(), model.embed_tokens.dims().to_vec(), model.embed_tokens.values()?));
     for (i, layer) in model.layers.iter().enumerate() {
         let p = format!("model.layers.{i}");
         let norm = |n: &super::layers::RmsNorm| -> Result<(Vec<usize>, Vec<f32>), ModelError> {
@@ -52,7 +52,7 @@ pub fn base_tensors(model: &CausalLm) -> Result<Named, ModelError> {
     }
     out.push(("model.norm.weight".into(), model.norm.weight.val().dims().to_vec(), values(model.norm.weight.val())?));
     if let Some(head) = &model.lm_head {
-        linear(&mut out, "lm_head", head)?;
+        out.push(("lm_head.weight".into(), head.dims().to_vec(), head.values()?));
     }
     Ok(out)
 }

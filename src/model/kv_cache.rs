@@ -111,7 +111,7 @@ impl CausalLm {
         debug_assert_eq!(cache.slots(), s);
         let ids: Vec<i64> = tokens.iter().map(|&i| i64::from(i)).collect();
         let ids = Tensor::<1, Int>::from_data(TensorData::new(ids, [b * t]), &device);
-        let x = self.embed_tokens.val().select(0, ids).reshape([b, t, cfg.hidden_size]);
+        let x = self.embed_tokens.embed(ids).reshape([b, t, cfg.hidden_size]);
         let (cos, sin) = super::rope::tables_at(cfg, &positions, [b, t], &device);
         let mask = Tensor::<4, Bool>::from_data(TensorData::new(mask, [b, 1, t, s]), &device);
         let ctx = Context { cos, sin, mask, adapter: adapter.into() };

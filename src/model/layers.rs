@@ -4,10 +4,11 @@
 use burn::module::{Module, Param};
 use burn::tensor::activation::silu;
 use burn::tensor::module::linear;
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Device, FloatDType, Tensor, TensorData};
 
 use super::dropout::{Adapter, dropout};
 use super::error::ModelError;
+use super::precision::{Precision, base_matmul};
 use super::weights::TensorSource;
 
 /// `x / sqrt(mean(x²) + eps) · weight` over the last dimension, in f32 (as HF computes it).
@@ -66,7 +67,8 @@ pub struct Lora {
 }
 
 /// `y = x·W (+ b) (+ scale·(x·A)·B)`; `W` and `b` frozen, the LoRA factors trainable. The
-/// adapter is never merged into a dense `W + A·B` on the forward pass.
+/// adapter is never merged into a dense `W + A·B` on the forward pass. `W` is stored in the
+/// base precision (`[model] dtype`); `x`, `b`, the factors and `y` are f32.
 #[derive(Module, Debug)]
 pub struct LoraLinear {
     /// `W`, `[in, out]` (HF stores `[out, in]`).
@@ -89,16 +91,17 @@ pub(crate) fn transpose(values: Vec<f32>, rows: usize, cols: usize) -> Vec<f32> 
 }
 
 impl LoraLinear {
-    /// Loads `{prefix}.weight` `[out, in]` (and `{prefix}.bias` when `bias`), frozen.
+    /// Loads `{prefix}.weight` `[out, in]` in `precision` (and `{prefix}.bias` when `bias`, in
+    /// f32), frozen.
     ///
     /// # Errors
     /// Missing tensor or wrong shape.
     pub fn load(
         w: &dyn TensorSource,
         prefix: &str,
-        d_in: usize,
-        d_out: usize,
+        [d_in, d_out]: [usize; 2],
         bias: bool,
+        precision: Precision,
         device: &Device,
     ) -> Result<Self, ModelError> {
         let weight = transpose(w.tensor(&format!("{prefix}.weight"), &[d_out, d_in])?, d_out, d_in);
@@ -107,7 +110,7 @@ impl LoraLinear {
         } else {
             None
         };
-        Ok(LoraLinear { weight: frozen(TensorData::new(weight, [d_in, d_out]), device), bias, lora: None })
+        Ok(LoraLinear { weight: precision.frozen(weight, [d_in, d_out], device), bias, lora: None })
     }
 
     /// `[in]` and `[out]` widths.
@@ -156,7 +159,11 @@ impl LoraLinear {
     /// `[.., in]` → `[.., out]`; [`Adapter::Off`] computes the base layer alone (the KL
     /// reference, with no second copy of the weights).
     pub fn forward<const N: usize>(&self, x: Tensor<N>, adapter: Adapter) -> Tensor<N> {
-        let base = linear(x.clone(), self.weight.val(), self.bias.as_ref().map(Param::val));
+        let base = base_matmul(x.clone(), self.weight.val());
+        let base = match &self.bias {
+            Some(b) => base + b.val().unsqueeze::<N>(),
+            None => base,
+        };
         let Some(l) = self.lora.as_ref().filter(|_| adapter.is_on()) else { return base };
         let x = match adapter {
             Adapter::Train { seed } => dropout(x, l.dropout, seed ^ l.salt),
@@ -171,9 +178,10 @@ impl LoraLinear {
     /// # Errors
     /// A device read-back failed.
     pub fn merged(&self) -> Result<Vec<f32>, ModelError> {
+        let weight = self.weight.val().cast(FloatDType::F32);
         let w = match &self.lora {
-            Some(l) => self.weight.val() + l.lora_a.val().matmul(l.lora_b.val()).mul_scalar(l.scale),
-            None => self.weight.val(),
+            Some(l) => weight + l.lora_a.val().matmul(l.lora_b.val()).mul_scalar(l.scale),
+            None => weight,
         };
         Ok(crate::device::to_host(w, "a merged weight")?)
     }

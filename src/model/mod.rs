@@ -14,8 +14,11 @@ pub mod kv_cache;
 pub mod layers;
 pub mod logprob;
 pub mod peft;
+pub mod precision;
 pub mod quants;
+pub mod recompute;
 pub mod rope;
+pub mod vocab;
 pub mod weights;
 
 pub use causal_lm::CausalLm;
@@ -24,6 +27,7 @@ pub use dropout::Adapter;
 pub use error::ModelError;
 pub use kv_cache::KvCache;
 pub use peft::{AdapterConfig, LoraConfig};
+pub use precision::{BaseDtype, Precision};
 
 #[cfg(test)]
 mod gguf_tests;

@@ -205,6 +205,8 @@ pub struct Limited<'a> {
     pub inner: &'a dyn TensorSource,
     /// The binding limit, if any.
     pub limit: Option<u64>,
+    /// Bytes per stored value (the base precision's).
+    pub bytes: u64,
 }
 
 /// `Err` when `bytes` exceed `limit`.
@@ -220,8 +222,9 @@ pub fn fits(what: impl FnOnce() -> String, bytes: u64, limit: Option<u64>) -> Re
 
 impl TensorSource for Limited<'_> {
     fn tensor(&self, name: &str, expected: &[usize]) -> Result<Vec<f32>, ModelError> {
-        let bytes = element_count(expected).and_then(|n| u64::try_from(n).ok()?.checked_mul(4)).unwrap_or(u64::MAX);
-        fits(|| format!("weight {name} {expected:?} (f32)"), bytes, self.limit)?;
+        let bytes =
+            element_count(expected).and_then(|n| u64::try_from(n).ok()?.checked_mul(self.bytes)).unwrap_or(u64::MAX);
+        fits(|| format!("weight {name} {expected:?} ({} bytes each)", self.bytes), bytes, self.limit)?;
         self.inner.tensor(name, expected)
     }
     fn has(&self, name: &str) -> bool {

@@ -128,7 +128,8 @@ fn loaded_policy(cfg: &RunConfig, device: &burn::tensor::Device) -> Result<Polic
     let path = Path::new(&cfg.model.path);
     let tokenizer = crate::tokenizer::TextTokenizer::for_model(path)?;
     let prompter = Prompter::new(&tokenizer, &cfg.prompt)?;
-    let model = CausalLm::load(path, device)?;
+    let precision = cfg.model.dtype.resolve(device);
+    let model = CausalLm::load_as(path, precision, device)?;
     Ok((model, tokenizer, prompter, cfg.model.path.clone()))
 }
 
@@ -148,6 +149,7 @@ fn warm_up_settings(cfg: &RunConfig, device: &burn::tensor::Device, steps: usize
         mistake_rate: t.sft_mistake_rate,
         seed: cfg.seed,
         full,
+        recompute: cfg.train.recompute_layers.unwrap_or(false),
     }
 }
 
@@ -305,6 +307,7 @@ pub fn run(cfg: &RunConfig, resume: bool) -> Result<Summary> {
         micro_batch: cfg.optim.micro_batch,
         num_iterations: cfg.train.num_iterations,
         threads,
+        recompute: cfg.train.recompute_layers.unwrap_or(false),
     };
     let total = cfg.train.steps;
     let bar = progress(total as u64, "AWPO");

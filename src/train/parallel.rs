@@ -72,9 +72,9 @@ where
     slots.into_iter().map(|s| s.ok_or_else(|| ModelError::Compute("a worker thread panicked".into()))).collect()
 }
 
-/// The sum of the gradients of `f`'s scalar loss over `parts` (in part order), and each part's
-/// other output. `f` gets the model to differentiate (a fork of `model` when there is more than
-/// one thread) and one part.
+/// The sum of the gradients `f` computes over `parts` (in part order), and each part's other
+/// output. `f` gets the model to differentiate (a fork of `model` when there is more than one
+/// thread) and one part, and returns that part's gradients (see `model::recompute::gradients`).
 ///
 /// # Errors
 /// The first error of `f`, in part order; a worker thread that panicked.
@@ -88,16 +88,13 @@ where
     P: Send,
     O: Send,
     E: From<ModelError> + Send,
-    F: Fn(&CausalLm, P) -> Result<(Tensor<1>, O), E> + Sync,
+    F: Fn(&CausalLm, P) -> Result<(GradientsParams, O), E> + Sync,
 {
     let threads = threads.clamp(1, parts.len().max(1));
     let device = model.device();
     // One thread differentiates `model` itself; several each take a fork.
     let init = || if threads == 1 { model.clone() } else { model.clone().fork(&device) };
-    let results = in_parallel(parts, threads, init, |m, part| {
-        let (loss, out) = f(m, part)?;
-        Ok::<_, E>((GradientsParams::from_grads(loss.backward(), m), out))
-    })?;
+    let results = in_parallel(parts, threads, init, |m, part| f(m, part))?;
     let mut acc = GradientsAccumulator::<CausalLm>::new();
     let mut outs = Vec::with_capacity(results.len());
     for r in results {
@@ -162,7 +159,7 @@ mod tests {
         // Six rows of 5..12 random tokens, scored on every position after the first.
         let rows: Vec<Vec<i64>> =
             (0..6).map(|_| (0..rng.random_range(5..12)).map(|_| rng.random_range(0..61)).collect()).collect();
-        let loss_of = |m: &CausalLm, part: &[Vec<i64>]| -> Result<(Tensor<1>, usize), ModelError> {
+        let grads_of = |m: &CausalLm, part: &[Vec<i64>]| -> Result<(GradientsParams, usize), ModelError> {
             let t = part.iter().map(Vec::len).max().unwrap_or(2);
             let mut ids = vec![0i64; part.len() * t];
             let mut attention = vec![0i64; part.len() * t];
@@ -173,12 +170,12 @@ mod tests {
             let ids = Tensor::<2, Int>::from_data(TensorData::new(ids, [part.len(), t]), &device);
             let attention = Tensor::<2, Int>::from_data(TensorData::new(attention, [part.len(), t]), &device);
             let stats = token_stats(m, ids, attention, crate::model::Adapter::On, 4)?;
-            Ok((stats.logprobs.sum().neg(), part.len()))
+            Ok((GradientsParams::from_grads(stats.logprobs.sum().neg().backward(), m), part.len()))
         };
         let parts = || rows.chunks(2).collect::<Vec<_>>();
-        let (one, n1) = summed_grads(&model, parts(), 1, |m, p| loss_of(m, p)).expect("one thread");
-        let (three, n3) = summed_grads(&model, parts(), 3, |m, p| loss_of(m, p)).expect("three threads");
-        let (whole, _) = summed_grads(&model, vec![&rows[..]], 1, |m, p| loss_of(m, p)).expect("whole batch");
+        let (one, n1) = summed_grads(&model, parts(), 1, |m, p| grads_of(m, p)).expect("one thread");
+        let (three, n3) = summed_grads(&model, parts(), 3, |m, p| grads_of(m, p)).expect("three threads");
+        let (whole, _) = summed_grads(&model, vec![&rows[..]], 1, |m, p| grads_of(m, p)).expect("whole batch");
         assert_eq!((n1, n3), (vec![2, 2, 2], vec![2, 2, 2]), "outputs in part order");
         let (one, three, whole) = (flat(&model, &one), flat(&model, &three), flat(&model, &whole));
         assert!(!one.is_empty() && one.iter().all(|g| g.is_finite()), "finite gradients");

@@ -24,7 +24,8 @@ use super::parallel::summed_grads;
 use crate::config::{OptimSection, Schedule};
 use crate::data::task::{Message, Task};
 use crate::model::dropout::seed_of;
-use crate::model::logprob::token_stats;
+use crate::model::logprob::stats_of_hidden;
+use crate::model::recompute::gradients;
 use crate::model::{Adapter, CausalLm, ModelError};
 use crate::prompt::Prompter;
 use crate::reduce::sum_all;
@@ -102,6 +103,8 @@ pub struct WarmUp {
     pub seed: u64,
     /// Every weight (unfrozen, then frozen again); otherwise only the trainable ones (LoRA).
     pub full: bool,
+    /// Per-layer recomputation in backward (`train.recompute_layers`).
+    pub recompute: bool,
 }
 
 /// Trains `model` (on an autodiff device; every weight if `cfg.full`, then frozen, otherwise its
@@ -116,7 +119,7 @@ pub fn warm_up(
     cfg: WarmUp,
     progress: &ProgressBar,
 ) -> Result<(CausalLm, f64), TrainError> {
-    let WarmUp { steps, batch, micro_batch, threads, lr, mistake_rate, seed, full } = cfg;
+    let WarmUp { steps, batch, micro_batch, threads, lr, mistake_rate, seed, full, recompute } = cfg;
     if full {
         model = model.unfreeze();
     }
@@ -163,11 +166,14 @@ pub fn warm_up(
         let (grads, values) = summed_grads(&model, parts, threads, |m, (index, part)| {
             let b = build(part, m)?;
             let adapter = Adapter::Train { seed: seed_of(step_seed, index) };
-            let stats = token_stats(m, b.tokens, b.attention, adapter, 128)?;
-            let [rows, cols] = stats.logprobs.dims();
-            let loss = sum_all(stats.logprobs.mul(b.mask).reshape([rows * cols])).neg().div_scalar(total);
-            let value = crate::device::to_host(loss.clone(), "the supervised loss").map_err(ModelError::from)?[0];
-            Ok::<_, TrainError>((loss, f64::from(value)))
+            let (tokens, attention, mask) = (b.tokens, b.attention, b.mask);
+            gradients(m, tokens.clone(), attention.clone(), adapter, recompute, |hidden| {
+                let stats = stats_of_hidden(m.head(), hidden, tokens, attention, 128)?;
+                let [rows, cols] = stats.logprobs.dims();
+                let loss = sum_all(stats.logprobs.mul(mask).reshape([rows * cols])).neg().div_scalar(total);
+                let value = crate::device::to_host(loss.clone(), "the supervised loss").map_err(ModelError::from)?[0];
+                Ok::<_, TrainError>((loss, f64::from(value)))
+            })
         })?;
         let value: f64 = values.iter().sum();
         if !value.is_finite() {

@@ -20,7 +20,8 @@ use crate::algo::reference::Normaliser;
 use crate::algo::{AlgoConfig, LossBatch, advantage, loss};
 use crate::data::task::Task;
 use crate::model::dropout::seed_of;
-use crate::model::logprob::token_stats;
+use crate::model::logprob::{stats_of_hidden, token_stats};
+use crate::model::recompute::gradients;
 use crate::model::{Adapter, CausalLm};
 use crate::reduce::sum_all;
 use crate::rollout::GenerateOptions;
@@ -103,6 +104,8 @@ pub struct StepInputs<'a> {
     pub num_iterations: usize,
     /// Threads running micro-batches at once (as resolved by `parallel::threads`).
     pub threads: usize,
+    /// Per-layer recomputation in backward.
+    pub recompute: bool,
 }
 
 /// A step's episodes as loss rows: each episode packed into as few rows as its turns allow
@@ -184,6 +187,8 @@ pub struct Plan<'a> {
     pub threads: usize,
     /// Seed of the LoRA dropout masks (each micro-batch mixes in its index).
     pub seed: u64,
+    /// Per-layer recomputation in backward (`train.recompute_layers`).
+    pub recompute: bool,
 }
 
 /// The gradients of the AWPO loss of `batch` with respect to `model`'s trainable weights, and
@@ -206,28 +211,33 @@ pub fn policy_gradients(
     let (grads, stats) = summed_grads(model, parts, plan.threads, |m, (index, range)| {
         let b = build(&batch.rows[range.clone()], m)?;
         let adapter = Adapter::Train { seed: seed_of(plan.seed, index) };
-        let stats = token_stats(m, b.tokens.clone(), b.attention.clone(), adapter, 128)?;
         let ref_logp = if plan.algo.kl_beta > 0.0 {
-            let base = token_stats(reference, b.tokens.clone(), b.attention.clone(), Adapter::Off, 128)?;
+            let base =
+                token_stats(reference, b.tokens.clone().inner(), b.attention.clone().inner(), Adapter::Off, 128)?;
             let dims = base.logprobs.dims();
             Some(Tensor::<2>::from_data(TensorData::new(host(base.logprobs)?, dims), &device))
         } else {
             None
         };
-        let [rows, cols] = b.mask.dims();
-        let entropy = host(sum_all(stats.entropy.clone().mul(b.mask.clone()).reshape([rows * cols])).reshape([1, 1]))?;
-        let adv = batch.adv[range.clone()].to_vec();
-        let rows = adv.len();
-        let loss_batch = LossBatch {
-            logp: stats.logprobs,
-            old_logp: b.values,
-            ref_logp,
-            adv: Tensor::from_data(TensorData::new(adv, [rows]), &device),
-            mask: b.mask,
-            norm: Some(batch.normaliser(range, plan.algo)),
-        };
-        let (l, s) = loss(loss_batch, plan.algo)?;
-        Ok::<_, TrainError>((l, (s, f64::from(entropy[0]))))
+        let (tokens, attention) = (b.tokens.clone(), b.attention.clone());
+        gradients(m, tokens.clone(), attention.clone(), adapter, plan.recompute, |hidden| {
+            let stats = stats_of_hidden(m.head(), hidden, tokens, attention, 128)?;
+            let [rows, cols] = b.mask.dims();
+            let entropy =
+                host(sum_all(stats.entropy.clone().mul(b.mask.clone()).reshape([rows * cols])).reshape([1, 1]))?;
+            let adv = batch.adv[range.clone()].to_vec();
+            let rows = adv.len();
+            let loss_batch = LossBatch {
+                logp: stats.logprobs,
+                old_logp: b.values,
+                ref_logp,
+                adv: Tensor::from_data(TensorData::new(adv, [rows]), &device),
+                mask: b.mask,
+                norm: Some(batch.normaliser(range, plan.algo)),
+            };
+            let (l, s) = loss(loss_batch, plan.algo)?;
+            Ok::<_, TrainError>((l, (s, f64::from(entropy[0]))))
+        })
     })?;
     let mut sum = LossSummary::default();
     for (s, entropy) in stats {
@@ -289,6 +299,7 @@ pub fn step(
             micro_batch: inputs.micro_batch,
             threads: inputs.threads,
             seed: seed_of(seed, iteration),
+            recompute: inputs.recompute,
         };
         let (grads, summary) = policy_gradients(&model, &snapshot, &batch, plan)?;
         let (next, st) = optim.step(model, &grads, lr)?;

@@ -16,7 +16,7 @@ fn adapted(device: &Device) -> CausalLm {
 }
 
 fn flat_base(model: &CausalLm) -> Vec<f32> {
-    let mut out = values(model.embed_tokens.val().reshape([-1]));
+    let mut out = model.embed_tokens.values().expect("embedding");
     for (_, layer) in model.linear_layers() {
         out.extend(values(layer.weight.val().reshape([-1])));
     }

@@ -1,7 +1,8 @@
 //! The policy update of a step (`train::step::policy_gradients`) on the CPU backend: its
 //! gradients and loss statistics do not depend on the micro-batch size, the thread count or the
 //! padding, for every aggregation and mode, with episodes packed into several rows counting
-//! once; LoRA dropout masks depend on the seed only, never on the threads.
+//! once; LoRA dropout masks depend on the seed only, never on the threads; per-layer
+//! recomputation (`train.recompute_layers`) gives the gradients of the plain path.
 
 use awpo::algo::{Aggregation, AlgoConfig, Mode};
 use awpo::model::{CausalLm, LoraConfig, peft};
@@ -70,10 +71,10 @@ fn run(
     rows: &LossRows<'_>,
     algo: &AlgoConfig,
     micro_batch: usize,
-    threads: usize,
+    (threads, recompute): (usize, bool),
     seed: u64,
 ) -> (Vec<f32>, LossSummary) {
-    let plan = Plan { algo, micro_batch, threads, seed };
+    let plan = Plan { algo, micro_batch, threads, seed, recompute };
     let (grads, summary) = policy_gradients(model, &model.valid(), rows, plan).unwrap_or_else(|e| panic!("{e}"));
     (flat_grads(model, &grads).expect("read back"), summary)
 }
@@ -93,16 +94,17 @@ fn micro_batches_threads_and_padding_do_not_change_the_update() {
     ];
     for algo in &configs {
         let what = format!("seed {s}, {:?} / {:?}", algo.mode, algo.loss_agg);
-        let (whole, want) = run(&model, &rows, algo, 7, 1, 1);
+        let (whole, want) = run(&model, &rows, algo, 7, (1, false), 1);
         let scale = whole.iter().fold(0f32, |m, g| m.max(g.abs()));
         assert!(scale > 0.0 && whole.iter().all(|g| g.is_finite()), "{what}: gradients flow");
         assert!(want.loss.is_finite() && want.tokens > 0.0 && want.ratio_mean > 0.0, "{what}: {want:?}");
-        for (micro_batch, threads) in [(1, 1), (2, 2), (3, 1), (3, 2), (4, 2)] {
-            let (got, summary) = run(&model, &rows, algo, micro_batch, threads, 1);
+        let splits = [(1, 1, false), (2, 2, false), (3, 1, false), (3, 2, true), (4, 2, false), (7, 1, true)];
+        for (micro_batch, threads, recompute) in splits {
+            let (got, summary) = run(&model, &rows, algo, micro_batch, (threads, recompute), 1);
             let worst = got.iter().zip(&whole).fold(0f32, |m, (a, b)| m.max((a - b).abs()));
             assert!(
                 worst <= 1e-5 * scale,
-                "{what}: micro-batch {micro_batch} x {threads} threads: off by {worst} (scale {scale})"
+                "{what}: micro-batch {micro_batch} x {threads} threads (recompute {recompute}): off by {worst} (scale {scale})"
             );
             let pairs = [
                 (summary.loss, want.loss),
@@ -132,12 +134,17 @@ fn dropout_masks_depend_on_the_seed_and_never_on_the_threads() {
     let episodes = Episodes::random(s ^ 1);
     let rows = episodes.rows();
     let algo = AlgoConfig::default();
-    let (one, _) = run(&model, &rows, &algo, 2, 1, 11);
-    let (two, _) = run(&model, &rows, &algo, 2, 2, 11);
+    let (one, _) = run(&model, &rows, &algo, 2, (1, false), 11);
+    let (two, _) = run(&model, &rows, &algo, 2, (2, false), 11);
     let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
     assert_eq!(bits(&one), bits(&two), "seed {s}: the same masks on 1 and 2 threads");
-    let (other, _) = run(&model, &rows, &algo, 2, 1, 12);
+    // Recomputed layers draw the same masks again.
+    let (recomputed, _) = run(&model, &rows, &algo, 2, (1, true), 11);
+    let scale = one.iter().fold(0f32, |m, g| m.max(g.abs()));
+    let worst = recomputed.iter().zip(&one).fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+    assert!(scale > 0.0 && worst <= 1e-5 * scale, "seed {s}: recomputed with dropout off by {worst} (scale {scale})");
+    let (other, _) = run(&model, &rows, &algo, 2, (1, false), 12);
     assert_ne!(bits(&one), bits(&other), "seed {s}: another seed draws other masks");
-    let (undropped, _) = run(&adapted(0.0, s, &device), &rows, &algo, 2, 1, 11);
+    let (undropped, _) = run(&adapted(0.0, s, &device), &rows, &algo, 2, (1, false), 11);
     assert_ne!(bits(&one), bits(&undropped), "seed {s}: dropout is active in training forwards");
 }

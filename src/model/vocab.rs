@@ -1,0 +1,115 @@
+//! Vocabulary-sized matrices `[V, D]` (the token embedding `model.embed_tokens.weight`, the LM
+//! head `lm_head.weight`, both in Hugging Face's layout) stored as row tiles, each small enough
+//! for one storage binding of the device the model runs on (wgpu caps a binding: 128 MiB on
+//! lavapipe, so Qwen's 151936-row vocabulary needs several tiles). On devices without a cap
+//! there is one tile. The embedding lookup and the logits run tile by tile.
+
+use burn::module::{Module, Param};
+use burn::tensor::{Device, FloatDType, Int, Tensor};
+
+use super::error::ModelError;
+use super::precision::{Precision, base_matmul};
+use super::weights::{TensorSource, fits};
+
+/// A `[V, D]` matrix as row tiles `[V_i, D]` in the base precision (frozen).
+#[derive(Module, Debug)]
+pub struct VocabMatrix {
+    /// The tiles, in row order.
+    pub tiles: Vec<Param<Tensor<2>>>,
+}
+
+/// Rows per tile of a `[v, d]` matrix of `bytes`-byte values under a binding `limit`.
+///
+/// # Errors
+/// One row alone exceeds the limit.
+pub fn rows_per_tile(what: &str, v: usize, d: usize, bytes: u64, limit: Option<u64>) -> Result<usize, ModelError> {
+    let row = bytes * d as u64;
+    fits(|| format!("one row of {what} [1, {d}]"), row, limit)?;
+    Ok(match limit {
+        Some(limit) => ((limit / row.max(1)) as usize).clamp(1, v.max(1)),
+        None => v.max(1),
+    })
+}
+
+impl VocabMatrix {
+    /// Loads `name` `[v, d]` from `w` in `precision`, tiled for `limit` bytes per binding.
+    ///
+    /// # Errors
+    /// Missing tensor, wrong shape, a row wider than the limit.
+    pub fn load(
+        w: &dyn TensorSource,
+        name: &str,
+        [v, d]: [usize; 2],
+        precision: Precision,
+        limit: Option<u64>,
+        device: &Device,
+    ) -> Result<Self, ModelError> {
+        let rows = rows_per_tile(name, v, d, precision.bytes(), limit)?;
+        let values = w.tensor(name, &[v, d])?;
+        let tiles = values
+            .chunks(rows * d)
+            .map(|chunk| precision.frozen(chunk.to_vec(), [chunk.len() / d, d], device))
+            .collect();
+        Ok(VocabMatrix { tiles })
+    }
+
+    /// `[V, D]`.
+    pub fn dims(&self) -> [usize; 2] {
+        let d = self.tiles.first().map_or(0, |t| t.val().dims()[1]);
+        [self.tiles.iter().map(|t| t.val().dims()[0]).sum(), d]
+    }
+
+    /// The first row of each tile and its row count.
+    pub fn spans(&self) -> Vec<(usize, usize)> {
+        let mut start = 0;
+        self.tiles
+            .iter()
+            .map(|t| {
+                let rows = t.val().dims()[0];
+                start += rows;
+                (start - rows, rows)
+            })
+            .collect()
+    }
+
+    /// The rows `ids` `[N]` (each below `V`) as f32 `[N, D]`.
+    pub fn embed(&self, ids: Tensor<1, Int>) -> Tensor<2> {
+        let [_, d] = self.dims();
+        let n = ids.dims()[0];
+        if let [tile] = self.tiles.as_slice() {
+            return tile.val().select(0, ids).cast(FloatDType::F32);
+        }
+        let mut out = Tensor::<2>::zeros([n, d], &ids.device());
+        for (tile, (start, rows)) in self.tiles.iter().zip(self.spans()) {
+            let local = ids.clone().sub_scalar(start as i64).clamp(0, rows as i64 - 1);
+            let outside =
+                ids.clone().lower_elem(start as i64).bool_or(ids.clone().greater_equal_elem((start + rows) as i64));
+            let picked = tile.val().select(0, local).cast(FloatDType::F32);
+            out = out + picked.mask_fill(outside.reshape([n, 1]).expand([n, d]), 0.0);
+        }
+        out
+    }
+
+    /// `hidden` `[.., D]` times tile `i` transposed: logits `[.., V_i]` in f32.
+    pub fn tile_logits<const N: usize>(&self, i: usize, hidden: Tensor<N>) -> Tensor<N> {
+        base_matmul(hidden, self.tiles[i].val().transpose())
+    }
+
+    /// Logits `[.., V]` of `hidden` `[.., D]`, in f32.
+    pub fn logits<const N: usize>(&self, hidden: Tensor<N>) -> Tensor<N> {
+        let parts: Vec<Tensor<N>> = (0..self.tiles.len()).map(|i| self.tile_logits(i, hidden.clone())).collect();
+        if parts.len() == 1 { parts.into_iter().next().unwrap_or(hidden) } else { Tensor::cat(parts, N - 1) }
+    }
+
+    /// The matrix as f32 row-major values `[V, D]` (for export).
+    ///
+    /// # Errors
+    /// A device read-back failed.
+    pub fn values(&self) -> Result<Vec<f32>, ModelError> {
+        let mut out = Vec::new();
+        for t in &self.tiles {
+            out.extend(crate::device::to_host(t.val().cast(FloatDType::F32), "a vocabulary tile")?);
+        }
+        Ok(out)
+    }
+}
