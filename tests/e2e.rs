@@ -28,6 +28,8 @@ mod lora;
 mod model;
 #[path = "e2e/objective.rs"]
 mod objective;
+#[path = "e2e/precision.rs"]
+mod precision;
 #[path = "e2e/tasks.rs"]
 mod tasks;
 #[path = "e2e/train.rs"]

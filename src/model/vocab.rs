@@ -4,7 +4,7 @@
 //! lavapipe, so Qwen's 151936-row vocabulary needs several tiles). On devices without a cap
 //! there is one tile. The embedding lookup and the logits run tile by tile.
 
-use burn::module::{Module, Param};
+use burn::module::{Module, Param, ParamId};
 use burn::tensor::{Device, FloatDType, Int, Tensor};
 
 use super::error::ModelError;
@@ -99,6 +99,21 @@ impl VocabMatrix {
     pub fn logits<const N: usize>(&self, hidden: Tensor<N>) -> Tensor<N> {
         let parts: Vec<Tensor<N>> = (0..self.tiles.len()).map(|i| self.tile_logits(i, hidden.clone())).collect();
         if parts.len() == 1 { parts.into_iter().next().unwrap_or(hidden) } else { Tensor::cat(parts, N - 1) }
+    }
+
+    /// The same matrix in tiles of `rows` rows (the last one shorter), on the device: to check
+    /// that tiling changes nothing on devices that need no tiles.
+    pub fn retiled(&self, rows: usize) -> Self {
+        let full = Tensor::cat(self.tiles.iter().map(Param::val).collect(), 0);
+        let [v, _] = full.dims();
+        let rows = rows.max(1);
+        let tiles = (0..v)
+            .step_by(rows)
+            .map(|s| {
+                Param::initialized(ParamId::new(), full.clone().narrow(0, s, rows.min(v - s)).set_require_grad(false))
+            })
+            .collect();
+        VocabMatrix { tiles }
     }
 
     /// The matrix as f32 row-major values `[V, D]` (for export).

@@ -73,8 +73,13 @@ pub fn values<const N: usize>(t: Tensor<N>) -> Vec<f32> {
 
 /// Logit and log-prob parity of one fixture on `device`; returns the max logit error.
 pub fn parity(name: &str, device: &Device) -> f32 {
+    parity_as(name, device, awpo::model::Precision::F32, 1e-4)
+}
+
+/// [`parity`] with the base stored in `precision`, every error under `tol`.
+pub fn parity_as(name: &str, device: &Device, precision: awpo::model::Precision, tol: f32) -> f32 {
     let dir = fixture(name);
-    let model = CausalLm::load(&dir, device).unwrap_or_else(|e| panic!("{e}"));
+    let model = CausalLm::load_as(&dir, precision, device).unwrap_or_else(|e| panic!("{e}"));
     let reference = Reference::load(&dir);
     let (ids, mask) = reference.inputs(device);
     let v = model.config().vocab_size;
@@ -86,7 +91,8 @@ pub fn parity(name: &str, device: &Device) -> f32 {
         (0..b).flat_map(|r| (1..t).map(move |c| (r, c))).map(|(r, c)| reference.mask[r * t + c]).collect();
     let lp = reference.max_err(&values(stats.logprobs), "logprobs", 1, &target_mask);
     let ent = reference.max_err(&values(stats.entropy), "entropy", 1, &target_mask);
-    eprintln!("{name}: max |logit err| {err:.2e}, logprob {lp:.2e}, entropy {ent:.2e}");
-    assert!(err < 1e-4 && lp < 1e-4 && ent < 1e-4, "{name}: logits {err}, logprobs {lp}, entropy {ent}");
+    let p = precision.name();
+    eprintln!("{name} ({p}): max |logit err| {err:.2e}, logprob {lp:.2e}, entropy {ent:.2e}");
+    assert!(err < tol && lp < tol && ent < tol, "{name} ({p}): logits {err}, logprobs {lp}, entropy {ent} (tol {tol})");
     err
 }

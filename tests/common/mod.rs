@@ -7,6 +7,7 @@ use awpo::selfcheck::{Comparison, Inputs};
 use burn::tensor::{Device, Tensor, TensorData};
 
 pub mod fixtures;
+pub mod fused;
 pub mod generation;
 
 /// A registry artifact fetched (once, sha256-checked) by `scripts/fetch-assets.sh <which>`:
