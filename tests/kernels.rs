@@ -246,7 +246,7 @@ fn two_training_steps_on_wgpu(device: &Device) {
         micro_batch: 3,
         num_iterations: 1,
         threads: 1,
-        recompute: true,
+        recompute: awpo::model::recompute::Backprop::RECOMPUTE,
     };
     let tasks = awpo::synth::tasks(5, awpo::synth::Split::Train, 4);
     let mut optim = AdamW::new(&cfg.optim);

@@ -239,8 +239,8 @@ pub struct TrainSection {
     pub threads: usize,
     /// Per-layer recomputation: each decoder layer keeps only its input for backward and runs
     /// its forward again during backward (one more forward pass; activation memory of one layer
-    /// instead of all). Unset = on when the memory plan needs it.
-    pub recompute_layers: Option<bool>,
+    /// instead of all): `true`, `false`, or "auto" (on when the memory plan needs it).
+    pub recompute_layers: Toggle,
     /// The memory the run may use, MiB (0 = what the machine has available: system memory on
     /// the CPU backend and software adapters; a GPU's own memory cannot be queried through
     /// wgpu, so set it there to have the plan enforced).
@@ -264,8 +264,36 @@ impl Default for TrainSection {
             adapter_sft_steps: 0,
             adapter_sft_lr: 1e-3,
             threads: 0,
-            recompute_layers: None,
+            recompute_layers: Toggle::Auto(Auto::Auto),
             memory_limit_mib: 0,
+        }
+    }
+}
+
+/// A switch that is `true`, `false` or "auto" (decided at run time).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Toggle {
+    /// Set by the user.
+    Set(bool),
+    /// "auto".
+    Auto(Auto),
+}
+
+/// The word "auto".
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Auto {
+    /// "auto".
+    Auto,
+}
+
+impl Toggle {
+    /// The user's choice, `None` for "auto".
+    pub fn get(self) -> Option<bool> {
+        match self {
+            Toggle::Set(b) => Some(b),
+            Toggle::Auto(_) => None,
         }
     }
 }

@@ -149,7 +149,7 @@ fn warm_up_settings(cfg: &RunConfig, device: &burn::tensor::Device, steps: usize
         mistake_rate: t.sft_mistake_rate,
         seed: cfg.seed,
         full,
-        recompute: cfg.train.recompute_layers.unwrap_or(false),
+        recompute: crate::model::recompute::Backprop::recompute(cfg.train.recompute_layers.get().unwrap_or(false)),
     }
 }
 
@@ -307,7 +307,7 @@ pub fn run(cfg: &RunConfig, resume: bool) -> Result<Summary> {
         micro_batch: cfg.optim.micro_batch,
         num_iterations: cfg.train.num_iterations,
         threads,
-        recompute: cfg.train.recompute_layers.unwrap_or(false),
+        recompute: crate::model::recompute::Backprop::recompute(cfg.train.recompute_layers.get().unwrap_or(false)),
     };
     let total = cfg.train.steps;
     let bar = progress(total as u64, "AWPO");

@@ -25,7 +25,7 @@ use crate::config::{OptimSection, Schedule};
 use crate::data::task::{Message, Task};
 use crate::model::dropout::seed_of;
 use crate::model::logprob::stats_of_hidden;
-use crate::model::recompute::gradients;
+use crate::model::recompute::{Backprop, gradients};
 use crate::model::{Adapter, CausalLm, ModelError};
 use crate::prompt::Prompter;
 use crate::reduce::sum_all;
@@ -104,7 +104,7 @@ pub struct WarmUp {
     /// Every weight (unfrozen, then frozen again); otherwise only the trainable ones (LoRA).
     pub full: bool,
     /// Per-layer recomputation in backward (`train.recompute_layers`).
-    pub recompute: bool,
+    pub recompute: Backprop,
 }
 
 /// Trains `model` (on an autodiff device; every weight if `cfg.full`, then frozen, otherwise its

@@ -21,7 +21,7 @@ use crate::algo::{AlgoConfig, LossBatch, advantage, loss};
 use crate::data::task::Task;
 use crate::model::dropout::seed_of;
 use crate::model::logprob::{stats_of_hidden, token_stats};
-use crate::model::recompute::gradients;
+use crate::model::recompute::{Backprop, gradients};
 use crate::model::{Adapter, CausalLm};
 use crate::reduce::sum_all;
 use crate::rollout::GenerateOptions;
@@ -105,7 +105,7 @@ pub struct StepInputs<'a> {
     /// Threads running micro-batches at once (as resolved by `parallel::threads`).
     pub threads: usize,
     /// Per-layer recomputation in backward.
-    pub recompute: bool,
+    pub recompute: Backprop,
 }
 
 /// A step's episodes as loss rows: each episode packed into as few rows as its turns allow
@@ -188,7 +188,7 @@ pub struct Plan<'a> {
     /// Seed of the LoRA dropout masks (each micro-batch mixes in its index).
     pub seed: u64,
     /// Per-layer recomputation in backward (`train.recompute_layers`).
-    pub recompute: bool,
+    pub recompute: Backprop,
 }
 
 /// The gradients of the AWPO loss of `batch` with respect to `model`'s trainable weights, and

@@ -86,7 +86,7 @@ fn two_steps_move_only_the_adapters() {
         micro_batch: 3,
         num_iterations: 1,
         threads: 2,
-        recompute: true,
+        recompute: awpo::model::recompute::Backprop::RECOMPUTE,
     };
     let train = tasks(3, Split::Train, 8);
     let mut optim = AdamW::new(&cfg.optim);
@@ -281,7 +281,7 @@ fn the_adapter_warm_up_trains_the_adapters_and_is_kept() {
         mistake_rate: 0.5,
         seed: 5,
         full: false,
-        recompute: true,
+        recompute: awpo::model::recompute::Backprop::RECOMPUTE,
     };
     let (model, loss) = sft::warm_up(model, &demos, warm, &indicatif::ProgressBar::hidden()).expect("warm-up");
     assert!(loss.is_finite() && loss > 0.0, "{loss}");

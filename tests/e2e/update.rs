@@ -5,6 +5,7 @@
 //! recomputation (`train.recompute_layers`) gives the gradients of the plain path.
 
 use awpo::algo::{Aggregation, AlgoConfig, Mode};
+use awpo::model::recompute::Backprop;
 use awpo::model::{CausalLm, LoraConfig, peft};
 use awpo::train::batch::Row;
 use awpo::train::builtin_policy::model_config;
@@ -74,6 +75,8 @@ fn run(
     (threads, recompute): (usize, bool),
     seed: u64,
 ) -> (Vec<f32>, LossSummary) {
+    // Recomputation one row at a time (a chunk budget of one byte).
+    let recompute = if recompute { Backprop::ByLayer { chunk_bytes: 1 } } else { Backprop::Whole };
     let plan = Plan { algo, micro_batch, threads, seed, recompute };
     let (grads, summary) = policy_gradients(model, &model.valid(), rows, plan).unwrap_or_else(|e| panic!("{e}"));
     (flat_grads(model, &grads).expect("read back"), summary)
