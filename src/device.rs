@@ -169,6 +169,33 @@ fn limit_of(kind: &cubecl::device::WgpuDeviceKind, adapters: &[Adapter]) -> Opti
     }
 }
 
+/// The memory a run on `device` can use, in bytes: the machine's available memory
+/// (`MemAvailable`) on the CPU backend and on wgpu adapters that run on the CPU (lavapipe);
+/// `None` on GPUs (wgpu cannot query a GPU's memory).
+pub fn memory_available(device: &Device) -> Option<u64> {
+    let on_host = is_cpu(device) || {
+        #[cfg(feature = "wgpu")]
+        {
+            use burn::backend::DispatchDevice;
+            matches!(
+                device.as_dispatch().clone().inner(),
+                DispatchDevice::Cube(cubecl::Device::Wgpu(w)) if matches!(w.kind, cubecl::device::WgpuDeviceKind::Cpu)
+            ) || adapters().iter().all(|a| !a.hardware)
+        }
+        #[cfg(not(feature = "wgpu"))]
+        {
+            false
+        }
+    };
+    if !on_host {
+        return None;
+    }
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
 /// Whether `device` (with or without autodiff) is burn's CPU backend.
 pub fn is_cpu(device: &Device) -> bool {
     use burn::backend::DispatchDevice;

@@ -185,7 +185,7 @@ fn hf_logit_parity_on_wgpu(device: &Device) {
     }
 }
 
-/// A weight larger than one storage binding is refused with a clear error before any upload
+/// A projection larger than one storage binding is refused with a clear error before any upload
 /// (on wgpu it would otherwise fail in a background thread and leave wrong results).
 fn oversized_weights_are_refused_on_wgpu(device: &Device) {
     let device = device.clone();
@@ -193,9 +193,53 @@ fn oversized_weights_are_refused_on_wgpu(device: &Device) {
     let text = std::fs::read_to_string(common::fixtures::fixture("qwen3_tied").join("config.json")).expect("config");
     let path = std::path::Path::new("config.json");
     let mut config = awpo::model::ModelConfig::from_json(path, &text).expect("config");
-    config.vocab_size = (limit / (4 * config.hidden_size as u64)) as usize + 1;
+    // The widest MLP the configuration accepts (2^20), over a hidden size that makes it too large.
+    config.intermediate_size = 1 << 20;
+    config.hidden_size = (limit / (4 << 20)) as usize + 1;
     let err = awpo::model::CausalLm::random(config, 0, &device).expect_err("too large").to_string();
-    assert!(err.contains("model.embed_tokens.weight") && err.contains(&limit.to_string()), "{err}");
+    assert!(err.contains("mlp.gate_proj") && err.contains(&limit.to_string()), "{err}");
+}
+
+/// A vocabulary larger than one storage binding (as Qwen's 151936 x D embedding is on lavapipe)
+/// runs in vocabulary tiles: the embedding lookup and the fused log-probs on wgpu equal the CPU
+/// backend's, which needs no tiles; the fused path equals the plain one on wgpu too.
+fn vocabularies_past_one_binding_run_in_tiles_on_wgpu(device: &Device) {
+    use awpo::model::logprob::token_stats;
+    let limit = awpo::device::binding_limit(device).expect("wgpu has a binding limit");
+    let mut config = awpo::train::builtin_policy::model_config(61);
+    (config.hidden_size, config.intermediate_size, config.num_hidden_layers) = (32, 48, 1);
+    (config.num_attention_heads, config.num_key_value_heads, config.head_dim) = (2, 1, 16);
+    config.vocab_size = (limit / (4 * config.hidden_size as u64)) as usize + 1000;
+    let seed = common::seed("vocabularies_past_one_binding_run_in_tiles_on_wgpu");
+    let gpu = awpo::model::CausalLm::random(config.clone(), seed, device).expect("tiled on wgpu");
+    let tiles = gpu.embed_tokens.tiles.len();
+    assert!(tiles >= 2, "{} rows in {tiles} tiles of at most {limit} bytes", config.vocab_size);
+    let cpu = awpo::model::CausalLm::random(config.clone(), seed, &Device::flex()).expect("cpu");
+    let v = config.vocab_size as u32;
+    // Ids on both sides of the tile boundary.
+    let rows = vec![vec![1, v - 1, v - 900, 5, v - 2, 7], vec![v - 1000, 3, v - 999, v - 1001]];
+    let run = |model: &awpo::model::CausalLm, d: &Device| {
+        let (ids, mask, _) = common::generation::padded(&rows, d);
+        let stats = token_stats(model, ids, mask, awpo::model::Adapter::On, 4).expect("stats");
+        (common::fixtures::values(stats.logprobs), common::fixtures::values(stats.entropy))
+    };
+    let (g, c) = (run(&gpu, device), run(&cpu, &Device::flex()));
+    let worst = g.0.iter().chain(&g.1).zip(c.0.iter().chain(&c.1)).fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+    eprintln!("vocabulary {}: max |wgpu - cpu| log-prob/entropy {worst:.2e}", config.vocab_size);
+    assert!(worst < 1e-4 && c.0.iter().any(|&x| x < -1.0), "seed {seed}: {worst}");
+    // The fused path against the plain one on wgpu, uneven tiles.
+    let model = common::fused::model(&device.clone().autodiff(), seed, 97, true, 40);
+    let diff = common::fused::fused_vs_plain(&model, seed, 5);
+    eprintln!("wgpu fused vs plain: {diff:?}");
+    assert!(diff.worst() <= 1e-5, "seed {seed}: {diff:?}");
+}
+
+/// A half-precision base on wgpu (lavapipe has SHADER_F16): transformers parity at the f16
+/// tolerance of the CPU test.
+fn half_precision_base_on_wgpu(device: &Device) {
+    for name in ["qwen2_tied", "qwen3_untied"] {
+        common::fixtures::parity_as(name, device, awpo::model::Precision::F16, 2e-2);
+    }
 }
 
 /// KV-cached decoding on wgpu: cached logits equal a full recompute on ragged rows, and the real
@@ -286,6 +330,8 @@ const GPU_TESTS: &[(&str, GpuTest)] = &[
     ("row_reductions_past_65535_rows_are_right", row_reductions_past_65535_rows_are_right),
     ("hf_logit_parity_on_wgpu", hf_logit_parity_on_wgpu),
     ("oversized_weights_are_refused_on_wgpu", oversized_weights_are_refused_on_wgpu),
+    ("vocabularies_past_one_binding_run_in_tiles_on_wgpu", vocabularies_past_one_binding_run_in_tiles_on_wgpu),
+    ("half_precision_base_on_wgpu", half_precision_base_on_wgpu),
     ("kv_cached_generation_on_wgpu", kv_cached_generation_on_wgpu),
     ("two_training_steps_on_wgpu", two_training_steps_on_wgpu),
 ];

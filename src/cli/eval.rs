@@ -93,6 +93,10 @@ pub struct EvalArgs {
     /// Backend: auto (hardware GPU, else CPU), wgpu, cpu or cuda.
     #[arg(long, value_enum, default_value = "auto")]
     pub device: Backend,
+    /// Precision of the base weights: auto (bf16/f16 where the device computes it, f32 on the
+    /// CPU backend), f32, f16 or bf16.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub dtype: crate::model::BaseDtype,
     /// Compare two results files (A = base, B = trained): accuracies per category, B - A and its
     /// 95% paired-bootstrap interval, on the items both scored.
     #[arg(long, num_args = 2, value_names = ["A", "B"], conflicts_with = "model")]
@@ -164,7 +168,7 @@ fn responder(args: &EvalArgs, model: &str) -> Result<Box<dyn Responder>> {
     eprintln!("device: {}", selected.description);
     let tokenizer = crate::tokenizer::TextTokenizer::for_model(path)?;
     let prompter = Prompter::new(&tokenizer, &PromptConfig { tools_in: args.tools_in, ..PromptConfig::default() })?;
-    let lm = crate::cli::model::load(path, args.adapter.as_deref(), &selected.device)?;
+    let lm = crate::cli::model::load(path, args.adapter.as_deref(), args.dtype, &selected.device)?;
     let options = GenerateOptions {
         sampling,
         max_new_tokens: args.max_new_tokens,

@@ -68,6 +68,10 @@ pub struct GenerateArgs {
     /// Backend: auto (hardware GPU, else CPU), wgpu, cpu or cuda.
     #[arg(long, value_enum, default_value = "auto")]
     pub device: Backend,
+    /// Precision of the base weights: auto (bf16/f16 where the device computes it, f32 on the
+    /// CPU backend), f32, f16 or bf16.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub dtype: crate::model::BaseDtype,
 }
 
 fn prompt_text(args: &GenerateArgs, tokenizer: &crate::tokenizer::TextTokenizer) -> Result<String> {
@@ -114,7 +118,9 @@ pub fn run(args: &GenerateArgs) -> Result<bool> {
         eprintln!("--- prompt ---\n{text}\n--- end of prompt ---");
     }
     let ids = tokenizer.encode(&text)?;
-    let mut model = CausalLm::load(&args.model, &selected.device)?;
+    let precision = args.dtype.resolve(&selected.device);
+    eprintln!("base weights: {}", precision.name());
+    let mut model = CausalLm::load_as(&args.model, precision, &selected.device)?;
     if let Some(dir) = &args.adapter {
         peft::load(&mut model, dir)?;
     }

@@ -31,6 +31,10 @@ pub struct PerplexityArgs {
     /// Backend: auto (hardware GPU, else CPU), wgpu, cpu or cuda.
     #[arg(long, value_enum, default_value = "auto")]
     pub device: Backend,
+    /// Precision of the base weights: auto (bf16/f16 where the device computes it, f32 on the
+    /// CPU backend), f32, f16 or bf16.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub dtype: crate::model::BaseDtype,
 }
 
 /// `awpo merge` options.
@@ -47,12 +51,20 @@ pub struct MergeArgs {
     pub out: PathBuf,
 }
 
-/// A model directory or GGUF file, with a PEFT adapter attached when one is given.
+/// A model directory or GGUF file, its base weights in `dtype` (the choice printed), with a PEFT
+/// adapter attached when one is given.
 ///
 /// # Errors
 /// Unreadable or malformed model or adapter.
-pub fn load(model: &Path, adapter: Option<&Path>, device: &Device) -> std::result::Result<CausalLm, ModelError> {
-    let mut lm = CausalLm::load(model, device)?;
+pub fn load(
+    model: &Path,
+    adapter: Option<&Path>,
+    dtype: crate::model::BaseDtype,
+    device: &Device,
+) -> std::result::Result<CausalLm, ModelError> {
+    let precision = dtype.resolve(device);
+    eprintln!("base weights: {}", precision.name());
+    let mut lm = CausalLm::load_as(model, precision, device)?;
     if let Some(dir) = adapter {
         peft::load(&mut lm, dir)?;
     }
@@ -99,7 +111,7 @@ pub fn perplexity(args: &PerplexityArgs) -> Result<bool> {
     if ids.len() < 2 {
         return Err(Error::Model(ModelError::Input(format!("{}: fewer than 2 tokens", args.file.display()))));
     }
-    let model = load(&args.model, args.adapter.as_deref(), &selected.device)?;
+    let model = load(&args.model, args.adapter.as_deref(), args.dtype, &selected.device)?;
     let context = args.context.unwrap_or(model.config().max_position_embeddings.min(2048)).max(2);
     let progress = ProgressBar::new((ids.len() - 1) as u64);
     progress.set_style(
@@ -118,7 +130,7 @@ pub fn perplexity(args: &PerplexityArgs) -> Result<bool> {
 /// Unreadable model or adapter, unwritable output.
 pub fn merge(args: &MergeArgs) -> Result<bool> {
     let device = device::select(&DeviceConfig { backend: Backend::Cpu, ..DeviceConfig::default() })?.device;
-    let model = load(&args.model, Some(&args.adapter), &device)?;
+    let model = load(&args.model, Some(&args.adapter), crate::model::BaseDtype::F32, &device)?;
     peft::merge(&model, &args.model, &args.out)?;
     println!("merged {} + {} into {}", args.model.display(), args.adapter.display(), args.out.display());
     Ok(true)

@@ -89,6 +89,18 @@ impl CausalLm {
         Self::load_as(dir, Precision::F32, device)
     }
 
+    /// The configuration of the model at `path` (a directory's `config.json`, or a GGUF file's
+    /// metadata), without loading its weights.
+    ///
+    /// # Errors
+    /// Missing or malformed configuration.
+    pub fn config_at(path: &Path) -> Result<ModelConfig, ModelError> {
+        if path.extension().is_some_and(|e| e == "gguf") {
+            return super::gguf::Gguf::open(path)?.config();
+        }
+        ModelConfig::from_file(&path.join("config.json"))
+    }
+
     /// As [`CausalLm::load`], the base weights stored in `precision`.
     ///
     /// # Errors
@@ -109,6 +121,33 @@ impl CausalLm {
     /// None in practice (the random source has every tensor).
     pub fn random(config: ModelConfig, seed: u64, device: &Device) -> Result<Self, ModelError> {
         Self::from_weights(config, &RandomWeights { seed }, device)
+    }
+
+    /// As [`CausalLm::random`], the base stored in `precision`.
+    ///
+    /// # Errors
+    /// As [`CausalLm::random`].
+    pub fn random_as(
+        config: ModelConfig,
+        seed: u64,
+        precision: Precision,
+        device: &Device,
+    ) -> Result<Self, ModelError> {
+        Self::from_weights_as(config, &RandomWeights { seed }, precision, device)
+    }
+
+    /// Bytes the base weights occupy on the device (every parameter, adapters included).
+    pub fn weight_bytes(&self) -> u64 {
+        struct Bytes(u64);
+        impl burn::module::ModuleVisitor for Bytes {
+            fn visit_float<const D: usize>(&mut self, param: &burn::module::Param<Tensor<D>>) {
+                let t = param.val();
+                self.0 += (t.shape().num_elements() * t.dtype().size()) as u64;
+            }
+        }
+        let mut bytes = Bytes(0);
+        self.visit(&mut bytes);
+        bytes.0
     }
 
     /// Builds the model from a tensor source (an opened checkpoint, or random weights), in f32.

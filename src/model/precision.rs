@@ -9,7 +9,7 @@ use burn::tensor::{DType, Device, FloatDType, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
 /// `[model] dtype`: what the frozen base weights are stored and multiplied in.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum BaseDtype {
     /// The lowest precision the device computes well: bf16 where the backend has it (CUDA, and

@@ -18,7 +18,12 @@ pub struct VocabMatrix {
     pub tiles: Vec<Param<Tensor<2>>>,
 }
 
-/// Rows per tile of a `[v, d]` matrix of `bytes`-byte values under a binding `limit`.
+/// Most rows of a tile on wgpu: reductions over a longer axis (the logits' max and sum) hit
+/// cubecl 0.11's silent wrong results past 65535 workgroups per dimension (see `crate::reduce`).
+pub const WGPU_TILE_ROWS: usize = 1 << 16;
+
+/// Rows per tile of a `[v, d]` matrix of `bytes`-byte values under a binding `limit` (wgpu;
+/// also at most [`WGPU_TILE_ROWS`]), or all `v` rows where there is no limit.
 ///
 /// # Errors
 /// One row alone exceeds the limit.
@@ -26,7 +31,7 @@ pub fn rows_per_tile(what: &str, v: usize, d: usize, bytes: u64, limit: Option<u
     let row = bytes * d as u64;
     fits(|| format!("one row of {what} [1, {d}]"), row, limit)?;
     Ok(match limit {
-        Some(limit) => ((limit / row.max(1)) as usize).clamp(1, v.max(1)),
+        Some(limit) => ((limit / row.max(1)) as usize).clamp(1, WGPU_TILE_ROWS).min(v.max(1)),
         None => v.max(1),
     })
 }
@@ -46,10 +51,14 @@ impl VocabMatrix {
     ) -> Result<Self, ModelError> {
         let rows = rows_per_tile(name, v, d, precision.bytes(), limit)?;
         let values = w.tensor(name, &[v, d])?;
-        let tiles = values
-            .chunks(rows * d)
-            .map(|chunk| precision.frozen(chunk.to_vec(), [chunk.len() / d, d], device))
-            .collect();
+        let tiles = if rows >= v {
+            vec![precision.frozen(values, [v, d], device)]
+        } else {
+            values
+                .chunks(rows * d)
+                .map(|chunk| precision.frozen(chunk.to_vec(), [chunk.len() / d, d], device))
+                .collect()
+        };
         Ok(VocabMatrix { tiles })
     }
 

@@ -28,6 +28,9 @@ pub enum TrainError {
     /// Device selection.
     #[error(transparent)]
     Device(#[from] DeviceError),
+    /// The memory plan does not fit the device.
+    #[error("memory plan: {0}")]
+    Memory(#[from] super::memory::DoesNotFit),
     /// The reasoning judge gave no score.
     #[error("reasoning judge: {0}")]
     Judge(#[from] JudgeError),

@@ -8,6 +8,7 @@ pub mod builtin_policy;
 pub mod checkpoint;
 pub mod episode;
 pub mod error;
+pub mod memory;
 pub mod optim;
 pub mod parallel;
 pub mod record;
@@ -96,7 +97,7 @@ fn builtin_policy(
     cfg: &RunConfig,
     run_dir: &Path,
     train: &[Task],
-    device: &burn::tensor::Device,
+    (device, plan): (&burn::tensor::Device, &memory::Plan),
     resume: bool,
 ) -> Result<Policy> {
     let tokenizer = builtin_policy::tokenizer()?;
@@ -111,7 +112,8 @@ fn builtin_policy(
         let model = CausalLm::random(model_cfg, cfg.seed, device)?;
         let demos = sft::demonstrations(train, &tokenizer, &prompter)?;
         let bar = progress(cfg.train.sft_steps as u64, "warm-up");
-        let warm = warm_up_settings(cfg, device, cfg.train.sft_steps, cfg.train.sft_lr, true);
+        // The full warm-up trains the head too (its logits stay on the graph): no recomputation.
+        let warm = warm_up_settings(cfg, (plan.threads, false), device, cfg.train.sft_steps, cfg.train.sft_lr, true);
         let (model, loss) = sft::warm_up(model, &demos, warm, &bar)?;
         bar.finish_and_clear();
         eprintln!("supervised warm-up: {} steps, final loss {loss:.3}", cfg.train.sft_steps);
@@ -129,12 +131,65 @@ fn loaded_policy(cfg: &RunConfig, device: &burn::tensor::Device) -> Result<Polic
     let tokenizer = crate::tokenizer::TextTokenizer::for_model(path)?;
     let prompter = Prompter::new(&tokenizer, &cfg.prompt)?;
     let precision = cfg.model.dtype.resolve(device);
+    eprintln!("base weights: {}", precision.name());
     let model = CausalLm::load_as(path, precision, device)?;
     Ok((model, tokenizer, prompter, cfg.model.path.clone()))
 }
 
+/// The memory plan of the run (see [`memory`]), from the model's configuration and the longest
+/// training prompt, before any weight is loaded; `threads` is the most the settings allow.
+fn memory_plan(cfg: &RunConfig, device: &burn::tensor::Device, train: &[Task], threads: usize) -> Result<memory::Plan> {
+    let builtin = cfg.model.path == "builtin";
+    let (tokenizer, prompt) = if builtin {
+        (builtin_policy::tokenizer()?, PromptConfig { tools_in: ToolsIn::Template, ..cfg.prompt.clone() })
+    } else {
+        (TextTokenizer::for_model(Path::new(&cfg.model.path))?, cfg.prompt.clone())
+    };
+    let prompter = Prompter::new(&tokenizer, &prompt)?;
+    let (model, precision) = if builtin {
+        (builtin_policy::model_config(tokenizer.vocab_size()), crate::model::Precision::F32)
+    } else {
+        (CausalLm::config_at(Path::new(&cfg.model.path))?, cfg.model.dtype.resolve(device))
+    };
+    let mut longest = 0;
+    for t in train.iter().take(2000) {
+        longest = longest.max(episode::prompt_ids(&prompter, &tokenizer, t, &t.messages)?.len());
+    }
+    let r = &cfg.rollout;
+    let rows = r.prompts_per_step * r.group_size;
+    let cpu = crate::device::is_cpu(device);
+    let rollout_rows = if cpu { rows.min(ROLLOUT_PART_ROWS.max(r.group_size)) } else { rows };
+    let available = match cfg.train.memory_limit_mib {
+        0 => crate::device::memory_available(device),
+        mib => Some(mib << 20),
+    };
+    let workload = memory::Workload {
+        model,
+        precision,
+        lora: cfg.lora.clone(),
+        rollout_rows,
+        rollout_parts: if cpu { rows.div_ceil(rollout_rows.max(1)) } else { 1 },
+        rollout_prompts: rollout_rows.div_ceil(r.group_size.max(1)),
+        prompt_tokens: longest,
+        new_tokens: r.max_new_tokens * r.max_steps,
+        micro_batch: cfg.optim.micro_batch,
+        threads,
+        recompute: cfg.train.recompute_layers.get(),
+        trains_head: false,
+        kl: cfg.algo.kl_beta > 0.0,
+    };
+    Ok(memory::plan(&workload, available))
+}
+
 /// The settings of a supervised warm-up (`full`: every weight, else the adapter) from `[train]`.
-fn warm_up_settings(cfg: &RunConfig, device: &burn::tensor::Device, steps: usize, lr: f64, full: bool) -> sft::WarmUp {
+fn warm_up_settings(
+    cfg: &RunConfig,
+    (threads, recompute): (usize, bool),
+    device: &burn::tensor::Device,
+    steps: usize,
+    lr: f64,
+    full: bool,
+) -> sft::WarmUp {
     let t = &cfg.train;
     sft::WarmUp {
         steps,
@@ -144,12 +199,12 @@ fn warm_up_settings(cfg: &RunConfig, device: &burn::tensor::Device, steps: usize
             0 => t.sft_batch,
             n => n,
         },
-        threads: parallel::threads(device, t.threads),
+        threads,
         lr,
         mistake_rate: t.sft_mistake_rate,
         seed: cfg.seed,
         full,
-        recompute: crate::model::recompute::Backprop::recompute(cfg.train.recompute_layers.get().unwrap_or(false)),
+        recompute: crate::model::recompute::Backprop::recompute(recompute),
     }
 }
 
@@ -162,7 +217,7 @@ fn adapter_warm_up(
     run_dir: &Path,
     (mut model, adapter): (CausalLm, &AdapterConfig),
     data: (&[Task], &[Task]),
-    ctx: &episode::Context,
+    (ctx, recompute): (&episode::Context, bool),
 ) -> Result<CausalLm> {
     let (train, held_out) = data;
     let saved = run_dir.join("sft-adapter");
@@ -180,7 +235,7 @@ fn adapter_warm_up(
     let demos = sft::demonstrations(train, ctx.tokenizer, ctx.prompter)?;
     let bar = progress(steps as u64, "adapter warm-up");
     let device = model.device();
-    let warm = warm_up_settings(cfg, &device, steps, cfg.train.adapter_sft_lr, false);
+    let warm = warm_up_settings(cfg, (ctx.threads, recompute), &device, steps, cfg.train.adapter_sft_lr, false);
     let (model, loss) = sft::warm_up(model, &demos, warm, &bar)?;
     bar.finish_and_clear();
     eprintln!("adapter warm-up: {steps} steps, final loss {loss:.3}");
@@ -229,6 +284,9 @@ pub fn run(cfg: &RunConfig, resume: bool) -> Result<Summary> {
     let selected = crate::device::select(&cfg.device)?;
     eprintln!("device: {}", selected.description);
     let device = selected.device.clone().autodiff();
+    let plan = memory_plan(cfg, &device, &train, parallel::threads(&device, cfg.train.threads))?;
+    eprintln!("{}", plan.render());
+    plan.check()?;
     // A model from a path and the judge are loaded before anything is written, so bad files
     // leave the run directory as it was.
     let loaded = if cfg.model.path == "builtin" { None } else { Some(loaded_policy(cfg, &device)?) };
@@ -236,9 +294,9 @@ pub fn run(cfg: &RunConfig, resume: bool) -> Result<Summary> {
     checkpoint::write_atomic(&run_dir.join("config.toml"), &cfg.to_toml())?;
     let (mut model, tokenizer, prompter, base_name) = match loaded {
         Some(policy) => policy,
-        None => builtin_policy(cfg, &run_dir, &train, &device, resume && found.is_some())?,
+        None => builtin_policy(cfg, &run_dir, &train, (&device, &plan), resume && found.is_some())?,
     };
-    let threads = parallel::threads(&device, cfg.train.threads);
+    let threads = plan.threads;
     let ctx = episode::Context {
         tokenizer: &tokenizer,
         prompter: &prompter,
@@ -277,7 +335,7 @@ pub fn run(cfg: &RunConfig, resume: bool) -> Result<Summary> {
                 );
             }
             if cfg.train.adapter_sft_steps > 0 {
-                model = adapter_warm_up(cfg, &run_dir, (model, &adapter), (&train, &held_out), &ctx)?;
+                model = adapter_warm_up(cfg, &run_dir, (model, &adapter), (&train, &held_out), (&ctx, plan.recompute))?;
             }
         }
     }
@@ -307,7 +365,7 @@ pub fn run(cfg: &RunConfig, resume: bool) -> Result<Summary> {
         micro_batch: cfg.optim.micro_batch,
         num_iterations: cfg.train.num_iterations,
         threads,
-        recompute: crate::model::recompute::Backprop::recompute(cfg.train.recompute_layers.get().unwrap_or(false)),
+        recompute: crate::model::recompute::Backprop::recompute(plan.recompute),
     };
     let total = cfg.train.steps;
     let bar = progress(total as u64, "AWPO");
