@@ -146,7 +146,7 @@ fn main() -> anyhow::Result<()> {
     };
     let start = Instant::now();
     let snapshot = model.valid();
-    let out = generate(&snapshot, &[prompt.clone()], g, &opts, None, &mut |_, _| {})?;
+    let out = generate(&snapshot, std::slice::from_ref(&prompt), g, &opts, None, &mut |_, _| {})?;
     drop(snapshot);
     let rollout_s = start.elapsed().as_secs_f64();
     let rollout_peak = status_mib("VmHWM:");
