@@ -1,7 +1,10 @@
 //! The memory plan of a run, printed by `awpo train` before any work: an estimate of each term
 //! (base weights, LoRA factors with their gradients and AdamW moments, the rollout KV cache,
 //! training activations per micro-batch, logit tiles) beside the memory the device has; it
-//! decides per-layer recomputation ("auto") and how many micro-batch threads fit, and refuses a
+//! decides per-layer recomputation ("auto": when every layer's activations would outweigh the
+//! base weights and 512 MiB, or the run would not fit otherwise) and how many micro-batch
+//! threads to run (each holds its own activations: threads past the first only while the train
+//! phase stays under the rollout phase's peak, or 1 GiB, and within the device), and refuses a
 //! run that cannot fit with an error naming the largest term and the knob that shrinks it.
 //!
 //! The activation model counts what burn's autodiff keeps per decoder layer for backward (norm
@@ -19,6 +22,9 @@ use crate::model::{LoraConfig, ModelConfig, Precision};
 
 /// Fixed cost of the process: code, tokenizer, allocator arenas, thread stacks, burn's runtime.
 pub const RUNTIME_BYTES: u64 = 48 << 20;
+
+/// Extra micro-batch threads may always use this much (small models run several at once).
+pub const THREADS_FREE_BYTES: u64 = 1 << 30;
 
 /// Share of the available memory a plan may fill.
 pub const HEADROOM: f64 = 0.9;
@@ -223,9 +229,15 @@ pub fn plan(w: &Workload, available: Option<u64>) -> Plan {
         terms.extend(train(t, recompute));
         Plan { terms, recompute, threads, available }
     };
+    // Threads past the first must fit the device and cost no more than the run needs anyway:
+    // the rollout phase's peak, or 1 GiB for small models.
     let budget = available.map(|a| (a as f64 * HEADROOM) as u64);
+    let frugal = build(1, recompute).rollout_peak().max(THREADS_FREE_BYTES);
     let mut threads = w.threads.max(1);
-    while threads > 1 && budget.is_some_and(|b| build(threads, recompute).peak() > b) {
+    while threads > 1 && {
+        let p = build(threads, recompute);
+        p.train_peak() > frugal || budget.is_some_and(|b| p.peak() > b)
+    } {
         threads -= 1;
     }
     let chosen = build(threads, recompute);
@@ -354,14 +366,22 @@ mod tests {
 
     #[test]
     fn threads_shrink_to_fit_and_recomputation_turns_on_when_needed() {
-        let mut w = workload(qwen3_4b(), Precision::Bf16);
-        (w.threads, w.recompute) = (8, Some(true));
-        let roomy = plan(&w, None);
-        assert_eq!(roomy.threads, 8);
-        let tight = plan(&w, Some(roomy.terms[0].bytes + (3 << 30)));
-        assert!(tight.threads < 8 && tight.threads >= 1, "{}", tight.render());
         let mut small = workload(crate::train::builtin_policy::model_config(500), Precision::F32);
-        small.recompute = None;
-        assert!(!plan(&small, None).recompute, "a tiny model's activations need no recomputation");
+        small.threads = 8;
+        let roomy = plan(&small, None);
+        assert_eq!(roomy.threads, 8, "a tiny model runs every thread: {}", roomy.render());
+        assert!(!roomy.recompute, "a tiny model's activations need no recomputation");
+        let per_thread = (plan(&Workload { threads: 2, ..small.clone() }, None).train_peak() - roomy_one(&small)) as f64;
+        let tight = plan(&small, Some(roomy_one(&small) + (2.5 * per_thread / HEADROOM) as u64));
+        assert!(tight.threads > 1 && tight.threads < 8, "{}", tight.render());
+        let mut big = workload(qwen3_4b(), Precision::Bf16);
+        big.threads = 8;
+        let p = plan(&big, None);
+        assert_eq!(p.threads, 1, "a second thread would outgrow the rollout phase: {}", p.render());
+        assert!(p.recompute);
+    }
+
+    fn roomy_one(w: &Workload) -> u64 {
+        plan(&Workload { threads: 1, ..w.clone() }, None).train_peak()
     }
 }
