@@ -126,6 +126,7 @@ fn main() -> anyhow::Result<()> {
         new_tokens: new,
         micro_batch,
         threads: cores,
+        threads_set: common::env("AWPO_BENCH_THREADS").is_some(),
         recompute: None,
         trains_head: false,
         kl: false,

@@ -233,9 +233,10 @@ pub struct TrainSection {
     pub adapter_sft_steps: usize,
     /// Learning rate of the adapter's warm-up.
     pub adapter_sft_lr: f64,
-    /// CPU backend: threads that run micro-batches at once (0 = one per core, as many as the
-    /// memory plan allows). The result does not depend on it: gradients are summed in
-    /// micro-batch order.
+    /// CPU backend: threads that run micro-batches at once (0 = one per core while the memory
+    /// plan finds the extra activations cheap: under the rollout phase's peak or 1 GiB; a number
+    /// is bounded by the device's memory only). The result does not depend on it: gradients are
+    /// summed in micro-batch order.
     pub threads: usize,
     /// Per-layer recomputation: each decoder layer keeps only its input for backward and runs
     /// its forward again during backward (one more forward pass; activation memory of one layer

@@ -52,6 +52,9 @@ pub struct Workload {
     pub micro_batch: usize,
     /// Most threads running micro-batches (and rollout parts) at once.
     pub threads: usize,
+    /// `threads` was chosen by the user (`train.threads`): bounded by the device only, not by
+    /// the frugal rule (see [`plan`]).
+    pub threads_set: bool,
     /// `train.recompute_layers` (`None` = auto).
     pub recompute: Option<bool>,
     /// The LM head is trained too (the built-in model's full warm-up): its logits stay on the graph.
@@ -229,14 +232,14 @@ pub fn plan(w: &Workload, available: Option<u64>) -> Plan {
         terms.extend(train(t, recompute));
         Plan { terms, recompute, threads, available }
     };
-    // Threads past the first must fit the device and cost no more than the run needs anyway:
-    // the rollout phase's peak, or 1 GiB for small models.
+    // Threads past the first must fit the device and, unless the user set them, cost no more
+    // than the run needs anyway: the rollout phase's peak, or 1 GiB for small models.
     let budget = available.map(|a| (a as f64 * HEADROOM) as u64);
     let frugal = build(1, recompute).rollout_peak().max(THREADS_FREE_BYTES);
     let mut threads = w.threads.max(1);
     while threads > 1 && {
         let p = build(threads, recompute);
-        p.train_peak() > frugal || budget.is_some_and(|b| p.peak() > b)
+        (!w.threads_set && p.train_peak() > frugal) || budget.is_some_and(|b| p.peak() > b)
     } {
         threads -= 1;
     }
@@ -337,6 +340,7 @@ mod tests {
             new_tokens: 64,
             micro_batch: 4,
             threads: 2,
+            threads_set: false,
             recompute: None,
             trains_head: false,
             kl: false,
@@ -371,7 +375,8 @@ mod tests {
         let roomy = plan(&small, None);
         assert_eq!(roomy.threads, 8, "a tiny model runs every thread: {}", roomy.render());
         assert!(!roomy.recompute, "a tiny model's activations need no recomputation");
-        let per_thread = (plan(&Workload { threads: 2, ..small.clone() }, None).train_peak() - roomy_one(&small)) as f64;
+        let per_thread =
+            (plan(&Workload { threads: 2, ..small.clone() }, None).train_peak() - roomy_one(&small)) as f64;
         let tight = plan(&small, Some(roomy_one(&small) + (2.5 * per_thread / HEADROOM) as u64));
         assert!(tight.threads > 1 && tight.threads < 8, "{}", tight.render());
         let mut big = workload(qwen3_4b(), Precision::Bf16);
@@ -379,6 +384,8 @@ mod tests {
         let p = plan(&big, None);
         assert_eq!(p.threads, 1, "a second thread would outgrow the rollout phase: {}", p.render());
         assert!(p.recompute);
+        big.threads_set = true;
+        assert_eq!(plan(&big, None).threads, 8, "threads the user set are bounded by the device only");
     }
 
     fn roomy_one(w: &Workload) -> u64 {

@@ -174,6 +174,7 @@ fn memory_plan(cfg: &RunConfig, device: &burn::tensor::Device, train: &[Task], t
         new_tokens: r.max_new_tokens * r.max_steps,
         micro_batch: cfg.optim.micro_batch,
         threads,
+        threads_set: cfg.train.threads > 0,
         recompute: cfg.train.recompute_layers.get(),
         trains_head: false,
         kl: cfg.algo.kl_beta > 0.0,
