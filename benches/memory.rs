@@ -12,7 +12,9 @@
 //! with the full 151936-token vocabulary); DTYPE: f32, f16, bf16. `AWPO_BENCH_DEVICE=wgpu`
 //! runs on the wgpu adapter. One model per process, so each peak is its own: the peak resident
 //! set (`VmHWM`) is reset between phases (`/proc/self/clear_refs`), after freed memory is
-//! returned to the system (`malloc_trim`).
+//! returned to the system (`malloc_trim`). `AWPO_BENCH_BEFORE=1` trains as before issue 21
+//! (every layer's activations and every logits chunk kept for backward, one thread per core);
+//! `AWPO_BENCH_THREADS=N` sets the threads.
 
 use std::time::Instant;
 
@@ -86,6 +88,7 @@ fn main() -> anyhow::Result<()> {
         _ => Precision::F32,
     };
     let micro_batch: usize = args.get(2).and_then(|m| m.parse().ok()).unwrap_or(4);
+    let unfused = common::env("AWPO_BENCH_BEFORE").is_some();
     let selected = common::device()?;
     let device = selected.device.clone().autodiff();
     let (p, g, prompt_len, new, row_len) = (1usize, 8usize, 256usize, 64usize, 512usize);
@@ -162,8 +165,14 @@ fn main() -> anyhow::Result<()> {
     let seq_tokens = rows.iter().map(|r| r.response_tokens() as f64).collect();
     let batch = LossRows { rows, adv, seq_tokens, sequences: p * g };
     let algo = AlgoConfig::default();
-    let recompute = awpo::model::recompute::Backprop::recompute(train_plan.recompute);
-    let step = Plan { algo: &algo, micro_batch, threads: train_plan.threads, seed: 1, recompute };
+    // Before issue 21: every layer's activations and every chunk's logits on the graph, one
+    // micro-batch thread per core.
+    let (recompute, fused, threads) = if unfused {
+        (awpo::model::recompute::Backprop::Whole, false, cores)
+    } else {
+        (awpo::model::recompute::Backprop::recompute(train_plan.recompute), true, train_plan.threads)
+    };
+    let step = Plan { algo: &algo, micro_batch, threads, seed: 1, recompute, fused };
     let mut optim = AdamW::new(&awpo::config::OptimSection::default());
     let start = Instant::now();
     let reference = model.valid();
@@ -189,8 +198,8 @@ fn main() -> anyhow::Result<()> {
         load_peak / weights_mib,
         est(rollout_plan.rollout_peak()),
         est(train_plan.train_peak()),
-        train_plan.threads,
-        train_plan.recompute,
+        threads,
+        if unfused { "before: none, unfused".to_string() } else { train_plan.recompute.to_string() },
     );
     println!("load {load_s:.1} s; loss {:.4}, grad norm {:.4}", summary.loss, stats.grad_norm);
     Ok(())

@@ -20,7 +20,7 @@ use crate::algo::reference::Normaliser;
 use crate::algo::{AlgoConfig, LossBatch, advantage, loss};
 use crate::data::task::Task;
 use crate::model::dropout::seed_of;
-use crate::model::logprob::{stats_of_hidden, token_stats};
+use crate::model::logprob::{plain_stats_of_hidden, stats_of_hidden, token_stats};
 use crate::model::recompute::{Backprop, gradients};
 use crate::model::{Adapter, CausalLm};
 use crate::reduce::sum_all;
@@ -189,6 +189,9 @@ pub struct Plan<'a> {
     pub seed: u64,
     /// Per-layer recomputation in backward (`train.recompute_layers`).
     pub recompute: Backprop,
+    /// The fused log-prob path (always, in the trainer); `false` keeps every chunk's logits on
+    /// the graph, as before it existed (for before/after benchmarks).
+    pub fused: bool,
 }
 
 /// The gradients of the AWPO loss of `batch` with respect to `model`'s trainable weights, and
@@ -221,7 +224,11 @@ pub fn policy_gradients(
         };
         let (tokens, attention) = (b.tokens.clone(), b.attention.clone());
         gradients(m, tokens.clone(), attention.clone(), adapter, plan.recompute, |hidden| {
-            let stats = stats_of_hidden(m.head(), hidden, tokens, attention, 128)?;
+            let stats = if plan.fused {
+                stats_of_hidden(m.head(), hidden, tokens, attention, 128)?
+            } else {
+                plain_stats_of_hidden(m.head(), hidden, tokens, attention, 128)?
+            };
             let [rows, cols] = b.mask.dims();
             let entropy =
                 host(sum_all(stats.entropy.clone().mul(b.mask.clone()).reshape([rows * cols])).reshape([1, 1]))?;
@@ -300,6 +307,7 @@ pub fn step(
             threads: inputs.threads,
             seed: seed_of(seed, iteration),
             recompute: inputs.recompute,
+            fused: true,
         };
         let (grads, summary) = policy_gradients(&model, &snapshot, &batch, plan)?;
         let (next, st) = optim.step(model, &grads, lr)?;

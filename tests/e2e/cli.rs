@@ -42,3 +42,19 @@ fn check_on_cpu_passes() {
     assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains("check passed") && stdout.contains("burn tensor ops"), "{stdout}");
 }
+
+#[test]
+fn a_run_that_cannot_fit_is_refused_before_any_work() {
+    let dir = std::env::temp_dir().join(format!("awpo-no-fit-{}", std::process::id()));
+    let run_dir = format!("train.run_dir={:?}", dir.display().to_string());
+    let out = awpo(&["train", "--device", "cpu", "--set", "train.memory_limit_mib=1", "--set", &run_dir]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("memory plan:") && stderr.contains("peak ~"), "the plan is printed: {stderr}");
+    assert!(
+        stderr.contains("available") && stderr.contains("the largest term is") && stderr.contains("reduce `"),
+        "one error naming the largest term and its knob: {stderr}"
+    );
+    assert!(!dir.join("metrics.jsonl").exists() && !dir.join("base").exists(), "no work was done");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -77,7 +77,7 @@ fn run(
 ) -> (Vec<f32>, LossSummary) {
     // Recomputation one row at a time (a chunk budget of one byte).
     let recompute = if recompute { Backprop::ByLayer { chunk_bytes: 1 } } else { Backprop::Whole };
-    let plan = Plan { algo, micro_batch, threads, seed, recompute };
+    let plan = Plan { algo, micro_batch, threads, seed, recompute, fused: true };
     let (grads, summary) = policy_gradients(model, &model.valid(), rows, plan).unwrap_or_else(|e| panic!("{e}"));
     (flat_grads(model, &grads).expect("read back"), summary)
 }
