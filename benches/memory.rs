@@ -14,7 +14,7 @@
 //! set (`VmHWM`) is reset between phases (`/proc/self/clear_refs`), after freed memory is
 //! returned to the system (`malloc_trim`). `AWPO_BENCH_BEFORE=1` trains as before issue 21
 //! (every layer's activations and every logits chunk kept for backward, one thread per core);
-//! `AWPO_BENCH_THREADS=N` sets the threads.
+//! `AWPO_BENCH_THREADS=N` sets the threads; `AWPO_BENCH_SHAPE=G,PROMPT,NEW,ROW` another workload.
 
 use std::time::Instant;
 
@@ -91,7 +91,14 @@ fn main() -> anyhow::Result<()> {
     let unfused = common::env("AWPO_BENCH_BEFORE").is_some();
     let selected = common::device()?;
     let device = selected.device.clone().autodiff();
-    let (p, g, prompt_len, new, row_len) = (1usize, 8usize, 256usize, 64usize, 512usize);
+    // The workload; `AWPO_BENCH_SHAPE=G,PROMPT,NEW,ROW` shrinks it (lavapipe runs of big shapes).
+    let shape: Vec<usize> = common::env("AWPO_BENCH_SHAPE")
+        .map(|s| s.split(',').filter_map(|x| x.trim().parse().ok()).collect())
+        .unwrap_or_default();
+    let (p, g, prompt_len, new, row_len) = match shape.as_slice() {
+        &[g, prompt, new, row] if g > 0 && prompt > 0 && new > 0 && row > new => (1usize, g, prompt, new, row),
+        _ => (1usize, 8usize, 256usize, 64usize, 512usize),
+    };
 
     // Load.
     reset_peak();
@@ -201,6 +208,9 @@ fn main() -> anyhow::Result<()> {
         threads,
         if unfused { "before: none, unfused".to_string() } else { train_plan.recompute.to_string() },
     );
-    println!("load {load_s:.1} s; loss {:.4}, grad norm {:.4}", summary.loss, stats.grad_norm);
+    println!(
+        "P {p} x G {g}, prompt {prompt_len}, {new} new tokens, train rows of {row_len}; load {load_s:.1} s; loss {:.4}, grad norm {:.4}",
+        summary.loss, stats.grad_norm
+    );
     Ok(())
 }
