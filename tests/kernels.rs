@@ -225,8 +225,11 @@ fn vocabularies_past_one_binding_run_in_tiles_on_wgpu(device: &Device) {
     };
     let (g, c) = (run(&gpu, device), run(&cpu, &Device::flex()));
     let worst = g.0.iter().chain(&g.1).zip(c.0.iter().chain(&c.1)).fold(0f32, |m, (a, b)| m.max((a - b).abs()));
-    eprintln!("vocabulary {}: max |wgpu - cpu| log-prob/entropy {worst:.2e}", config.vocab_size);
-    assert!(worst < 1e-4 && c.0.iter().any(|&x| x < -1.0), "seed {seed}: {worst}");
+    // Log-probs and entropies near ln(10^6) ≈ 13.8, each a sum of a million exponentials in f32,
+    // summed in another order on each backend: compared relatively.
+    let scale = c.0.iter().chain(&c.1).fold(0f32, |m, x| m.max(x.abs()));
+    eprintln!("vocabulary {}: max |wgpu - cpu| log-prob/entropy {worst:.2e} (scale {scale:.1})", config.vocab_size);
+    assert!(scale > 10.0 && worst <= 2e-4 * scale, "seed {seed}: {worst} (scale {scale})");
     // The fused path against the plain one on wgpu, uneven tiles.
     let model = common::fused::model(&device.clone().autodiff(), seed, 97, true, 40);
     let diff = common::fused::fused_vs_plain(&model, seed, 5);
