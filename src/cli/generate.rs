@@ -119,8 +119,8 @@ pub fn run(args: &GenerateArgs) -> Result<bool> {
     }
     let ids = tokenizer.encode(&text)?;
     let precision = args.dtype.resolve(&selected.device);
-    eprintln!("base weights: {}", precision.name());
     let mut model = CausalLm::load_as(&args.model, precision, &selected.device)?;
+    eprintln!("base weights: {}", precision.name());
     if let Some(dir) = &args.adapter {
         peft::load(&mut model, dir)?;
     }

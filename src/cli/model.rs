@@ -63,8 +63,8 @@ pub fn load(
     device: &Device,
 ) -> std::result::Result<CausalLm, ModelError> {
     let precision = dtype.resolve(device);
-    eprintln!("base weights: {}", precision.name());
     let mut lm = CausalLm::load_as(model, precision, device)?;
+    eprintln!("base weights: {}", precision.name());
     if let Some(dir) = adapter {
         peft::load(&mut lm, dir)?;
     }

@@ -98,6 +98,8 @@ pub struct Plan {
     pub threads: usize,
     /// The device's memory, if known.
     pub available: Option<u64>,
+    /// The base weights' precision.
+    pub precision: Precision,
 }
 
 /// A run that does not fit.
@@ -179,13 +181,13 @@ pub fn plan(w: &Workload, available: Option<u64>) -> Plan {
         let prefill = 4 * w.rollout_prompts.max(1) as u64 * (3 * h * tp * tp + 3 * tp * i + 4 * tp * d);
         vec![
             Term {
-                name: format!("rollout KV cache ({rows} rows x {s} tokens x {threads} parts)"),
+                name: format!("KV cache ({threads} x {rows} rows x {s} tokens)"),
                 bytes: kv,
                 phase: Phase::Rollout,
                 knob: "rollout.max_new_tokens",
             },
             Term {
-                name: "rollout prefill / decode buffers".into(),
+                name: "prefill/decode buffers".into(),
                 bytes: threads * decode.max(prefill),
                 phase: Phase::Rollout,
                 knob: "rollout.prompts_per_step",
@@ -211,14 +213,14 @@ pub fn plan(w: &Workload, available: Option<u64>) -> Plan {
             Term {
                 name: format!(
                     "activations and logits ({threads} x {mb} rows x {s} tokens{})",
-                    if recompute { ", layers recomputed" } else { "" }
+                    if recompute { ", recomputed" } else { "" }
                 ),
                 bytes: threads * (acts + reference),
                 phase: Phase::Train,
                 knob,
             },
             Term {
-                name: "LoRA gradients, AdamW moments".into(),
+                name: "LoRA gradients and AdamW moments".into(),
                 bytes: 4 * lora * (2 + threads),
                 phase: Phase::Train,
                 knob: "lora.rank",
@@ -230,7 +232,7 @@ pub fn plan(w: &Workload, available: Option<u64>) -> Plan {
         let mut terms = fixed.clone();
         terms.extend(rollout(t));
         terms.extend(train(t, recompute));
-        Plan { terms, recompute, threads, available }
+        Plan { terms, recompute, threads, available, precision: w.precision }
     };
     // Threads past the first must fit the device and, unless the user set them, cost no more
     // than the run needs anyway: the rollout phase's peak, or 1 GiB for small models.
@@ -290,22 +292,25 @@ impl Plan {
         })
     }
 
-    /// The plan as a table.
+    /// The plan on one line: each term by phase, the peak beside the available memory, the
+    /// choices made.
     pub fn render(&self) -> String {
-        let mut out = String::from("memory plan:\n");
-        for t in &self.terms {
-            let when = match t.phase {
-                Phase::Always => "",
-                Phase::Rollout => " (rollout)",
-                Phase::Train => " (train)",
-            };
-            let _ = writeln!(out, "  {:>9.1} MiB  {}{when}  [{}]", t.bytes as f64 / MIB as f64, t.name, t.knob);
+        let mut out = format!("memory plan ({}): ", self.precision.name());
+        for (phase, label) in [(Phase::Always, ""), (Phase::Rollout, "; rollout: "), (Phase::Train, "; train: ")] {
+            out.push_str(label);
+            let terms: Vec<String> = self
+                .terms
+                .iter()
+                .filter(|t| t.phase == phase)
+                .map(|t| format!("{} {:.0} MiB", t.name, t.bytes as f64 / MIB as f64))
+                .collect();
+            out.push_str(&terms.join(" + "));
         }
         let have =
             self.available.map_or("unknown (set train.memory_limit_mib)".to_string(), |a| format!("{} MiB", a / MIB));
         let _ = write!(
             out,
-            "  peak ~{} MiB (rollout {} MiB, train {} MiB); available: {have}; recompute layers: {}; threads: {}",
+            "; peak ~{} MiB (rollout {}, train {}), available {have}; recompute layers: {}; threads: {}",
             self.peak() / MIB,
             self.rollout_peak() / MIB,
             self.train_peak() / MIB,

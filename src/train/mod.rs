@@ -131,7 +131,6 @@ fn loaded_policy(cfg: &RunConfig, device: &burn::tensor::Device) -> Result<Polic
     let tokenizer = crate::tokenizer::TextTokenizer::for_model(path)?;
     let prompter = Prompter::new(&tokenizer, &cfg.prompt)?;
     let precision = cfg.model.dtype.resolve(device);
-    eprintln!("base weights: {}", precision.name());
     let model = CausalLm::load_as(path, precision, device)?;
     Ok((model, tokenizer, prompter, cfg.model.path.clone()))
 }

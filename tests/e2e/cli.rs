@@ -50,7 +50,10 @@ fn a_run_that_cannot_fit_is_refused_before_any_work() {
     let out = awpo(&["train", "--device", "cpu", "--set", "train.memory_limit_mib=1", "--set", &run_dir]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{stderr}");
-    assert!(stderr.contains("memory plan:") && stderr.contains("peak ~"), "the plan is printed: {stderr}");
+    assert!(
+        stderr.contains("memory plan (f32): base weights") && stderr.contains("peak ~"),
+        "the plan is printed: {stderr}"
+    );
     assert!(
         stderr.contains("available") && stderr.contains("the largest term is") && stderr.contains("reduce `"),
         "one error naming the largest term and its knob: {stderr}"
