@@ -10,7 +10,7 @@ use clap::Args;
 use crate::data::task::{Message, Role};
 use crate::device::{self, Backend, DeviceConfig};
 use crate::error::{Error, Result};
-use crate::model::{CausalLm, ModelError, peft};
+use crate::model::ModelError;
 use crate::prompt::{PromptConfig, Prompter, ToolsIn};
 use crate::rollout::{GenerateOptions, Sampling, generate};
 
@@ -118,12 +118,7 @@ pub fn run(args: &GenerateArgs) -> Result<bool> {
         eprintln!("--- prompt ---\n{text}\n--- end of prompt ---");
     }
     let ids = tokenizer.encode(&text)?;
-    let precision = args.dtype.resolve(&selected.device);
-    let mut model = CausalLm::load_as(&args.model, precision, &selected.device)?;
-    eprintln!("base weights: {}", precision.name());
-    if let Some(dir) = &args.adapter {
-        peft::load(&mut model, dir)?;
-    }
+    let model = crate::cli::model::load(&args.model, args.adapter.as_deref(), args.dtype, &selected.device)?;
     let opts = GenerateOptions {
         sampling,
         max_new_tokens: args.max_new_tokens,
