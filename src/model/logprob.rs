@@ -42,6 +42,27 @@ fn check(tokens: &Tensor<2, Int>, chunk: usize) -> Result<[usize; 2], ModelError
     Ok([b, t])
 }
 
+/// [`check`], and that `hidden` `[B, T, D]` and `mask` share the tokens' `[B, T]`; returns
+/// `[B, T, D]`.
+fn check_hidden(
+    hidden: &Tensor<3>,
+    tokens: &Tensor<2, Int>,
+    mask: &Tensor<2, Int>,
+    chunk: usize,
+) -> Result<[usize; 3], ModelError> {
+    let [b, t] = check(tokens, chunk)?;
+    let [hb, ht, d] = hidden.dims();
+    if [hb, ht] != [b, t] || mask.dims() != [b, t] {
+        return Err(ModelError::Input(format!(
+            "hidden {:?}, tokens {:?} and mask {:?} must share [B, T]",
+            hidden.dims(),
+            [b, t],
+            mask.dims()
+        )));
+    }
+    Ok([b, t, d])
+}
+
 /// Log-probs and entropies of `tokens` `[B, T]` (mask `[B, T]`, 1 = token), scoring `chunk`
 /// positions of every row at a time (fewer when the logits tile would pass
 /// [`LOGIT_TILE_BYTES`] or a storage binding); [`Adapter::Off`] scores under the base model
@@ -99,16 +120,7 @@ pub fn fused_stats_of_hidden(
     mask: Tensor<2, Int>,
     chunk: usize,
 ) -> Result<TokenStats, ModelError> {
-    let [b, t] = check(&tokens, chunk)?;
-    let [hb, ht, d] = hidden.dims();
-    if [hb, ht] != [b, t] || mask.dims() != [b, t] {
-        return Err(ModelError::Input(format!(
-            "hidden {:?}, tokens {:?} and mask {:?} must share [B, T]",
-            hidden.dims(),
-            [b, t],
-            mask.dims()
-        )));
-    }
+    let [b, t, d] = check_hidden(&hidden, &tokens, &mask, chunk)?;
     let n = b * (t - 1);
     let h = hidden.narrow(1, 0, t - 1).reshape([n, d]);
     let targets = tokens.narrow(1, 1, t - 1).reshape([n]);
@@ -156,10 +168,8 @@ fn scored(head: &VocabMatrix, x: Tensor<2>, targets: Tensor<1, Int>, jacobian: b
     let mut picked = Tensor::<2>::zeros([n, 1], &x.device());
     for (i, (first, rows)) in head.spans().into_iter().enumerate() {
         let logits = head.tile_logits(i, x.clone());
-        let local = targets.clone().sub_scalar(first as i64).clamp(0, rows as i64 - 1).reshape([n, 1]);
-        let outside =
-            targets.clone().lower_elem(first as i64).bool_or(targets.clone().greater_equal_elem((first + rows) as i64));
-        picked = picked + logits.clone().gather(1, local).mask_fill(outside.reshape([n, 1]), 0.0);
+        let (local, outside) = super::vocab::locate(&targets, (first, rows));
+        picked = picked + logits.clone().gather(1, local.reshape([n, 1])).mask_fill(outside.reshape([n, 1]), 0.0);
         let tile_max = logits.clone().max_dim(1);
         let (m, rescale) = match &state {
             None => (tile_max, None),
@@ -219,7 +229,17 @@ pub fn plain_stats_of_hidden(
     mask: Tensor<2, Int>,
     chunk: usize,
 ) -> Result<TokenStats, ModelError> {
-    let [b, t] = check(&tokens, chunk)?;
+    let [b, t, _] = check_hidden(&hidden, &tokens, &mask, chunk)?;
+    // Each chunk's logits `[B, chunk, V]` must fit one storage binding on wgpu.
+    let v = head.dims()[0];
+    let chunk = match crate::device::binding_limit(&hidden.device()) {
+        Some(limit) => {
+            let per_position = 4 * (b * v) as u64;
+            super::weights::fits(|| format!("logits of one position [{b}, 1, {v}]"), per_position, Some(limit))?;
+            chunk.min((limit / per_position) as usize)
+        }
+        None => chunk,
+    };
     let targets = tokens.narrow(1, 1, t - 1);
     let keep = mask.narrow(1, 1, t - 1).float();
     let (mut logprobs, mut entropy) = (Vec::new(), Vec::new());

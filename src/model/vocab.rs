@@ -5,7 +5,7 @@
 //! there is one tile. The embedding lookup and the logits run tile by tile.
 
 use burn::module::{Module, Param, ParamId};
-use burn::tensor::{Device, FloatDType, Int, Tensor};
+use burn::tensor::{Bool, Device, FloatDType, Int, Tensor};
 
 use super::error::ModelError;
 use super::precision::{Precision, base_matmul};
@@ -34,6 +34,14 @@ pub fn rows_per_tile(what: &str, v: usize, d: usize, bytes: u64, limit: Option<u
         Some(limit) => ((limit / row.max(1)) as usize).clamp(1, WGPU_TILE_ROWS).min(v.max(1)),
         None => v.max(1),
     })
+}
+
+/// Where `ids` `[N]` fall in the tile of rows `first..first + rows`: each id's row in the tile
+/// (clamped into it) and whether it lies outside.
+pub fn locate(ids: &Tensor<1, Int>, (first, rows): (usize, usize)) -> (Tensor<1, Int>, Tensor<1, Bool>) {
+    let local = ids.clone().sub_scalar(first as i64).clamp(0, rows as i64 - 1);
+    let outside = ids.clone().lower_elem(first as i64).bool_or(ids.clone().greater_equal_elem((first + rows) as i64));
+    (local, outside)
 }
 
 impl VocabMatrix {
@@ -89,10 +97,8 @@ impl VocabMatrix {
             return tile.val().select(0, ids).cast(FloatDType::F32);
         }
         let mut out = Tensor::<2>::zeros([n, d], &ids.device());
-        for (tile, (start, rows)) in self.tiles.iter().zip(self.spans()) {
-            let local = ids.clone().sub_scalar(start as i64).clamp(0, rows as i64 - 1);
-            let outside =
-                ids.clone().lower_elem(start as i64).bool_or(ids.clone().greater_equal_elem((start + rows) as i64));
+        for (tile, span) in self.tiles.iter().zip(self.spans()) {
+            let (local, outside) = locate(&ids, span);
             let picked = tile.val().select(0, local).cast(FloatDType::F32);
             out = out + picked.mask_fill(outside.reshape([n, 1]).expand([n, d]), 0.0);
         }
