@@ -5,7 +5,6 @@
 use awpo::model::logprob::{fused_stats_of_hidden, plain_stats_of_hidden, plain_token_stats, token_stats};
 use awpo::model::{Adapter, CausalLm, LoraConfig, peft};
 use awpo::train::parallel::flat_grads;
-use burn::module::Param;
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Tensor, TensorData};
 use rand::{Rng, SeedableRng};
@@ -61,14 +60,7 @@ pub fn model(device: &Device, seed: u64, vocab: usize, tied: bool, tile_rows: us
     let source = Source(awpo::model::weights::RandomWeights { seed }, tied);
     let mut model = CausalLm::from_weights(cfg, &source, device).expect("model");
     peft::attach(&mut model, &LoraConfig { rank: 4, ..LoraConfig::default() }, seed);
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-    for (_, layer) in model.linear_layers_mut() {
-        if let Some(l) = layer.lora.as_mut() {
-            let dims = l.lora_b.val().dims();
-            let v: Vec<f32> = (0..dims[0] * dims[1]).map(|_| rng.random_range(-0.05..0.05)).collect();
-            l.lora_b = Param::from_data(TensorData::new(v, dims), device);
-        }
-    }
+    super::randomise_lora_b(&mut model, seed);
     model.embed_tokens = model.embed_tokens.retiled(tile_rows);
     model.lm_head = model.lm_head.as_ref().map(|h| h.retiled(tile_rows));
     model

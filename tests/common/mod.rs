@@ -10,6 +10,21 @@ pub mod fixtures;
 pub mod fused;
 pub mod generation;
 
+/// Fills every LoRA `B` factor of `model` with seeded values in ±0.05 (PEFT starts `B` at zero,
+/// which would leave the adapter out of every forward pass a test compares).
+pub fn randomise_lora_b(model: &mut awpo::model::CausalLm, seed: u64) {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    for (_, layer) in model.linear_layers_mut() {
+        if let Some(l) = layer.lora.as_mut() {
+            let dims = l.lora_b.val().dims();
+            let device = l.lora_b.val().device();
+            let v: Vec<f32> = (0..dims[0] * dims[1]).map(|_| rng.random_range(-0.05..0.05)).collect();
+            l.lora_b = burn::module::Param::from_data(TensorData::new(v, dims), &device);
+        }
+    }
+}
+
 /// A registry artifact fetched (once, sha256-checked) by `scripts/fetch-assets.sh <which>`:
 /// `relative` inside the asset cache.
 pub fn asset(which: &str, relative: &str) -> std::path::PathBuf {

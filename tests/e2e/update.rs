@@ -11,8 +11,8 @@ use awpo::train::batch::Row;
 use awpo::train::builtin_policy::model_config;
 use awpo::train::parallel::flat_grads;
 use awpo::train::step::{LossRows, LossSummary, Plan, policy_gradients};
-use burn::module::{Module, Param};
-use burn::tensor::{Device, TensorData};
+use burn::module::Module;
+use burn::tensor::Device;
 use rand::{Rng, SeedableRng};
 
 use crate::common::seed;
@@ -24,14 +24,7 @@ fn adapted(dropout: f64, seed: u64, device: &Device) -> CausalLm {
     (cfg.num_attention_heads, cfg.num_key_value_heads, cfg.head_dim) = (2, 1, 16);
     let mut model = CausalLm::random(cfg, seed, device).expect("model");
     peft::attach(&mut model, &LoraConfig { rank: 4, dropout, ..LoraConfig::default() }, seed);
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-    for (_, layer) in model.linear_layers_mut() {
-        if let Some(l) = layer.lora.as_mut() {
-            let dims = l.lora_b.val().dims();
-            let values: Vec<f32> = (0..dims[0] * dims[1]).map(|_| rng.random_range(-0.05..0.05)).collect();
-            l.lora_b = Param::from_data(TensorData::new(values, dims), device);
-        }
-    }
+    crate::common::randomise_lora_b(&mut model, seed);
     model
 }
 
