@@ -35,9 +35,7 @@ unsafe extern "C" {
 }
 
 fn status_mib(key: &str) -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let line = status.lines().find(|l| l.starts_with(key)).unwrap_or("");
-    line.split_whitespace().nth(1).and_then(|k| k.parse::<f64>().ok()).unwrap_or(0.0) / 1024.0
+    common::status_mib(key).unwrap_or(0.0)
 }
 
 /// Returns freed heap to the system and restarts the peak at the current resident set.

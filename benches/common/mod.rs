@@ -20,12 +20,17 @@ pub fn device() -> anyhow::Result<Selected> {
     Ok(select(&DeviceConfig { backend, ..DeviceConfig::default() })?)
 }
 
-/// Peak resident memory of this process (Linux `VmHWM`), in MiB.
-pub fn peak_rss_mib() -> Option<f64> {
+/// A `/proc/self/status` memory line (`VmHWM:`, `VmRSS:`) of this process, in MiB (Linux).
+pub fn status_mib(key: &str) -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let line = status.lines().find(|l| l.starts_with(key))?;
     let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib / 1024.0)
+}
+
+/// Peak resident memory of this process (Linux `VmHWM`), in MiB.
+pub fn peak_rss_mib() -> Option<f64> {
+    status_mib("VmHWM:")
 }
 
 /// Qwen2.5-0.5B's shape (24 layers unless `layers` says otherwise), random-init ready.
