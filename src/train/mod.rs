@@ -88,21 +88,15 @@ fn check_writable(dir: &Path) -> Result<()> {
         .map_err(|source| TrainError::Write { path: dir.to_path_buf(), source })
 }
 
-/// A policy with its tokenizer, prompter and base name (what checkpoints record).
-type Policy = (CausalLm, TextTokenizer, Prompter, String);
-
 /// The built-in policy: warm-started once and saved under `RUN_DIR/base`, reloaded from there on
 /// resume.
 fn builtin_policy(
     cfg: &RunConfig,
     run_dir: &Path,
-    train: &[Task],
+    (train, (tokenizer, prompter)): (&[Task], &PolicyText),
     (device, plan): (&burn::tensor::Device, &memory::Plan),
     resume: bool,
-) -> Result<Policy> {
-    let tokenizer = builtin_policy::tokenizer()?;
-    let prompt = PromptConfig { tools_in: ToolsIn::Template, ..cfg.prompt.clone() };
-    let prompter = Prompter::new(&tokenizer, &prompt)?;
+) -> Result<CausalLm> {
     let model_cfg = builtin_policy::model_config(tokenizer.vocab_size());
     let base_dir = run_dir.join("base");
     let model = if resume || base_dir.join("model.safetensors").exists() {
@@ -110,7 +104,7 @@ fn builtin_policy(
         CausalLm::from_weights(model_cfg, &w, device)?
     } else {
         let model = CausalLm::random(model_cfg, cfg.seed, device)?;
-        let demos = sft::demonstrations(train, &tokenizer, &prompter)?;
+        let demos = sft::demonstrations(train, tokenizer, prompter)?;
         let bar = progress(cfg.train.sft_steps as u64, "warm-up");
         // The full warm-up trains the head too (its logits stay on the graph): no recomputation.
         let warm = warm_up_settings(cfg, (plan.threads, false), device, cfg.train.sft_steps, cfg.train.sft_lr, true);
@@ -119,40 +113,43 @@ fn builtin_policy(
         eprintln!("supervised warm-up: {} steps, final loss {loss:.3}", cfg.train.sft_steps);
         std::fs::create_dir_all(&base_dir).map_err(|source| TrainError::Write { path: base_dir.clone(), source })?;
         save(&base_dir.join("model.safetensors"), &crate::model::export::base_tensors(&model)?)?;
-        builtin_policy::write_model_files(&base_dir, &tokenizer)?;
+        builtin_policy::write_model_files(&base_dir, tokenizer)?;
         model
     };
-    Ok((model, tokenizer, prompter, "builtin".into()))
+    Ok(model)
 }
 
-/// The policy `model.path` names (a model directory or GGUF file), with its tokenizer.
-fn loaded_policy(cfg: &RunConfig, device: &burn::tensor::Device) -> Result<Policy> {
-    let path = Path::new(&cfg.model.path);
-    let tokenizer = crate::tokenizer::TextTokenizer::for_model(path)?;
-    let prompter = Prompter::new(&tokenizer, &cfg.prompt)?;
-    let precision = cfg.model.dtype.resolve(device);
-    let model = CausalLm::load_as(path, precision, device)?;
-    Ok((model, tokenizer, prompter, cfg.model.path.clone()))
-}
+/// A policy's tokenizer and prompter.
+type PolicyText = (TextTokenizer, Prompter);
 
-/// The memory plan of the run (see [`memory`]), from the model's configuration and the longest
-/// training prompt, before any weight is loaded; `threads` is the most the settings allow.
-fn memory_plan(cfg: &RunConfig, device: &burn::tensor::Device, train: &[Task], threads: usize) -> Result<memory::Plan> {
-    let builtin = cfg.model.path == "builtin";
-    let (tokenizer, prompt) = if builtin {
+/// The tokenizer and prompter of the policy `model.path` names (the built-in one's renders
+/// tools through its template).
+fn policy_text(cfg: &RunConfig) -> Result<PolicyText> {
+    let (tokenizer, prompt) = if cfg.model.path == "builtin" {
         (builtin_policy::tokenizer()?, PromptConfig { tools_in: ToolsIn::Template, ..cfg.prompt.clone() })
     } else {
         (TextTokenizer::for_model(Path::new(&cfg.model.path))?, cfg.prompt.clone())
     };
     let prompter = Prompter::new(&tokenizer, &prompt)?;
-    let (model, precision) = if builtin {
+    Ok((tokenizer, prompter))
+}
+
+/// The memory plan of the run (see [`memory`]), from the model's configuration and the longest
+/// training prompt, before any weight is loaded; `threads` is the most the settings allow.
+fn memory_plan(
+    cfg: &RunConfig,
+    device: &burn::tensor::Device,
+    (train, (tokenizer, prompter)): (&[Task], &PolicyText),
+    threads: usize,
+) -> Result<memory::Plan> {
+    let (model, precision) = if cfg.model.path == "builtin" {
         (builtin_policy::model_config(tokenizer.vocab_size()), crate::model::Precision::F32)
     } else {
         (CausalLm::config_at(Path::new(&cfg.model.path))?, cfg.model.dtype.resolve(device))
     };
     let mut longest = 0;
     for t in train.iter().take(2000) {
-        longest = longest.max(episode::prompt_ids(&prompter, &tokenizer, t, &t.messages)?.len());
+        longest = longest.max(episode::prompt_ids(prompter, tokenizer, t, &t.messages)?.len());
     }
     let r = &cfg.rollout;
     let rows = r.prompts_per_step * r.group_size;
@@ -284,18 +281,27 @@ pub fn run(cfg: &RunConfig, resume: bool) -> Result<Summary> {
     let selected = crate::device::select(&cfg.device)?;
     eprintln!("device: {}", selected.description);
     let device = selected.device.clone().autodiff();
-    let plan = memory_plan(cfg, &device, &train, parallel::threads(&device, cfg.train.threads))?;
+    let text = policy_text(cfg)?;
+    let plan = memory_plan(cfg, &device, (&train, &text), parallel::threads(&device, cfg.train.threads))?;
     eprintln!("{}", plan.render());
     plan.check()?;
     // A model from a path and the judge are loaded before anything is written, so bad files
     // leave the run directory as it was.
-    let loaded = if cfg.model.path == "builtin" { None } else { Some(loaded_policy(cfg, &device)?) };
+    let loaded = if cfg.model.path == "builtin" {
+        None
+    } else {
+        Some(CausalLm::load_as(Path::new(&cfg.model.path), plan.precision, &device)?)
+    };
     let judge = crate::judge::from_config(&cfg.judge, &selected.device)?;
     checkpoint::write_atomic(&run_dir.join("config.toml"), &cfg.to_toml())?;
-    let (mut model, tokenizer, prompter, base_name) = match loaded {
-        Some(policy) => policy,
-        None => builtin_policy(cfg, &run_dir, &train, (&device, &plan), resume && found.is_some())?,
+    let (mut model, base_name) = match loaded {
+        Some(model) => (model, cfg.model.path.clone()),
+        None => (
+            builtin_policy(cfg, &run_dir, (&train, &text), (&device, &plan), resume && found.is_some())?,
+            "builtin".into(),
+        ),
     };
+    let (tokenizer, prompter) = text;
     let threads = plan.threads;
     let ctx = episode::Context {
         tokenizer: &tokenizer,
