@@ -95,7 +95,7 @@ where
     // Forward on the plain device, a few rows at a time: no graph, only each layer's input kept.
     let plain = model.valid();
     let mut inputs: Vec<Vec<Tensor<3>>> = plain.layers.iter().map(|_| Vec::with_capacity(chunks.len())).collect();
-    let mut outputs = Vec::with_capacity(chunks.len());
+    let (mut outputs, mut contexts) = (Vec::with_capacity(chunks.len()), Vec::with_capacity(chunks.len()));
     for &c in &chunks {
         let (mut x, ctx) = plain.prepare(rows(&tokens, c).inner(), rows(&mask, c).inner(), adapter)?;
         for (layer, kept) in plain.layers.iter().zip(inputs.iter_mut()) {
@@ -103,6 +103,8 @@ where
             x = layer.forward(x, &ctx, None);
         }
         outputs.push(x);
+        // RoPE tables and masks take no gradient: the recomputation reuses them as constants.
+        contexts.push(ctx);
     }
     drop(plain);
     // The head and the loss on a leaf holding the last layer's output.
@@ -114,10 +116,6 @@ where
     acc.accumulate(model, GradientsParams::from_grads(grads, model));
     // Each layer, last to first, a few rows at a time: re-run it from its input, backward
     // against its output's gradient (a sum over rows, so the chunks add up to the whole).
-    let mut contexts = Vec::with_capacity(chunks.len());
-    for &c in &chunks {
-        contexts.push(model.prepare(rows(&tokens, c), rows(&mask, c), adapter)?.1);
-    }
     for (i, (layer, kept)) in model.layers.iter().zip(inputs).enumerate().rev() {
         let mut below = Vec::with_capacity(chunks.len());
         for ((input, ctx), &(s, n)) in kept.into_iter().zip(&contexts).zip(&chunks) {
