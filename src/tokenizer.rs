@@ -10,6 +10,9 @@ use serde_json::Value;
 use crate::model::ModelError;
 
 mod gguf;
+pub mod stream;
+
+pub use stream::TextStream;
 
 /// A tokenizer with what generation needs besides it.
 pub struct TextTokenizer {

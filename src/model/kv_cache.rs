@@ -1,8 +1,10 @@
 //! Incremental decoding: a key/value cache per layer and [`CausalLm::extend`], which runs new
 //! tokens after what the cache holds. Rows keep their own positions, so a batch of prompts of
 //! different lengths (right-padded) decodes in one call. Shapes: cached keys/values
-//! `[B, Hkv, S, Dh]` on the device; which of the `S` slots hold a real token, and each row's next
-//! position, on the host.
+//! `[B, Hkv, C, Dh]` buffers on the device, written in place (`C` slots, allocated once for the
+//! capacity given, grown by doubling past it); which slots hold padding, on the host and as a
+//! device mask `[B, 1, 1, C]`; RoPE tables `[C, Dh]` for positions `0..C`, built once. A decode
+//! step (one real token per row) uploads only its ids and positions.
 
 use burn::tensor::{Bool, Int, Tensor, TensorData};
 
@@ -18,12 +20,31 @@ pub struct KvCache {
     valid: Vec<Vec<bool>>,
     /// `[B]`: the position the row's next token takes.
     next: Vec<usize>,
+    /// Slots the buffers are allocated for.
+    capacity: usize,
+    /// `[B, 1, 1, C]`: true where a filled slot is padding.
+    padding: Option<Tensor<4, Bool>>,
+    /// RoPE `cos`, `sin` `[C, Dh]` for positions `0..C`.
+    rope: Option<(Tensor<2>, Tensor<2>)>,
 }
 
 impl KvCache {
-    /// An empty cache for `rows` rows of `model`.
+    /// An empty cache for `rows` rows of `model`, growing as needed.
     pub fn new(model: &CausalLm, rows: usize) -> Self {
-        KvCache { layers: vec![None; model.layers.len()], valid: vec![Vec::new(); rows], next: vec![0; rows] }
+        Self::with_capacity(model, rows, 0)
+    }
+
+    /// An empty cache for `rows` rows of `model`, allocated at its first use for `slots` tokens
+    /// and padding per row (the longest prompt plus the new tokens: no copy while it lasts).
+    pub fn with_capacity(model: &CausalLm, rows: usize, slots: usize) -> Self {
+        KvCache {
+            layers: vec![LayerCache::with_capacity(slots); model.layers.len()],
+            valid: vec![Vec::new(); rows],
+            next: vec![0; rows],
+            capacity: slots,
+            padding: None,
+            rope: None,
+        }
     }
 
     /// `B`.
@@ -52,13 +73,61 @@ impl KvCache {
         }
         self.valid = index.iter().map(|&i| self.valid[i].clone()).collect();
         self.next = index.iter().map(|&i| self.next[i]).collect();
-        for layer in self.layers.iter_mut().flatten() {
-            let device = layer.0.device();
-            let ids: Vec<i64> = index.iter().map(|&i| i as i64).collect();
-            let ids = Tensor::<1, Int>::from_data(TensorData::new(ids, [index.len()]), &device);
-            *layer = (layer.0.clone().select(0, ids.clone()), layer.1.clone().select(0, ids));
+        let Some(padding) = self.padding.take() else { return Ok(()) };
+        let ids: Vec<i64> = index.iter().map(|&i| i as i64).collect();
+        let ids = Tensor::<1, Int>::from_data(TensorData::new(ids, [index.len()]), &padding.device());
+        for layer in &mut self.layers {
+            layer.select_rows(&ids);
         }
+        self.padding = Some(padding.select(0, ids));
         Ok(())
+    }
+
+    /// The padding mask `[B, 1, 1, S]` once this call's slots are in `valid`: the device buffer
+    /// as it is when the call added only real tokens (its new slots already say "real"), else
+    /// rebuilt from `valid` on the host (a prefill with padding, or past the buffer's end).
+    fn padding_mask(&mut self, all_real: bool, device: &burn::tensor::Device) -> Tensor<4, Bool> {
+        let (b, s) = (self.rows(), self.slots());
+        let mask = match self.padding.take() {
+            Some(p) if all_real && p.dims()[3] >= s => p,
+            _ => {
+                if s > self.capacity {
+                    self.capacity = s.max(2 * self.capacity);
+                }
+                let cap = self.capacity;
+                let data: Vec<bool> = self
+                    .valid
+                    .iter()
+                    .flat_map(|row| row.iter().map(|&v| !v).chain(std::iter::repeat_n(false, cap - s)))
+                    .collect();
+                Tensor::<4, Bool>::from_data(TensorData::new(data, [b, 1, 1, cap]), device)
+            }
+        };
+        self.padding = Some(mask.clone());
+        mask.narrow(3, 0, s)
+    }
+
+    /// RoPE tables `[B, 1, 1, Dh]` at `positions` `[B]` from the cached table (built once).
+    fn rope_at(
+        &mut self,
+        model: &CausalLm,
+        positions: &[usize],
+        device: &burn::tensor::Device,
+    ) -> (Tensor<4>, Tensor<4>) {
+        let cfg = model.config();
+        let need = positions.iter().max().map_or(0, |m| m + 1);
+        if self.rope.as_ref().is_none_or(|(c, _)| c.dims()[0] < need) {
+            let len = self.capacity.max(need);
+            let all: Vec<usize> = (0..len).collect();
+            let (cos, sin) = super::rope::tables_at(cfg, &all, [1, len], device);
+            self.rope = Some((cos.reshape([len, cfg.head_dim]), sin.reshape([len, cfg.head_dim])));
+        }
+        let b = positions.len();
+        let ids: Vec<i64> = positions.iter().map(|&p| p as i64).collect();
+        let ids = Tensor::<1, Int>::from_data(TensorData::new(ids, [b]), device);
+        let (cos, sin) = self.rope.clone().unwrap_or_else(|| unreachable!("built above"));
+        let at = |table: Tensor<2>| table.select(0, ids.clone()).reshape([b, 1, 1, cfg.head_dim]);
+        (at(cos), at(sin))
     }
 }
 
@@ -93,7 +162,6 @@ impl CausalLm {
         let limit = crate::device::binding_limit(&device);
         fits(|| format!("attention scores [{b}, {h}, {t}, {s}]"), 4 * (b * h * t * s) as u64, limit)?;
         let mut positions = Vec::with_capacity(b * t);
-        let mut mask = Vec::with_capacity(b * t * s);
         for row in 0..b {
             let flags = &real[row * t..(row + 1) * t];
             let mut pos = cache.next[row];
@@ -102,18 +170,24 @@ impl CausalLm {
                 pos += usize::from(is_real);
             }
             cache.next[row] = pos;
-            for j in 0..t {
-                mask.extend(cache.valid[row].iter().map(|&v| !v));
-                mask.extend((0..t).map(|k| k > j || !flags[k]));
-            }
             cache.valid[row].extend_from_slice(flags);
         }
         debug_assert_eq!(cache.slots(), s);
+        let padding = cache.padding_mask(real.iter().all(|&r| r), &device);
+        let (mask, cos, sin) = if t == 1 {
+            let (cos, sin) = cache.rope_at(self, &positions, &device);
+            (padding, cos, sin)
+        } else {
+            // Slot `S - T + j` is hidden from query `i < j` (causal) and wherever it is padding.
+            let causal: Vec<bool> = (0..t).flat_map(|i| (0..s).map(move |j| j + t > s + i)).collect();
+            let causal = Tensor::<4, Bool>::from_data(TensorData::new(causal, [1, 1, t, s]), &device);
+            let mask = padding.expand([b, 1, t, s]).bool_or(causal.expand([b, 1, t, s]));
+            let (cos, sin) = super::rope::tables_at(cfg, &positions, [b, t], &device);
+            (mask, cos, sin)
+        };
         let ids: Vec<i64> = tokens.iter().map(|&i| i64::from(i)).collect();
         let ids = Tensor::<1, Int>::from_data(TensorData::new(ids, [b * t]), &device);
         let x = self.embed_tokens.embed(ids).reshape([b, t, cfg.hidden_size]);
-        let (cos, sin) = super::rope::tables_at(cfg, &positions, [b, t], &device);
-        let mask = Tensor::<4, Bool>::from_data(TensorData::new(mask, [b, 1, t, s]), &device);
         let ctx = Context { cos, sin, mask, adapter: adapter.into() };
         let mut x = x;
         for (layer, slot) in self.layers.iter().zip(cache.layers.iter_mut()) {

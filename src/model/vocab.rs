@@ -5,11 +5,14 @@
 //! there is one tile. The embedding lookup and the logits run tile by tile.
 
 use burn::module::{Module, Param, ParamId};
-use burn::tensor::{Bool, Device, FloatDType, Int, Tensor};
+use burn::tensor::{Bool, DType, Device, FloatDType, Int, Tensor};
 
 use super::error::ModelError;
 use super::precision::{Precision, base_matmul};
 use super::weights::{TensorSource, fits};
+
+/// Rows up to which the logits run as `(W · hᵀ)ᵀ` (see [`VocabMatrix::tile_logits`]).
+const FEW_ROWS: usize = 64;
 
 /// A `[V, D]` matrix as row tiles `[V_i, D]` in the base precision (frozen).
 #[derive(Module, Debug)]
@@ -107,7 +110,23 @@ impl VocabMatrix {
 
     /// `hidden` `[.., D]` times tile `i` transposed: logits `[.., V_i]` in f32.
     pub fn tile_logits<const N: usize>(&self, i: usize, hidden: Tensor<N>) -> Tensor<N> {
-        base_matmul(hidden, self.tiles[i].val().transpose())
+        let dims = hidden.dims();
+        let rows: usize = dims[..N - 1].iter().product();
+        let tile = self.tiles[i].val();
+        if rows > FEW_ROWS {
+            return base_matmul(hidden, tile.transpose());
+        }
+        // Few rows (decoding): `(W · hᵀ)ᵀ` reads the tile in its own layout, ~3x faster than
+        // `h · Wᵀ` on the CPU backend's GEMM at SmolLM2's head and 16 rows.
+        let [v, d] = tile.dims();
+        let dtype = tile.dtype();
+        let ht = hidden.reshape([rows, d]).transpose();
+        let ht = if dtype == DType::F32 { ht } else { ht.cast(dtype) };
+        let out = tile.matmul(ht).transpose();
+        let out = if dtype == DType::F32 { out } else { out.cast(FloatDType::F32) };
+        let mut shape = dims;
+        shape[N - 1] = v;
+        out.reshape(shape)
     }
 
     /// Logits `[.., V]` of `hidden` `[.., D]`, in f32.

@@ -8,9 +8,12 @@
 use burn::tensor::{Int, Tensor, TensorData};
 use rand_chacha::ChaCha8Rng;
 
-use super::sampler::{Sampling, row_rng, sample};
+use rand::Rng;
+
+use super::device_draw::{CHUNK, MAX_PARTS, draw, is_greedy};
+use super::sampler::{Draw, Sampling, row_rng};
 use crate::model::{CausalLm, KvCache, ModelError};
-use crate::tokenizer::TextTokenizer;
+use crate::tokenizer::{TextStream, TextTokenizer};
 
 /// What to generate.
 #[derive(Clone, Debug, PartialEq)]
@@ -90,14 +93,27 @@ pub struct Generation {
     pub stats: Stats,
 }
 
-/// Logits `[N, V]` of hidden states `[N, D]`, on the host, checked finite.
-fn host_logits(model: &CausalLm, hidden: Tensor<2>, adapter: bool) -> Result<Vec<f32>, ModelError> {
-    let values = crate::device::to_host(model.logits_of(hidden, adapter.into()), "logits")?;
-    if let Some(i) = values.iter().position(|x| !x.is_finite()) {
-        let v = model.config().vocab_size;
-        return Err(ModelError::Compute(format!("logit {} of row {} is {}", i % v, i / v, values[i])));
+/// Draws one token for each row of `hidden` `[N, D]` on the device, a few rows at a time where
+/// `[rows, V]` logits would pass the device's storage binding.
+fn draws_of(
+    model: &CausalLm,
+    hidden: Tensor<2>,
+    opts: &GenerateOptions,
+    uniforms: &[f64],
+) -> Result<Vec<Draw>, ModelError> {
+    let [n, _] = hidden.dims();
+    let v = model.config().vocab_size as u64;
+    let limit = crate::device::binding_limit(&model.device()).unwrap_or(u64::MAX);
+    let vp = v.next_multiple_of(CHUNK as u64);
+    let per = usize::try_from(limit / (8 * vp)).unwrap_or(n).min(MAX_PARTS / (vp as usize / CHUNK)).clamp(1, n.max(1));
+    let mut out = Vec::with_capacity(n);
+    for start in (0..n).step_by(per) {
+        let len = per.min(n - start);
+        let logits = model.logits_of(hidden.clone().narrow(0, start, len), opts.adapter.into());
+        let u = uniforms.get(start..start + len).unwrap_or(&[]);
+        out.extend(draw(logits, &opts.sampling, u)?);
     }
-    Ok(values)
+    Ok(out)
 }
 
 struct Row<'t> {
@@ -105,12 +121,12 @@ struct Row<'t> {
     rng: ChaCha8Rng,
     opts: &'t GenerateOptions,
     tokenizer: Option<&'t TextTokenizer>,
+    text: TextStream,
 }
 
 impl Row<'_> {
-    /// Draws one token from `logits` `[V]`; `true` while the row goes on.
-    fn step(&mut self, logits: &[f32]) -> Result<bool, ModelError> {
-        let draw = sample(logits, &self.opts.sampling, &mut self.rng);
+    /// Takes one drawn token; `true` while the row goes on.
+    fn step(&mut self, draw: Draw) -> Result<bool, ModelError> {
         let s = &mut self.sample;
         s.tokens.push(draw.token);
         s.logps.push(draw.logp);
@@ -120,8 +136,8 @@ impl Row<'_> {
             return Ok(false);
         }
         if let Some(tok) = self.tokenizer.filter(|_| !self.opts.stop_strings.is_empty()) {
-            let text = tok.decode(&s.tokens, false)?;
-            if self.opts.stop_strings.iter().any(|stop| text.contains(stop.as_str())) {
+            let added = self.text.push(tok, draw.token)?.len();
+            if self.text.ends_a_stop(added, &self.opts.stop_strings) {
                 s.finish = Finish::StopString;
                 return Ok(false);
             }
@@ -180,6 +196,7 @@ pub fn generate_part(
             rng: row_rng(opts.seed, (first_row + r) as u64),
             opts,
             tokenizer,
+            text: TextStream::default(),
         })
         .collect();
     let mut stats = Stats::default();
@@ -197,23 +214,31 @@ pub fn generate_part(
         tokens[i * t..i * t + prompt.len()].copy_from_slice(prompt);
         real[i * t..i * t + prompt.len()].fill(true);
     }
-    let mut cache = KvCache::new(model, p);
+    let mut cache = KvCache::with_capacity(model, p, t + opts.max_new_tokens);
     let hidden = model.extend(&tokens, &real, t, &mut cache, opts.adapter)?;
     stats.prefill_rows = p;
     stats.prefill_tokens = prompts.iter().map(Vec::len).sum();
     let last: Vec<i64> = prompts.iter().enumerate().map(|(i, pr)| (i * t + pr.len() - 1) as i64).collect();
     let last = Tensor::<1, Int>::from_data(TensorData::new(last, [p]), &device);
-    let mut logits = host_logits(model, hidden.reshape([p * t, d]).select(0, last), opts.adapter)?;
-    // Row r reads logits row `source[k]` of the last pass, `k` its place among the active rows.
+    let mut hidden = hidden.reshape([p * t, d]).select(0, last);
+    let greedy = is_greedy(&opts.sampling, v);
+    // Active row `k` (sample `active[k]`) is cache row `slot[k]`. A finished row keeps its cache
+    // row, fed a filler token, until a quarter of the cache's rows are finished: then the cache
+    // drops them (one copy of the cache instead of one per finished row).
     let mut active: Vec<usize> = (0..rows.len()).collect();
-    let mut source: Vec<usize> = active.iter().map(|r| r / group).collect();
-    let mut cache_rows: Vec<usize> = source.clone();
+    let mut slot: Vec<usize> = active.iter().map(|r| r / group).collect();
     loop {
+        if slot.len() != hidden.dims()[0] || slot.iter().enumerate().any(|(k, &c)| c != k) {
+            let ids: Vec<i64> = slot.iter().map(|&c| c as i64).collect();
+            hidden = hidden.select(0, Tensor::<1, Int>::from_data(TensorData::new(ids, [slot.len()]), &device));
+        }
+        let uniforms: Vec<f64> =
+            if greedy { Vec::new() } else { active.iter().map(|&r| rows[r].rng.random::<f64>()).collect() };
+        let draws = draws_of(model, hidden, opts, &uniforms)?;
         let mut keep = Vec::with_capacity(active.len());
-        for (k, &r) in active.iter().enumerate() {
-            let from = source[k] * v;
-            let going = rows[r].step(&logits[from..from + v])?;
-            on_token(r, *rows[r].sample.tokens.last().unwrap_or(&0));
+        for (k, (&r, draw)) in active.iter().zip(draws).enumerate() {
+            let going = rows[r].step(draw)?;
+            on_token(r, draw.token);
             if going {
                 keep.push(k);
             }
@@ -221,19 +246,21 @@ pub fn generate_part(
         if keep.is_empty() {
             break;
         }
-        let next: Vec<u32> = keep.iter().map(|&k| *rows[active[k]].sample.tokens.last().unwrap_or(&0)).collect();
-        cache_rows = keep.iter().map(|&k| cache_rows[k]).collect();
-        if cache_rows.len() != cache.rows() || cache_rows.iter().enumerate().any(|(i, &c)| i != c) {
-            cache.select_rows(&cache_rows)?;
-        }
-        cache_rows = (0..keep.len()).collect();
         active = keep.iter().map(|&k| active[k]).collect();
-        let n = active.len();
-        let hidden = model.extend(&next, &vec![true; n], 1, &mut cache, opts.adapter)?;
+        slot = keep.iter().map(|&k| slot[k]).collect();
+        let shared = slot.windows(2).any(|w| w[0] >= w[1]);
+        if shared || 4 * (cache.rows() - slot.len()) >= cache.rows() {
+            cache.select_rows(&slot)?;
+            slot = (0..active.len()).collect();
+        }
+        let mut next = vec![0u32; cache.rows()];
+        for (&c, &r) in slot.iter().zip(&active) {
+            next[c] = *rows[r].sample.tokens.last().unwrap_or(&0);
+        }
+        let n = cache.rows();
+        hidden = model.extend(&next, &vec![true; n], 1, &mut cache, opts.adapter)?.reshape([n, d]);
         stats.decode_steps += 1;
         stats.decode_tokens += n;
-        logits = host_logits(model, hidden.reshape([n, d]), opts.adapter)?;
-        source = (0..n).collect();
     }
     Ok(Generation { samples: rows.into_iter().map(|r| r.sample).collect(), stats })
 }

@@ -1,6 +1,8 @@
-//! Rollouts: sampling the policy. [`sampler`] draws one token from a row of logits;
+//! Rollouts: sampling the policy. [`sampler`] draws one token from a row of logits on the host
+//! (the reference); [`device_draw`] draws a batch's tokens on the device;
 //! [`generate`] runs batched, KV-cached generation with one shared prefill per group.
 
+pub mod device_draw;
 pub mod generate;
 pub mod sampler;
 

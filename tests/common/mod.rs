@@ -6,6 +6,7 @@ use awpo::algo::{LossBatch, loss};
 use awpo::selfcheck::{Comparison, Inputs};
 use burn::tensor::{Device, Tensor, TensorData};
 
+pub mod draws;
 pub mod fixtures;
 pub mod fused;
 pub mod generation;

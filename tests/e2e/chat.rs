@@ -97,3 +97,55 @@ fn tools_reach_the_prompt_with_and_without_a_tools_branch() {
     let broken = PromptConfig { tool_system_prompt: "no placeholder".into(), ..PromptConfig::default() };
     assert_eq!(broken.problems()[0].0, "prompt.tool_system_prompt");
 }
+
+/// The incremental text of a growing sample (`TextStream`, which stop strings read) equals one
+/// decode of all its tokens, for SmolLM2's and Qwen3's real tokenizers, on random ids and on
+/// text with multi-byte characters split across byte-level tokens; a stop string is found at
+/// the token that completes it, as a whole-text search finds it.
+#[test]
+fn incremental_text_equals_a_whole_decode() {
+    use awpo::tokenizer::TextStream;
+    use rand::{Rng, SeedableRng};
+    let seed = crate::common::seed("incremental_text_equals_a_whole_decode");
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let qwen =
+        TextTokenizer::from_dir(&crate::common::asset("qwen3-tokenizer", "tokenizer-qwen3-3.7.2/package/models"))
+            .unwrap_or_else(|e| panic!("{e}"));
+    let path = crate::common::generation::smollm2();
+    let gguf = awpo::model::gguf::Gguf::open(&path).unwrap_or_else(|e| panic!("{e}"));
+    let smol = TextTokenizer::from_gguf(&gguf, &path).unwrap_or_else(|e| panic!("{e}"));
+    let text = "Grüße aus Köln — 東京の天気は？ 🌦️ get_weather(city=\"Zürich\") done.";
+    for tok in [&qwen, &smol] {
+        let mut samples = vec![tok.encode(text).unwrap_or_else(|e| panic!("{e}"))];
+        let v = tok.vocab_size() as u32;
+        samples.extend((0..4).map(|_| (0..60).map(|_| rng.random_range(0..v.min(40_000))).collect::<Vec<u32>>()));
+        for ids in samples {
+            let whole = tok.decode(&ids, false).unwrap_or_else(|e| panic!("{e}"));
+            let chars: Vec<char> = whole.chars().collect();
+            let Some(at) =
+                (chars.len() / 2..chars.len().saturating_sub(3)).find(|&i| !chars[i..i + 3].contains(&'\u{FFFD}'))
+            else {
+                continue;
+            };
+            let stop: String = chars[at..at + 3].iter().collect();
+            let stops = vec![stop.clone()];
+            let mut stream = TextStream::default();
+            let mut found = None;
+            for (i, &id) in ids.iter().enumerate() {
+                let added = stream.push(tok, id).unwrap_or_else(|e| panic!("{e}")).len();
+                if found.is_none() && stream.ends_a_stop(added, &stops) {
+                    found = Some(i);
+                }
+            }
+            let first = (1..=ids.len()).find(|&n| {
+                let t = tok.decode(&ids[..n], false).unwrap_or_default();
+                t.contains(stop.as_str()) && !t.ends_with('\u{FFFD}')
+            });
+            assert!(whole.starts_with(stream.text()), "{:?} is not a prefix of {whole:?}", stream.text());
+            if !whole.contains('\u{FFFD}') {
+                assert_eq!(stream.text(), whole);
+            }
+            assert_eq!(found.map(|i| i + 1), first, "stop {stop:?} in {whole:?}");
+        }
+    }
+}
