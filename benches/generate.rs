@@ -52,8 +52,10 @@ fn main() -> anyhow::Result<()> {
         "device: {}; {prompt} prompt tokens per row, {new} new tokens, greedy; best of {runs}",
         selected.description
     );
-    println!("| model | B | tokens/s | ms per step (call ÷ NEW) | host reads per decode step | peak process RSS |");
-    println!("|---|---:|---:|---:|---:|---:|");
+    println!(
+        "| model | B | tokens/s | ms per step (call ÷ NEW) | host reads per decode step | bytes read per decode step | peak process RSS |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|");
     let vocab = num("AWPO_BENCH_VOCAB", 151_936);
     for name in env("AWPO_BENCH_MODELS").unwrap_or_else(|| "smollm2,qwen3-0.6b".into()).split(',') {
         let (label, model) = match name.trim() {
@@ -71,16 +73,17 @@ fn main() -> anyhow::Result<()> {
         };
         for &b in &batches {
             let mut best = f64::INFINITY;
-            let mut reads = 0.0;
+            let (mut reads, mut bytes) = (0.0, 0.0);
             for _ in 0..runs.max(1) {
-                let before = awpo::device::host_reads();
+                let before = (awpo::device::host_reads(), awpo::device::host_read_bytes());
                 let (seconds, steps) = run(&model, b, prompt, new)?;
-                reads = (awpo::device::host_reads() - before) as f64 / steps.max(1) as f64;
+                reads = (awpo::device::host_reads() - before.0) as f64 / steps.max(1) as f64;
+                bytes = (awpo::device::host_read_bytes() - before.1) as f64 / steps.max(1) as f64;
                 best = best.min(seconds);
             }
             let rss = peak_rss_mib().map_or("n/a".to_string(), |m| format!("{m:.0} MiB"));
             println!(
-                "| {label} | {b} | {:.1} | {:.0} | {reads:.2} | {rss} |",
+                "| {label} | {b} | {:.1} | {:.0} | {reads:.2} | {bytes:.0} | {rss} |",
                 (b * new) as f64 / best,
                 1000.0 * best / new as f64
             );

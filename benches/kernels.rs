@@ -15,7 +15,7 @@ use common::{env, median_ms};
 const SAMPLES: usize = 10;
 
 fn modes(device: &Device) -> Vec<KernelMode> {
-    if awpo::kernels::kernels_available(device) {
+    if awpo::algo::wgsl_available(device) {
         vec![KernelMode::Wgsl, KernelMode::Tensor]
     } else {
         vec![KernelMode::Tensor]

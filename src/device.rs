@@ -67,6 +67,7 @@ pub fn to_host<const D: usize>(tensor: Tensor<D>, what: &'static str) -> Result<
     HOST_READS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let fail = |e: &dyn std::fmt::Debug| ReadbackError { what, reason: format!("{e:?}") };
     let data = tensor.try_into_data_as::<f32>().map_err(|e| fail(&e))?;
+    HOST_READ_BYTES.fetch_add(data.as_bytes().len() as u64, std::sync::atomic::Ordering::Relaxed);
     data.try_to_vec::<f32>().map_err(|e| fail(&e))
 }
 
@@ -75,7 +76,13 @@ pub fn host_reads() -> u64 {
     HOST_READS.load(std::sync::atomic::Ordering::Relaxed)
 }
 
+/// Bytes read from the device by [`to_host`] so far.
+pub fn host_read_bytes() -> u64 {
+    HOST_READ_BYTES.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 static HOST_READS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+static HOST_READ_BYTES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// A chosen device and how to describe it to a person.
 #[derive(Clone, Debug)]

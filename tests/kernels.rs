@@ -27,7 +27,7 @@ fn naga_validates_every_rendered_shader() {
 
 fn wgsl_matches_the_reference_across_group_sizes_and_knobs(device: &Device) {
     let device = device.clone();
-    assert!(awpo::kernels::kernels_available(&device));
+    assert!(awpo::algo::wgsl_available(&device));
     // (P, G, T): G = 1 gives zero advantages; G = 256 fills a workgroup; G = 300 loops past it.
     let shapes = [(5, 1, 33), (7, 2, 64), (6, 8, 129), (4, 16, 300), (3, 64, 40), (2, 256, 20), (1, 300, 17)];
     let base_seed = seed("wgsl sweep");

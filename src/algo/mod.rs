@@ -36,9 +36,16 @@ pub use reference::{GroupStats, LossStats};
 
 use burn::tensor::{Device, Tensor};
 
+/// Whether the WGSL kernels run on `device`: a wgpu device whose adapter gets the WGSL compiler
+/// in this build (builds with feature `vulkan` or `metal` compile to SPIR-V or MSL on Vulkan or
+/// Metal adapters, where the tensor twin runs instead).
+pub fn wgsl_available(device: &Device) -> bool {
+    crate::kernels::kernels_available(device) && crate::device::compiler(device) == Some(crate::device::Compiler::Wgsl)
+}
+
 /// Whether this call runs the WGSL kernels (`true`) or the tensor-op twin.
 fn use_wgsl(mode: KernelMode, device: &Device) -> Result<bool, ObjectiveError> {
-    let available = crate::kernels::kernels_available(device);
+    let available = wgsl_available(device);
     match mode {
         KernelMode::Auto => Ok(available),
         KernelMode::Tensor => Ok(false),

@@ -186,7 +186,7 @@ fn check(args: CheckArgs) -> Result<bool> {
     cfg.device.backend = args.device.unwrap_or(cfg.device.backend);
     cfg.algo.kernel = args.kernel.map_or(cfg.algo.kernel, KernelMode::from);
     let selected = device::select(&cfg.device)?;
-    let wgsl = crate::kernels::kernels_available(&selected.device) && cfg.algo.kernel != KernelMode::Tensor;
+    let wgsl = crate::algo::wgsl_available(&selected.device) && cfg.algo.kernel != KernelMode::Tensor;
     println!("device: {} ({})", selected.description, if wgsl { "WGSL kernels" } else { "burn tensor ops" });
     let (groups, group_size, tokens) = (args.groups.get(), args.group_size.get(), args.tokens.get());
     let inputs = Inputs::random(groups, group_size, tokens, cfg.seed);

@@ -23,9 +23,10 @@ pub use params::{ADVANTAGE_STAT_NAMES, ADVANTAGE_STATS, AdvantageParams, LOSS_OU
 
 use burn::tensor::{Device, Tensor};
 
-/// Whether `device` runs the WGSL kernels: a wgpu device on the WGSL compiler. CUDA, the CPU
-/// backend, SPIR-V/MSL-pinned wgpu devices, and adapters that builds with feature `vulkan` or
-/// `metal` compile to SPIR-V or MSL answer `false` (the tensor twin runs there).
+/// Whether `device` is a wgpu device not pinned to SPIR-V or MSL. CUDA, the CPU backend and
+/// SPIR-V/MSL-pinned wgpu devices answer `false`. Whether its adapter gets the WGSL compiler in
+/// this build (not so for Vulkan adapters with feature `vulkan`, Metal ones with `metal`) is
+/// `algo::wgsl_available`'s to add.
 pub fn kernels_available(device: &Device) -> bool {
     #[cfg(feature = "wgpu")]
     {
@@ -34,7 +35,6 @@ pub fn kernels_available(device: &Device) -> bool {
         match device.as_dispatch().clone().inner() {
             DispatchDevice::Cube(cubecl::Device::Wgpu(wgpu)) => {
                 matches!(wgpu.backend, WgpuBackend::Auto | WgpuBackend::WebGpu)
-                    && crate::device::compiler(device) == Some(crate::device::Compiler::Wgsl)
             }
             _ => false,
         }
