@@ -18,7 +18,7 @@
 
 use burn::tensor::{Int, Tensor, TensorData};
 
-use super::sampler::{Draw, Sampling};
+use super::sampler::{Draw, Sampling, is_greedy};
 use crate::model::ModelError;
 
 /// Halvings of a threshold search over [`SPAN`]: below f32 resolution.
@@ -32,11 +32,6 @@ pub const CHUNK: usize = crate::reduce::CHUNK;
 const BLOCK: usize = 256;
 /// Most rows times `Vp / CHUNK` in one call (burn reductions over more rows go wrong on wgpu).
 pub const MAX_PARTS: usize = crate::reduce::MAX_ROWS;
-
-/// Whether `s` picks the arg-max (as the host sampler decides it).
-pub fn is_greedy(s: &Sampling, vocab: usize) -> bool {
-    s.temperature == 0.0 || s.top_k == 1 || vocab == 1
-}
 
 /// Draws one token per row of `logits` `[N, V]`, with `uniforms[n]` in `[0, 1)` the row's
 /// random number (ignored when greedy).
@@ -54,7 +49,8 @@ pub fn draw(logits: Tensor<2>, s: &Sampling, uniforms: &[f64]) -> Result<Vec<Dra
     }
     let vp = v.next_multiple_of(CHUNK);
     let logits = if vp > v {
-        Tensor::cat(vec![logits.clone(), Tensor::full([n, vp - v], f32::NEG_INFINITY, &logits.device())], 1)
+        let pad = Tensor::full([n, vp - v], f32::NEG_INFINITY, &logits.device());
+        Tensor::cat(vec![logits, pad], 1)
     } else {
         logits
     };
@@ -85,8 +81,8 @@ fn row_min(x: Tensor<2>) -> Tensor<2> {
 }
 
 fn row_sum(x: Tensor<2>) -> Tensor<2> {
-    let [n, vp] = x.dims();
-    x.reshape([n, vp / CHUNK, CHUNK]).sum_dim(2).reshape([n, vp / CHUNK]).sum_dim(1)
+    let [n, _] = x.dims();
+    crate::reduce::sum_rows(x).reshape([n, 1])
 }
 
 /// `[N, 1]` log-sum-exp of `x` `[N, Vp]` and its row maxima.

@@ -10,8 +10,8 @@ use rand_chacha::ChaCha8Rng;
 
 use rand::Rng;
 
-use super::device_draw::{CHUNK, MAX_PARTS, draw, is_greedy};
-use super::sampler::{Draw, Sampling, row_rng};
+use super::device_draw::{CHUNK, MAX_PARTS, draw};
+use super::sampler::{Draw, Sampling, is_greedy, row_rng};
 use crate::model::{CausalLm, KvCache, ModelError};
 use crate::tokenizer::{TextStream, TextTokenizer};
 

@@ -56,22 +56,18 @@ pub fn row_rng(seed: u64, row: u64) -> ChaCha8Rng {
     rng
 }
 
-fn log_softmax(logits: &[f32], scale: f64) -> Vec<f64> {
+/// `log softmax(scale · logits)` in f64.
+pub fn log_softmax(logits: &[f32], scale: f64) -> Vec<f64> {
     let max = logits.iter().map(|&x| f64::from(x) * scale).fold(f64::NEG_INFINITY, f64::max);
     let lse = max + logits.iter().map(|&x| (f64::from(x) * scale - max).exp()).sum::<f64>().ln();
     logits.iter().map(|&x| f64::from(x) * scale - lse).collect()
 }
 
-/// Draws the next token from `logits` `[V]` (finite values). Ties in greedy go to the lowest id.
-pub fn sample(logits: &[f32], s: &Sampling, rng: &mut ChaCha8Rng) -> Draw {
-    let model = log_softmax(logits, 1.0);
-    let argmax = (0..logits.len()).fold(0, |best, i| if logits[i] > logits[best] { i } else { best });
-    if s.temperature == 0.0 || s.top_k == 1 || logits.len() == 1 {
-        return Draw { token: argmax as u32, logp: model[argmax], sample_logp: 0.0 };
-    }
-    let tempered = log_softmax(logits, 1.0 / s.temperature);
-    let mut order: Vec<usize> = (0..logits.len()).collect();
-    let truncated = (s.top_k != 0 && s.top_k < logits.len()) || s.top_p < 1.0;
+/// The ids a non-greedy draw picks among, given tempered log-probs `tempered` `[V]`: every id
+/// in id order, or with top-k / top-p the kept ones by decreasing probability (ties by id).
+fn kept(tempered: &[f64], s: &Sampling) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..tempered.len()).collect();
+    let truncated = (s.top_k != 0 && s.top_k < tempered.len()) || s.top_p < 1.0;
     if truncated {
         // Only truncation needs the tokens by probability; plain sampling walks ids in order.
         order.sort_by(|&a, &b| tempered[b].total_cmp(&tempered[a]).then(a.cmp(&b)));
@@ -87,11 +83,50 @@ pub fn sample(logits: &[f32], s: &Sampling, rng: &mut ChaCha8Rng) -> Draw {
             }
         }
     }
-    let kept = &order[..keep];
+    order.truncate(keep);
+    order
+}
+
+/// The argmax of `logits`; ties go to the lowest id.
+fn argmax(logits: &[f32]) -> usize {
+    (0..logits.len()).fold(0, |best, i| if logits[i] > logits[best] { i } else { best })
+}
+
+/// Whether `s` picks the arg-max of a `vocab`-wide row.
+pub fn is_greedy(s: &Sampling, vocab: usize) -> bool {
+    s.temperature == 0.0 || s.top_k == 1 || vocab == 1
+}
+
+/// The probability of each id `[V]` under the distribution [`sample`] draws from: tempered,
+/// truncated and renormalised (one-hot at the arg-max when greedy).
+pub fn distribution(logits: &[f32], s: &Sampling) -> Vec<f64> {
+    let mut q = vec![0.0; logits.len()];
+    if is_greedy(s, logits.len()) {
+        q[argmax(logits)] = 1.0;
+        return q;
+    }
+    let tempered = log_softmax(logits, 1.0 / s.temperature);
+    let kept = kept(&tempered, s);
+    let total: f64 = kept.iter().map(|&i| tempered[i].exp()).sum();
+    for &i in &kept {
+        q[i] = tempered[i].exp() / total;
+    }
+    q
+}
+
+/// Draws the next token from `logits` `[V]` (finite values). Ties in greedy go to the lowest id.
+pub fn sample(logits: &[f32], s: &Sampling, rng: &mut ChaCha8Rng) -> Draw {
+    let model = log_softmax(logits, 1.0);
+    if is_greedy(s, logits.len()) {
+        let argmax = argmax(logits);
+        return Draw { token: argmax as u32, logp: model[argmax], sample_logp: 0.0 };
+    }
+    let tempered = log_softmax(logits, 1.0 / s.temperature);
+    let kept = kept(&tempered, s);
     let total: f64 = kept.iter().map(|&i| tempered[i].exp()).sum();
     let mut u = rng.random::<f64>() * total;
-    let mut chosen = kept[keep - 1];
-    for &i in kept {
+    let mut chosen = kept[kept.len() - 1];
+    for &i in &kept {
         u -= tempered[i].exp();
         if u <= 0.0 {
             chosen = i;

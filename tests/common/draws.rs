@@ -4,6 +4,7 @@
 //! a NaN or `+inf` logit is an error.
 
 use awpo::rollout::device_draw::draw;
+use awpo::rollout::sampler::{distribution, log_softmax};
 use awpo::rollout::{Sampling, sample};
 use burn::tensor::{Device, Tensor, TensorData};
 use rand::{Rng, SeedableRng};
@@ -17,12 +18,6 @@ fn upload(values: &[f32], n: usize, v: usize, device: &Device) -> Tensor<2> {
 /// differs between devices: lavapipe's `exp` is less exact than the CPU's).
 fn close(a: f64, b: f64) -> bool {
     (a - b).abs() <= 2e-5 * (1.0 + b.abs())
-}
-
-fn log_softmax(row: &[f32], scale: f64) -> Vec<f64> {
-    let max = row.iter().map(|&x| f64::from(x) * scale).fold(f64::NEG_INFINITY, f64::max);
-    let lse = max + row.iter().map(|&x| (f64::from(x) * scale - max).exp()).sum::<f64>().ln();
-    row.iter().map(|&x| f64::from(x) * scale - lse).collect()
 }
 
 /// Greedy on `[N, V]` random logits with planted ties equals the host's arg-max, token for token;
@@ -88,28 +83,6 @@ pub fn inverse_cdf_equals_the_host_walk(device: &Device, seed: u64) {
     assert!(compared > n / 2, "only {compared} rows away from a boundary");
 }
 
-/// The host sampler's distribution for one row: tempered, top-k then top-p over the sorted ids.
-fn host_distribution(row: &[f32], s: &Sampling) -> Vec<f64> {
-    let lp = log_softmax(row, 1.0 / s.temperature);
-    let mut order: Vec<usize> = (0..row.len()).collect();
-    order.sort_by(|&a, &b| lp[b].total_cmp(&lp[a]));
-    let mut keep = if s.top_k == 0 { row.len() } else { s.top_k.min(row.len()) };
-    let mut mass = 0.0;
-    for (k, &i) in order.iter().enumerate().take(keep) {
-        mass += lp[i].exp();
-        if mass >= s.top_p {
-            keep = k + 1;
-            break;
-        }
-    }
-    let total: f64 = order[..keep].iter().map(|&i| lp[i].exp()).sum();
-    let mut q = vec![0.0; row.len()];
-    for &i in &order[..keep] {
-        q[i] = lp[i].exp() / total;
-    }
-    q
-}
-
 /// Tempered, top-k, top-p and both: `N` draws from one row of logits follow the host's
 /// distribution (every token within 5.3 standard deviations of its expected count: a
 /// false-failure rate below 1e-5 for the whole test), tokens outside the kept set never come,
@@ -128,7 +101,7 @@ pub fn truncated_draws_follow_the_host_distribution(device: &Device, seed: u64) 
     ];
     let model = log_softmax(&row, 1.0);
     for s in modes {
-        let q = host_distribution(&row, &s);
+        let q = distribution(&row, &s);
         let uniforms: Vec<f64> = (0..n).map(|_| rng.random::<f64>()).collect();
         let got: Vec<_> = uniforms
             .chunks(per_call)
