@@ -69,6 +69,45 @@ impl LayerCache {
             self.kv = Some((k.select(0, ids.clone()), v.select(0, ids.clone())));
         }
     }
+
+    /// The device of the buffers, once allocated.
+    pub(crate) fn device(&self) -> Option<burn::tensor::Device> {
+        self.kv.as_ref().map(|(k, _)| k.device())
+    }
+
+    /// Allocates at least `slots` slots at the next reallocation.
+    pub(crate) fn reserve(&mut self, slots: usize) {
+        self.capacity = self.capacity.max(slots);
+    }
+
+    /// The rows of `parts` (each with its number of rows), in order, as one cache of `slots`
+    /// filled slots (at least every part's): a part's missing slots are zeros (its caller marks
+    /// them padding). Each part's buffers are dropped once copied.
+    pub(crate) fn stack(parts: Vec<(LayerCache, usize)>, slots: usize) -> LayerCache {
+        let like = parts.iter().find_map(|(p, _)| p.kv.as_ref().map(|(k, _)| (k.dims(), k.device())));
+        let Some(([_, hkv, _, dh], device)) = like.filter(|_| slots > 0) else {
+            return LayerCache::with_capacity(slots);
+        };
+        let (mut ks, mut vs) = (Vec::with_capacity(parts.len()), Vec::with_capacity(parts.len()));
+        for (part, rows) in parts.into_iter().filter(|(_, rows)| *rows > 0) {
+            let len = if part.kv.is_some() { part.len.min(slots) } else { 0 };
+            let widen = |t: Option<Tensor<4>>| match t {
+                Some(t) if len == slots => t.narrow(2, 0, slots),
+                Some(t) if len > 0 => {
+                    let zeros = Tensor::<4>::zeros([rows, hkv, slots - len, dh], &device);
+                    Tensor::cat(vec![t.narrow(2, 0, len), zeros], 2)
+                }
+                _ => Tensor::<4>::zeros([rows, hkv, slots, dh], &device),
+            };
+            let (k, v) = part.kv.map_or((None, None), |(k, v)| (Some(k), Some(v)));
+            ks.push(widen(k));
+            vs.push(widen(v));
+        }
+        if ks.is_empty() {
+            return LayerCache::with_capacity(slots);
+        }
+        LayerCache { kv: Some((Tensor::cat(ks, 0), Tensor::cat(vs, 0))), len: slots, capacity: slots }
+    }
 }
 
 /// One attention block (`model.layers.N.self_attn`).

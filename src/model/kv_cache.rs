@@ -14,6 +14,7 @@ use super::error::ModelError;
 use super::weights::fits;
 
 /// The keys and values of every layer for `B` rows.
+#[derive(Clone)]
 pub struct KvCache {
     layers: Vec<LayerCache>,
     /// `[B][S]`: the slot holds a real token (not padding).
@@ -73,14 +74,91 @@ impl KvCache {
         }
         self.valid = index.iter().map(|&i| self.valid[i].clone()).collect();
         self.next = index.iter().map(|&i| self.next[i]).collect();
-        let Some(padding) = self.padding.take() else { return Ok(()) };
+        let device =
+            self.layers.iter().find_map(LayerCache::device).or_else(|| self.padding.as_ref().map(Tensor::device));
+        let Some(device) = device else { return Ok(()) };
         let ids: Vec<i64> = index.iter().map(|&i| i as i64).collect();
-        let ids = Tensor::<1, Int>::from_data(TensorData::new(ids, [index.len()]), &padding.device());
+        let ids = Tensor::<1, Int>::from_data(TensorData::new(ids, [index.len()]), &device);
         for layer in &mut self.layers {
             layer.select_rows(&ids);
         }
-        self.padding = Some(padding.select(0, ids));
+        self.padding = self.padding.take().map(|p| p.select(0, ids));
         Ok(())
+    }
+
+    /// A copy of the rows `index`, in that order (as [`KvCache::select_rows`]).
+    ///
+    /// # Errors
+    /// An index past the rows.
+    pub fn rows_of(&self, index: &[usize]) -> Result<KvCache, ModelError> {
+        let mut copy = self.clone();
+        copy.select_rows(index)?;
+        Ok(copy)
+    }
+
+    /// The rows of `parts`, in order, as one cache (caches of one model). Rows with fewer
+    /// slots than the longest are padded; each part's buffers are dropped layer by layer as they
+    /// are copied.
+    pub fn stack(parts: Vec<KvCache>) -> KvCache {
+        let slots = parts.iter().map(KvCache::slots).max().unwrap_or(0);
+        let layers = parts.iter().map(|p| p.layers.len()).max().unwrap_or(0);
+        let (mut valid, mut next, mut rope, mut per_part) = (Vec::new(), Vec::new(), None, Vec::new());
+        for p in parts {
+            let rows = p.rows();
+            valid.extend(p.valid.into_iter().map(|mut v| {
+                v.resize(slots, false);
+                v
+            }));
+            next.extend(p.next);
+            rope = rope.or(p.rope);
+            per_part.push((p.layers.into_iter(), rows));
+        }
+        let layers = (0..layers)
+            .map(|_| {
+                let parts = per_part.iter_mut().map(|(it, rows)| (it.next().unwrap_or_default(), *rows)).collect();
+                LayerCache::stack(parts, slots)
+            })
+            .collect();
+        KvCache { layers, valid, next, capacity: slots, padding: None, rope }
+    }
+
+    /// Keeps the first `keep` tokens of `row`: its later slots become padding and its next
+    /// token takes position `keep` (a new turn whose prompt shares only that prefix).
+    ///
+    /// # Errors
+    /// A row past the rows, or `keep` past the row's tokens.
+    pub fn rewind(&mut self, row: usize, keep: usize) -> Result<(), ModelError> {
+        let held = self.next.get(row).copied();
+        let Some(held) = held.filter(|&n| keep <= n) else {
+            return Err(ModelError::Input(format!(
+                "rewind row {row} to {keep} tokens: the cache has {} rows, that row {held:?} tokens",
+                self.rows()
+            )));
+        };
+        if keep == held {
+            return Ok(());
+        }
+        let mut seen = 0;
+        for v in self.valid[row].iter_mut().filter(|v| **v) {
+            if seen < keep {
+                seen += 1;
+            } else {
+                *v = false;
+            }
+        }
+        self.next[row] = keep;
+        self.padding = None;
+        Ok(())
+    }
+
+    /// Makes room for `more` slots past the filled ones, so the calls that fill them copy
+    /// nothing.
+    pub fn reserve(&mut self, more: usize) {
+        let want = self.slots() + more;
+        self.capacity = self.capacity.max(want);
+        for layer in &mut self.layers {
+            layer.reserve(want);
+        }
     }
 
     /// The padding mask `[B, 1, 1, S]` once this call's slots are in `valid`: the device buffer

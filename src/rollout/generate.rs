@@ -82,6 +82,8 @@ pub struct Stats {
     pub decode_steps: usize,
     /// Tokens run through decode passes (rows × steps).
     pub decode_tokens: usize,
+    /// Prompt tokens a held cache already had (not prefilled again).
+    pub reused_tokens: usize,
 }
 
 /// Samples and counters.
@@ -178,11 +180,139 @@ pub fn generate_part(
     first_row: usize,
     on_token: &mut dyn FnMut(usize, u32),
 ) -> Result<Generation, ModelError> {
+    let part = Part { first_row, prior: None, keep: false };
+    Ok(run(model, prompts, group, opts, tokenizer, part, on_token)?.0)
+}
+
+/// The caches of a finished call's samples, kept for their next turn: row `r` (sample `r`)
+/// holds the ids `ids[r]` (its prompt and its tokens but the last, which was never run).
+#[derive(Clone)]
+pub struct Held {
+    cache: KvCache,
+    ids: Vec<Vec<u32>>,
+}
+
+impl Held {
+    /// Rows (samples) held.
+    pub fn rows(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// The ids row `r` holds.
+    pub fn ids(&self, r: usize) -> Option<&[u32]> {
+        self.ids.get(r).map(Vec::as_slice)
+    }
+
+    /// Keeps the rows `index`, in that order (the episodes that go on).
+    ///
+    /// # Errors
+    /// An index past the rows.
+    pub fn select(mut self, index: &[usize]) -> Result<Held, ModelError> {
+        self.cache.select_rows(index)?;
+        let ids = index.iter().map(|&i| std::mem::take(&mut self.ids[i])).collect();
+        Ok(Held { cache: self.cache, ids })
+    }
+}
+
+/// [`generate_part`] that starts from `prior` and keeps every sample's cache for a next turn.
+/// With `prior` (one row per prompt, `group` 1), row `r` keeps the longest prefix its held ids
+/// share with `prompts[r]` (all but the prompt's last token at most) and runs only the rest of
+/// its prompt: a conversation's new turn is not prefilled again.
+///
+/// # Errors
+/// As [`generate`]; a `prior` whose rows are not the prompts.
+pub fn generate_held(
+    model: &CausalLm,
+    prompts: &[Vec<u32>],
+    group: usize,
+    opts: &GenerateOptions,
+    tokenizer: Option<&TextTokenizer>,
+    first_row: usize,
+    prior: Option<Held>,
+) -> Result<(Generation, Option<Held>), ModelError> {
+    let part = Part { first_row, prior, keep: true };
+    run(model, prompts, group, opts, tokenizer, part, &mut |_, _| {})
+}
+
+/// How a call starts and what it keeps.
+struct Part {
+    first_row: usize,
+    prior: Option<Held>,
+    keep: bool,
+}
+
+/// Where a sample's cache row is.
+#[derive(Clone, Copy)]
+enum Home {
+    /// Row of the decoding cache.
+    Live(usize),
+    /// Row of a set-aside piece.
+    Kept(usize, usize),
+}
+
+/// The prefill: a cache holding every prompt (from `prior`'s rows where they share a prefix)
+/// and the final hidden state of each `[P, D]`.
+fn prefill(
+    model: &CausalLm,
+    prompts: &[Vec<u32>],
+    opts: &GenerateOptions,
+    prior: Option<Held>,
+    stats: &mut Stats,
+) -> Result<(KvCache, Tensor<2>), ModelError> {
+    let p = prompts.len();
+    let (mut cache, start) = match prior {
+        None => (KvCache::new(model, p), vec![0; p]),
+        Some(held) => {
+            if held.rows() != p {
+                return Err(ModelError::Input(format!("{} held rows for {p} prompts", held.rows())));
+            }
+            let mut cache = held.cache;
+            let mut start = Vec::with_capacity(p);
+            for (r, (ids, prompt)) in held.ids.iter().zip(prompts).enumerate() {
+                let shared = ids.iter().zip(prompt).take_while(|(a, b)| a == b).count();
+                let keep = shared.min(prompt.len() - 1);
+                cache.rewind(r, keep)?;
+                start.push(keep);
+            }
+            (cache, start)
+        }
+    };
+    let rest: Vec<&[u32]> = prompts.iter().zip(&start).map(|(pr, &s)| &pr[s..]).collect();
+    let t = rest.iter().map(|r| r.len()).max().unwrap_or(1);
+    let mut tokens = vec![0u32; p * t];
+    let mut real = vec![false; p * t];
+    for (i, r) in rest.iter().enumerate() {
+        tokens[i * t..i * t + r.len()].copy_from_slice(r);
+        real[i * t..i * t + r.len()].fill(true);
+    }
+    cache.reserve(t + opts.max_new_tokens);
+    let hidden = model.extend(&tokens, &real, t, &mut cache, opts.adapter)?;
+    stats.prefill_rows = p;
+    stats.prefill_tokens = rest.iter().map(|r| r.len()).sum();
+    stats.reused_tokens = start.iter().sum();
+    let last: Vec<i64> = rest.iter().enumerate().map(|(i, r)| (i * t + r.len() - 1) as i64).collect();
+    let last = Tensor::<1, Int>::from_data(TensorData::new(last, [p]), &model.device());
+    let d = model.config().hidden_size;
+    Ok((cache, hidden.reshape([p * t, d]).select(0, last)))
+}
+
+fn run(
+    model: &CausalLm,
+    prompts: &[Vec<u32>],
+    group: usize,
+    opts: &GenerateOptions,
+    tokenizer: Option<&TextTokenizer>,
+    part: Part,
+    on_token: &mut dyn FnMut(usize, u32),
+) -> Result<(Generation, Option<Held>), ModelError> {
     if let Some(i) = prompts.iter().position(Vec::is_empty) {
         return Err(ModelError::Input(format!("prompt {i} is empty")));
     }
     if tokenizer.is_none() && !opts.stop_strings.is_empty() {
         return Err(ModelError::Input("stop strings need a tokenizer".into()));
+    }
+    if part.prior.is_some() && group != 1 {
+        return Err(ModelError::Input(format!("a held cache continues one sample per prompt, not {group}")));
     }
     let mut rows: Vec<Row> = (0..prompts.len() * group)
         .map(|r| Row {
@@ -193,7 +323,7 @@ pub fn generate_part(
                 sample_logps: Vec::new(),
                 finish: Finish::Length,
             },
-            rng: row_rng(opts.seed, (first_row + r) as u64),
+            rng: row_rng(opts.seed, (part.first_row + r) as u64),
             opts,
             tokenizer,
             text: TextStream::default(),
@@ -201,32 +331,20 @@ pub fn generate_part(
         .collect();
     let mut stats = Stats::default();
     if rows.is_empty() || opts.max_new_tokens == 0 {
-        return Ok(Generation { samples: rows.into_iter().map(|r| r.sample).collect(), stats });
+        return Ok((Generation { samples: rows.into_iter().map(|r| r.sample).collect(), stats }, None));
     }
-    let (p, d, v) = (prompts.len(), model.config().hidden_size, model.config().vocab_size);
+    let (d, v) = (model.config().hidden_size, model.config().vocab_size);
     let device = model.device();
-
-    // Prefill: one row per prompt.
-    let t = prompts.iter().map(Vec::len).max().unwrap_or(1);
-    let mut tokens = vec![0u32; p * t];
-    let mut real = vec![false; p * t];
-    for (i, prompt) in prompts.iter().enumerate() {
-        tokens[i * t..i * t + prompt.len()].copy_from_slice(prompt);
-        real[i * t..i * t + prompt.len()].fill(true);
-    }
-    let mut cache = KvCache::with_capacity(model, p, t + opts.max_new_tokens);
-    let hidden = model.extend(&tokens, &real, t, &mut cache, opts.adapter)?;
-    stats.prefill_rows = p;
-    stats.prefill_tokens = prompts.iter().map(Vec::len).sum();
-    let last: Vec<i64> = prompts.iter().enumerate().map(|(i, pr)| (i * t + pr.len() - 1) as i64).collect();
-    let last = Tensor::<1, Int>::from_data(TensorData::new(last, [p]), &device);
-    let mut hidden = hidden.reshape([p * t, d]).select(0, last);
+    let (mut cache, mut hidden) = prefill(model, prompts, opts, part.prior, &mut stats)?;
     let greedy = is_greedy(&opts.sampling, v);
     // Active row `k` (sample `active[k]`) is cache row `slot[k]`. A finished row keeps its cache
     // row, fed a filler token, until a quarter of the cache's rows are finished: then the cache
-    // drops them (one copy of the cache instead of one per finished row).
+    // drops them (one copy of the cache instead of one per finished row), or, when the caches
+    // are kept, sets them aside in a piece of their own.
     let mut active: Vec<usize> = (0..rows.len()).collect();
     let mut slot: Vec<usize> = active.iter().map(|r| r / group).collect();
+    let mut home: Vec<Home> = slot.iter().map(|&c| Home::Live(c)).collect();
+    let mut pieces: Vec<KvCache> = Vec::new();
     loop {
         if slot.len() != hidden.dims()[0] || slot.iter().enumerate().any(|(k, &c)| c != k) {
             let ids: Vec<i64> = slot.iter().map(|&c| c as i64).collect();
@@ -250,8 +368,14 @@ pub fn generate_part(
         slot = keep.iter().map(|&k| slot[k]).collect();
         let shared = slot.windows(2).any(|w| w[0] >= w[1]);
         if shared || 4 * (cache.rows() - slot.len()) >= cache.rows() {
+            if part.keep {
+                set_aside(&cache, &mut home, &active, &mut pieces)?;
+            }
             cache.select_rows(&slot)?;
             slot = (0..active.len()).collect();
+            for (&r, &c) in active.iter().zip(&slot) {
+                home[r] = Home::Live(c);
+            }
         }
         let mut next = vec![0u32; cache.rows()];
         for (&c, &r) in slot.iter().zip(&active) {
@@ -262,5 +386,78 @@ pub fn generate_part(
         stats.decode_steps += 1;
         stats.decode_tokens += n;
     }
-    Ok(Generation { samples: rows.into_iter().map(|r| r.sample).collect(), stats })
+    let held = if part.keep { Some(hold(cache, pieces, &home, prompts, &rows, group)?) } else { None };
+    Ok((Generation { samples: rows.into_iter().map(|r| r.sample).collect(), stats }, held))
+}
+
+/// Copies the cache rows of the finished samples still in `cache` (all but `active`) into a
+/// new piece, and points their homes there.
+fn set_aside(
+    cache: &KvCache,
+    home: &mut [Home],
+    active: &[usize],
+    pieces: &mut Vec<KvCache>,
+) -> Result<(), ModelError> {
+    let mut going = vec![false; home.len()];
+    for &r in active {
+        going[r] = true;
+    }
+    let done: Vec<(usize, usize)> = home
+        .iter()
+        .enumerate()
+        .filter_map(|(r, h)| match h {
+            Home::Live(c) if !going[r] => Some((r, *c)),
+            _ => None,
+        })
+        .collect();
+    if done.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<usize> = done.iter().map(|&(_, c)| c).collect();
+    pieces.push(cache.rows_of(&rows)?);
+    for (j, &(r, _)) in done.iter().enumerate() {
+        home[r] = Home::Kept(pieces.len() - 1, j);
+    }
+    Ok(())
+}
+
+/// Every sample's cache row in sample order, rewound to the ids it really holds (a finished
+/// row's filler tokens dropped).
+fn hold(
+    cache: KvCache,
+    mut pieces: Vec<KvCache>,
+    home: &[Home],
+    prompts: &[Vec<u32>],
+    rows: &[Row],
+    group: usize,
+) -> Result<Held, ModelError> {
+    let mut offset = Vec::with_capacity(pieces.len() + 1);
+    let mut total = 0;
+    for p in &pieces {
+        offset.push(total);
+        total += p.rows();
+    }
+    pieces.push(cache);
+    let index: Vec<usize> = home
+        .iter()
+        .map(|h| match *h {
+            Home::Kept(p, j) => offset[p] + j,
+            Home::Live(c) => total + c,
+        })
+        .collect();
+    let mut cache = KvCache::stack(pieces);
+    cache.select_rows(&index)?;
+    let ids: Vec<Vec<u32>> = rows
+        .iter()
+        .enumerate()
+        .map(|(r, row)| {
+            let tokens = &row.sample.tokens;
+            let prompt = &prompts[r / group.max(1)];
+            prompt.iter().chain(&tokens[..tokens.len().saturating_sub(1)]).copied().collect()
+        })
+        .collect();
+    for (r, ids) in ids.iter().enumerate() {
+        cache.rewind(r, ids.len())?;
+    }
+    Ok(Held { cache, ids })
 }

@@ -6,5 +6,5 @@ pub mod device_draw;
 pub mod generate;
 pub mod sampler;
 
-pub use generate::{Finish, GenerateOptions, Generation, Sample, Stats, generate, generate_part};
+pub use generate::{Finish, GenerateOptions, Generation, Held, Sample, Stats, generate, generate_held, generate_part};
 pub use sampler::{Draw, Sampling, sample};

@@ -12,11 +12,11 @@ use crate::data::task::{Message, Role, Task};
 use crate::env::Environment;
 use crate::env::builtin::{BuiltinEnv, tools as builtin_tools};
 use crate::judge::{Judge, JudgeRequest};
-use crate::model::{CausalLm, ModelError};
+use crate::model::CausalLm;
 use crate::prompt::Prompter;
 use crate::reward::RewardConfig;
 use crate::reward::outcome::{Expectation, score};
-use crate::rollout::{GenerateOptions, Sample, generate_part};
+use crate::rollout::{GenerateOptions, Held, Stats, generate_held, generate_part};
 use crate::tokenizer::TextTokenizer;
 use crate::tools::parse::{Parsed, parse};
 use crate::tools::tool_name;
@@ -200,7 +200,10 @@ impl<'t> Live<'t> {
 }
 
 /// Samples `group` episodes per task and scores them (rows task-major); the judge runs only
-/// with `judge_reasoning`. Round `k` of messages samples with seed `opts.seed + k`.
+/// with `judge_reasoning`. Round `k` of messages samples with seed `opts.seed + k`. Rows are
+/// sampled in parts of about `ctx.part_rows` rows (whole groups) on `ctx.threads` threads; an
+/// episode stays in its part, whose caches are kept between rounds, so a later message runs
+/// only the tokens its conversation added (the tools' results and the template's).
 ///
 /// # Errors
 /// Prompt rendering, generation, the environment, or a judge failure (without a fallback).
@@ -212,36 +215,7 @@ pub fn collect(
     opts: &GenerateOptions,
     judge_reasoning: bool,
 ) -> Result<Vec<Episode>, TrainError> {
-    // Round 0 samples `group` first messages per task; each later round one more message for
-    // every episode still open (seed + round).
-    let mut live: Vec<Live> = Vec::with_capacity(tasks.len() * group);
-    for round in 0u64.. {
-        let (open, prompts, g): (Vec<usize>, Vec<Vec<u32>>, usize) = if round == 0 {
-            let prompts = tasks.iter().map(|t| prompt_ids(ctx.prompter, ctx.tokenizer, t, &t.messages));
-            (Vec::new(), prompts.collect::<Result<_, _>>()?, group)
-        } else {
-            let open: Vec<usize> = (0..live.len()).filter(|&i| !live[i].done).collect();
-            let prompts =
-                open.iter().map(|&i| prompt_ids(ctx.prompter, ctx.tokenizer, live[i].task, &live[i].conversation()));
-            let prompts = prompts.collect::<Result<_, _>>()?;
-            (open, prompts, 1)
-        };
-        if prompts.is_empty() {
-            break;
-        }
-        let o = GenerateOptions { seed: opts.seed.wrapping_add(round), ..opts.clone() };
-        for s in sample(model, ctx, &prompts, g, &o)? {
-            let i = if round == 0 {
-                live.push(Live::new(s.prompt, tasks[s.prompt], ctx.environment)?);
-                live.len() - 1
-            } else {
-                open[s.prompt]
-            };
-            let text = ctx.tokenizer.decode(&s.tokens, true)?;
-            let turn = Turn { prompt: prompts[s.prompt].clone(), response: s.tokens, old_logps: s.logps };
-            live[i].absorb(turn, text, ctx.max_steps)?;
-        }
-    }
+    let (live, _) = play(model, ctx, tasks, group, opts)?;
     let (mut episodes, requests): (Vec<Episode>, Vec<JudgeRequest>) =
         live.into_iter().map(|l| l.finish(ctx.reward)).unzip();
     if !judge_reasoning {
@@ -253,32 +227,99 @@ pub fn collect(
     Ok(episodes)
 }
 
-/// `group` samples of each of `prompts`, in parts of `ctx.part_rows` rows on `ctx.threads`
-/// threads; the samples in prompt order, each row with the random stream it has in one call.
-fn sample(
+/// One part's rows of the next round: which episodes, their prompts, their held caches.
+struct Job {
+    /// Episodes (indices into the live list); in round 0, the part's first task.
+    rows: Vec<usize>,
+    prompts: Vec<Vec<u32>>,
+    /// The stream of the part's first row.
+    first_row: usize,
+    held: Option<Held>,
+}
+
+/// Plays every episode to its end; also returns the generation counters summed over rounds.
+fn play<'t>(
     model: &CausalLm,
     ctx: &Context<'_>,
-    prompts: &[Vec<u32>],
+    tasks: &[&'t Task],
     group: usize,
     opts: &GenerateOptions,
-) -> Result<Vec<Sample>, ModelError> {
-    let per_part = if ctx.part_rows == 0 { prompts.len() } else { ctx.part_rows.div_ceil(group.max(1)) };
-    let parts: Vec<(usize, &[Vec<u32>])> =
-        prompts.chunks(per_part.max(1)).enumerate().map(|(k, c)| (k * per_part, c)).collect();
-    let outs = in_parallel(
-        parts,
-        ctx.threads,
-        || (),
-        |(), (first, part)| {
-            let out = generate_part(model, part, group, opts, Some(ctx.tokenizer), first * group, &mut |_, _| {})?;
-            Ok::<_, ModelError>(out.samples.into_iter().map(move |s| Sample { prompt: first + s.prompt, ..s }))
-        },
-    )?;
-    let mut samples = Vec::with_capacity(prompts.len() * group);
-    for out in outs {
-        samples.extend(out?);
+) -> Result<(Vec<Live<'t>>, Stats), TrainError> {
+    // Keep caches only where an episode can have a second message.
+    let keep = ctx.max_steps > 1 && ctx.environment != EnvMode::None;
+    let per_part = if ctx.part_rows == 0 { tasks.len() } else { ctx.part_rows.div_ceil(group.max(1)) }.max(1);
+    let mut jobs = Vec::new();
+    for (k, chunk) in tasks.chunks(per_part).enumerate() {
+        let prompts = chunk.iter().map(|t| prompt_ids(ctx.prompter, ctx.tokenizer, t, &t.messages));
+        let prompts = prompts.collect::<Result<Vec<_>, _>>()?;
+        jobs.push(Job { rows: vec![k * per_part], prompts, first_row: k * per_part * group, held: None });
     }
-    Ok(samples)
+    let mut live: Vec<Live> = Vec::with_capacity(tasks.len() * group);
+    let mut stats = Stats::default();
+    for round in 0u64.. {
+        if jobs.is_empty() {
+            break;
+        }
+        let o = GenerateOptions { seed: opts.seed.wrapping_add(round), ..opts.clone() };
+        let g = if round == 0 { group } else { 1 };
+        let outs = in_parallel(
+            jobs,
+            ctx.threads,
+            || (),
+            |(), job: Job| {
+                let first = job.first_row;
+                let out = if keep {
+                    generate_held(model, &job.prompts, g, &o, Some(ctx.tokenizer), first, job.held)
+                } else {
+                    generate_part(model, &job.prompts, g, &o, Some(ctx.tokenizer), first, &mut |_, _| {})
+                        .map(|out| (out, None))
+                };
+                out.map(|(out, held)| (job.rows, job.prompts, out, held))
+            },
+        )?;
+        let mut next = Vec::new();
+        let mut first_row = 0;
+        for out in outs {
+            let (rows, prompts, out, held) = out?;
+            add(&mut stats, &out.stats);
+            let mut ids = Vec::with_capacity(out.samples.len());
+            for s in out.samples {
+                let i = if round == 0 {
+                    let t = rows[0] + s.prompt;
+                    live.push(Live::new(t, tasks[t], ctx.environment)?);
+                    live.len() - 1
+                } else {
+                    rows[s.prompt]
+                };
+                let text = ctx.tokenizer.decode(&s.tokens, true)?;
+                let turn = Turn { prompt: prompts[s.prompt].clone(), response: s.tokens, old_logps: s.logps };
+                live[i].absorb(turn, text, ctx.max_steps)?;
+                ids.push(i);
+            }
+            // The part's open episodes, in order, with their caches.
+            let open: Vec<usize> = (0..ids.len()).filter(|&k| !live[ids[k]].done).collect();
+            if open.is_empty() {
+                continue;
+            }
+            let rows: Vec<usize> = open.iter().map(|&k| ids[k]).collect();
+            let prompts =
+                rows.iter().map(|&i| prompt_ids(ctx.prompter, ctx.tokenizer, live[i].task, &live[i].conversation()));
+            let prompts = prompts.collect::<Result<Vec<_>, _>>()?;
+            let held = held.map(|h| h.select(&open)).transpose()?;
+            next.push(Job { first_row, rows, prompts, held });
+            first_row += open.len();
+        }
+        jobs = next;
+    }
+    Ok((live, stats))
+}
+
+fn add(total: &mut Stats, s: &Stats) {
+    total.prefill_rows += s.prefill_rows;
+    total.prefill_tokens += s.prefill_tokens;
+    total.decode_steps += s.decode_steps;
+    total.decode_tokens += s.decode_tokens;
+    total.reused_tokens += s.reused_tokens;
 }
 
 /// Greedy held-out accuracy: the share of tasks whose greedy episode is right, in batches.

@@ -93,3 +93,86 @@ fn device_draws_equal_the_host_sampler() {
     crate::common::draws::inverse_cdf_equals_the_host_walk(&device, seed);
     crate::common::draws::truncated_draws_follow_the_host_distribution(&device, seed);
 }
+
+/// A kept cache continues a conversation like a fresh prefill of the whole of it: rows that
+/// ended early (set aside while others decoded), rows whose new prompt extends what they hold,
+/// one that diverges inside it (rewound), one whose prompt is a prefix of it, in a new order;
+/// then a second continuation from the first's caches.
+#[test]
+fn a_held_cache_continues_like_a_fresh_prefill() {
+    use awpo::rollout::{generate_held, generate_part};
+    use rand::{Rng, SeedableRng};
+    let seed = seed("a_held_cache_continues_like_a_fresh_prefill");
+    let model = tiny(&Device::flex());
+    let v = model.config().vocab_size;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let ps = prompts(seed, &[5, 2, 8], v);
+    // About one token in six stops a row, so rows end at different steps.
+    let stops: Vec<u32> = (0..v as u32).filter(|_| rng.random_range(0..6) == 0).collect();
+    let opts = GenerateOptions { stop_tokens: stops, ..sampled(seed, 12) };
+    let fresh = |prompts: &[Vec<u32>], group: usize, o: &GenerateOptions| {
+        generate_part(&model, prompts, group, o, None, 0, &mut |_, _| {}).unwrap_or_else(|e| panic!("{e}"))
+    };
+    let (out, held) = generate_held(&model, &ps, 3, &opts, None, 0, None).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(out, fresh(&ps, 3, &opts), "keeping the caches changes no draw");
+    let lengths: Vec<usize> = out.samples.iter().map(|s| s.tokens.len()).collect();
+    assert!(lengths.iter().min() < lengths.iter().max(), "rows ended at different steps: {lengths:?}");
+    let held = held.expect("held caches");
+    assert_eq!(held.rows(), 9);
+    for (r, s) in out.samples.iter().enumerate() {
+        let want: Vec<u32> = ps[s.prompt].iter().chain(&s.tokens[..s.tokens.len() - 1]).copied().collect();
+        assert_eq!(held.ids(r), Some(&want[..]), "row {r} holds its prompt and all but its last token");
+    }
+    let greedy = GenerateOptions {
+        sampling: Sampling { temperature: 0.0, ..Sampling::default() },
+        max_new_tokens: 6,
+        ..GenerateOptions::default()
+    };
+    let order = [7, 0, 4, 2, 8];
+    let mut next: Vec<Vec<u32>> = order
+        .iter()
+        .map(|&r| {
+            let s = &out.samples[r];
+            let mut p: Vec<u32> = ps[s.prompt].iter().chain(&s.tokens).copied().collect();
+            p.extend((0..rng.random_range(1..5)).map(|_| rng.random_range(0..v as u32)));
+            p
+        })
+        .collect();
+    next[2][1] = (next[2][1] + 1) % v as u32; // diverges at its second token
+    let prefix = held.ids(order[3]).expect("row").to_vec();
+    next[3] = prefix[..prefix.len().min(3)].to_vec(); // a prefix of what it holds
+    let expect_kept: usize = order
+        .iter()
+        .zip(&next)
+        .map(|(&r, p)| {
+            let ids = held.ids(r).expect("row");
+            ids.iter().zip(p).take_while(|(a, b)| a == b).count().min(p.len() - 1)
+        })
+        .sum();
+    let held = held.select(&order).unwrap_or_else(|e| panic!("{e}"));
+    let (mut held, mut expect_kept) = (Some(held), expect_kept);
+    for round in 1..=2 {
+        let (cont, kept) =
+            generate_held(&model, &next, 1, &greedy, None, 0, held.take()).unwrap_or_else(|e| panic!("{e}"));
+        let whole = fresh(&next, 1, &greedy);
+        let total: usize = next.iter().map(Vec::len).sum();
+        assert_eq!(cont.stats.reused_tokens, expect_kept, "round {round}: the shared prefixes came from the caches");
+        assert_eq!(cont.stats.prefill_tokens + cont.stats.reused_tokens, total);
+        let mut worst = 0.0f64;
+        for (a, b) in cont.samples.iter().zip(&whole.samples) {
+            assert_eq!(a.tokens, b.tokens, "round {round}: a held cache decodes like a fresh prefill");
+            worst = a.logps.iter().zip(&b.logps).fold(worst, |w, (x, y)| w.max((x - y).abs()));
+        }
+        eprintln!("round {round}: max |held - fresh log-prob| = {worst:.2e}");
+        assert!(worst < 1e-4, "{worst}");
+        // Next: each prompt, its reply and two more ids; all but the reply's last id are held.
+        expect_kept = next.iter().zip(&cont.samples).map(|(p, s)| p.len() + s.tokens.len() - 1).sum();
+        next = cont
+            .samples
+            .iter()
+            .zip(&next)
+            .map(|(s, p)| p.iter().chain(&s.tokens).chain(&[1, 2]).copied().collect())
+            .collect();
+        held = kept;
+    }
+}
