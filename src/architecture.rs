@@ -37,7 +37,7 @@ fn relative(path: &Path) -> String {
 /// lib.rs's docs). A new top-level module must be placed here.
 const LAYERS: &[&[&str]] = &[
     &["chat", "data", "device", "kernels", "reduce", "tools"],
-    &["algo", "env", "model", "reward"],
+    &["algo", "corpus", "env", "model", "reward"],
     &["tokenizer"],
     &["prompt", "rollout", "synth"],
     &["judge"],

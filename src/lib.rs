@@ -14,7 +14,7 @@
 //! Owned boundaries: a module imports only from lower layers (enforced by `architecture.rs`):
 //! 0. [`tools`], [`data`], [`chat`] (std + serde); [`device`], [`kernels`], [`reduce`] (burn);
 //! 1. [`model`] (token ids in, logits out), [`algo`] (tensors in, tensors out), [`reward`],
-//!    [`env`];
+//!    [`env`], [`corpus`] (the generated training corpus of `awpo data synth`);
 //! 2. [`tokenizer`];
 //! 3. [`prompt`], [`rollout`] (generation), [`synth`] (the generated task set);
 //! 4. [`judge`];
@@ -30,6 +30,7 @@ mod architecture;
 pub mod chat;
 pub mod cli;
 pub mod config;
+pub mod corpus;
 pub mod data;
 pub mod device;
 pub mod env;

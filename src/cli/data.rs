@@ -1,11 +1,12 @@
-//! `awpo data check | from-bfcl`: validate a task file (and score its own answers), or turn
-//! BFCL v4 categories into the task format.
+//! `awpo data check | from-bfcl | synth`: validate a task file (and score its own answers), turn
+//! BFCL v4 categories into the task format, or write the generated training corpus.
 
 use std::io::Write;
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
+use crate::corpus::{self, Category, Split};
 use crate::data::{bfcl, task};
 use crate::error::{Error, Result};
 use crate::reward::bfcl::first_acceptable;
@@ -21,6 +22,67 @@ pub enum DataCommand {
     Check(CheckArgs),
     /// Write BFCL v4 single-turn categories in the task format (JSON lines on stdout or --out).
     FromBfcl(FromBfclArgs),
+    /// Write generated tool-use tasks (thousands of distinct functions over twenty domains; see
+    /// `awpo::corpus`) in the task format: seeded, so the same arguments give the same file. The
+    /// held-out split uses functions the training split never does.
+    Synth(SynthArgs),
+}
+
+/// Which corpus split `awpo data synth` writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum SynthSplit {
+    /// Training tasks.
+    Train,
+    /// Held-out tasks (other functions, another random stream).
+    HeldOut,
+}
+
+/// A corpus category (`awpo::corpus::Category`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum SynthCategory {
+    /// One function offered, one call.
+    Simple,
+    /// Two to four functions offered, one call to the right one.
+    Multiple,
+    /// One function called two or three times.
+    Parallel,
+    /// Two functions (of up to four offered), each called once or twice.
+    #[value(name = "parallel_multiple")]
+    ParallelMultiple,
+    /// No offered function serves the request: no call.
+    Irrelevance,
+}
+
+impl From<SynthCategory> for Category {
+    fn from(c: SynthCategory) -> Self {
+        match c {
+            SynthCategory::Simple => Category::Simple,
+            SynthCategory::Multiple => Category::Multiple,
+            SynthCategory::Parallel => Category::Parallel,
+            SynthCategory::ParallelMultiple => Category::ParallelMultiple,
+            SynthCategory::Irrelevance => Category::Irrelevance,
+        }
+    }
+}
+
+/// `awpo data synth` options.
+#[derive(Debug, Args)]
+pub struct SynthArgs {
+    /// How many tasks.
+    #[arg(long, default_value_t = 1000)]
+    pub count: usize,
+    /// Seed of the generator.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Which split.
+    #[arg(long, value_enum, default_value_t = SynthSplit::Train)]
+    pub split: SynthSplit,
+    /// Categories, taken in turn (default: all five).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub category: Vec<SynthCategory>,
+    /// Output file (default: stdout).
+    #[arg(long, value_name = "PATH")]
+    pub out: Option<PathBuf>,
 }
 
 /// `awpo data check` options.
@@ -63,6 +125,7 @@ pub fn run(command: DataCommand) -> Result<bool> {
     match command {
         DataCommand::Check(args) => check(&args),
         DataCommand::FromBfcl(args) => from_bfcl(&args),
+        DataCommand::Synth(args) => synth(&args),
     }
 }
 
@@ -117,11 +180,31 @@ fn from_bfcl(args: &FromBfclArgs) -> Result<bool> {
             count += 1;
         }
     }
-    let target = match &args.out {
+    write_tasks(&text, count, args.out.as_ref())
+}
+
+fn synth(args: &SynthArgs) -> Result<bool> {
+    let categories: Vec<Category> = args.category.iter().map(|&c| c.into()).collect();
+    let split = match args.split {
+        SynthSplit::Train => Split::Train,
+        SynthSplit::HeldOut => Split::HeldOut,
+    };
+    let tasks = corpus::tasks(args.seed, split, args.count, &categories);
+    let mut text = String::new();
+    for t in &tasks {
+        text.push_str(&t.to_json().to_string());
+        text.push('\n');
+    }
+    write_tasks(&text, tasks.len(), args.out.as_ref())
+}
+
+/// Writes JSON lines to `out` (atomically: a temporary file renamed) or stdout.
+fn write_tasks(text: &str, count: usize, out: Option<&PathBuf>) -> Result<bool> {
+    let target = match out {
         Some(path) => {
             let tmp = path.with_extension("jsonl.tmp");
             let write = |source| Error::Write { path: path.clone(), source };
-            std::fs::write(&tmp, &text).and_then(|()| std::fs::rename(&tmp, path)).map_err(|source| {
+            std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, path)).map_err(|source| {
                 let _ = std::fs::remove_file(&tmp);
                 write(source)
             })?;

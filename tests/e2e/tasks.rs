@@ -104,3 +104,82 @@ fn bad_lines_are_named_and_skippable() {
     assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains("1 tasks") && stdout.contains("5 bad lines skipped"), "{stdout}");
 }
+
+/// `awpo data synth` writes tasks that `awpo data check` accepts (each task's first acceptable
+/// answer scores full marks); a wrong value, a missing call, or a call where none is right
+/// scores below 1; thousands of distinct functions; none named like a BFCL function; the same
+/// seed writes the same file.
+#[test]
+fn the_synth_corpus_checks_out_is_varied_and_apart_from_bfcl() {
+    use awpo::corpus::{Category, Split, tasks};
+    let awpo = |args: &[&str]| Command::new(env!("CARGO_BIN_EXE_awpo")).args(args).output().expect("the binary runs");
+    let path = std::env::temp_dir().join(format!("awpo-{}-synth.jsonl", std::process::id()));
+    let file = path.to_str().expect("utf-8 path");
+    let out = awpo(&["data", "synth", "--count", "600", "--seed", "5", "--out", file]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let first = std::fs::read_to_string(&path).expect("written");
+    let out = awpo(&["data", "check", file]);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && said.contains("full marks: 600/600"), "{said}");
+    assert!(awpo(&["data", "synth", "--count", "600", "--seed", "5", "--out", file]).status.success());
+    assert_eq!(std::fs::read_to_string(&path).expect("written"), first, "same seed, same file");
+    let bad = awpo(&["data", "synth", "--category", "simple,nonsense"]);
+    assert!(!bad.status.success() && String::from_utf8_lossy(&bad.stderr).contains("nonsense"));
+    let _ = std::fs::remove_file(&path);
+
+    // BFCL is never read by the generator; names can still coincide (a generic
+    // `verb_thing_info`). Coincidences stay under 1% of the names, and no function has a BFCL
+    // function's name and parameters.
+    let corpus = tasks(1, Split::Train, 5000, &[]);
+    let params = |f: &serde_json::Value| {
+        let mut p: Vec<String> =
+            f["parameters"]["properties"].as_object().map_or_else(Vec::new, |o| o.keys().cloned().collect());
+        p.sort();
+        p
+    };
+    let mut ours: std::collections::BTreeMap<String, Vec<String>> = std::collections::BTreeMap::new();
+    for f in corpus.iter().flat_map(|t| &t.tools) {
+        ours.insert(f["name"].as_str().unwrap_or_default().to_string(), params(f));
+    }
+    assert!(ours.len() >= 2000, "{} distinct functions in 5000 tasks", ours.len());
+    let dir = data_dir();
+    let mut shared = std::collections::BTreeSet::new();
+    for category in ["simple_python", "multiple", "parallel", "parallel_multiple", "irrelevance"] {
+        for item in load_bfcl(&dir, category).unwrap_or_else(|e| panic!("{e}")) {
+            for f in &item.to_task(category).tools {
+                let name = f["name"].as_str().unwrap_or_default();
+                if let Some(p) = ours.get(name) {
+                    assert_ne!(p, &params(f), "{name} is a BFCL function ({category}) with the same parameters");
+                    shared.insert(name.to_string());
+                }
+            }
+        }
+    }
+    eprintln!("{} of {} names also name a BFCL function: {shared:?}", shared.len(), ours.len());
+    assert!(shared.len() * 100 < ours.len(), "{shared:?}");
+    // The checker tells right from wrong on these tasks.
+    for c in Category::ALL {
+        for t in tasks(2, Split::HeldOut, 40, &[c]) {
+            let expected = &t.answers[0];
+            let want = Expectation { functions: t.checker_functions(), expected, language: t.language };
+            let oracle = first_acceptable(t.language, t.checker_functions(), expected);
+            let right: String = if oracle.is_empty() {
+                "No tool fits this request.".into()
+            } else {
+                oracle.iter().map(ToolCall::render).collect()
+            };
+            assert!(score(&parse(&right), want).bfcl >= 1.0, "{}: {right}", t.id);
+            let wrong: String = match oracle.split_last() {
+                None => ToolCall { name: "get_forecast".into(), arguments: serde_json::Map::new() }.render(),
+                Some((last, [])) => {
+                    let mut w = last.clone();
+                    let key = w.arguments.keys().next().cloned().expect("an argument");
+                    w.arguments.insert(key, serde_json::json!("not the value"));
+                    w.render()
+                }
+                Some((_, rest)) => rest.iter().map(ToolCall::render).collect(),
+            };
+            assert!(score(&parse(&wrong), want).bfcl < 1.0, "{}: {wrong} scored full marks", t.id);
+        }
+    }
+}

@@ -1,0 +1,232 @@
+//! A procedural corpus of tool-use tasks for training (`awpo data synth`): thousands of distinct
+//! generated functions across twenty domains, with typed parameters (string, integer, number,
+//! boolean, enum, array, nested object, optional with a default), and requests whose values
+//! the calls must copy or convert (small numbers in words, enum values from phrases, lists from
+//! "a, b and c", objects from "city, country"). Five categories mirror BFCL's non-live ones:
+//! one call (`simple`), a choice among offered functions (`multiple`), one function called
+//! several times (`parallel`), several functions each called once or more
+//! (`parallel_multiple`), and a request that no offered function serves (`irrelevance`: the
+//! right answer is no call).
+//!
+//! The vocabularies (`vocab`) are this module's own; BFCL's data is never read here. The
+//! held-out split uses other functions than the training split (by a hash of the name) and
+//! another random stream.
+
+pub mod function;
+pub mod vocab;
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde_json::Value;
+
+use crate::data::answer::ExpectedCall;
+use crate::data::task::{Message, Role, Task};
+use function::{Function, call, function};
+
+/// Which split.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Split {
+    /// Training tasks.
+    Train,
+    /// Held-out tasks: other functions, another random stream.
+    HeldOut,
+}
+
+impl Split {
+    fn name(self) -> &'static str {
+        match self {
+            Split::Train => "train",
+            Split::HeldOut => "heldout",
+        }
+    }
+}
+
+/// A task category.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Category {
+    /// One function offered, one call.
+    Simple,
+    /// Two to four functions offered, one call to the right one.
+    Multiple,
+    /// One function, called two or three times.
+    Parallel,
+    /// Two functions (and up to two more offered), each called once or twice.
+    ParallelMultiple,
+    /// Functions that cannot serve the request: no call.
+    Irrelevance,
+}
+
+impl Category {
+    /// All, in order.
+    pub const ALL: [Category; 5] =
+        [Category::Simple, Category::Multiple, Category::Parallel, Category::ParallelMultiple, Category::Irrelevance];
+
+    /// Its name (`simple`, `multiple`, `parallel`, `parallel_multiple`, `irrelevance`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Category::Simple => "simple",
+            Category::Multiple => "multiple",
+            Category::Parallel => "parallel",
+            Category::ParallelMultiple => "parallel_multiple",
+            Category::Irrelevance => "irrelevance",
+        }
+    }
+
+    /// The category named `name`.
+    pub fn parse(name: &str) -> Option<Category> {
+        Category::ALL.into_iter().find(|c| c.name() == name)
+    }
+}
+
+/// How a request opens.
+const OPENINGS: [&str; 6] = ["", "Please ", "Can you ", "I need you to ", "Could you ", "Hey, "];
+
+/// The request for `clauses` (each "Get the forecast in Lyon ..."), with an opening.
+fn request(rng: &mut ChaCha8Rng, clauses: &[String]) -> String {
+    let opening = OPENINGS[rng.random_range(0..OPENINGS.len())];
+    let lower = |s: &str| {
+        let mut c = s.chars();
+        c.next().map(|f| f.to_lowercase().chain(c).collect::<String>()).unwrap_or_default()
+    };
+    let mut text = if opening.is_empty() { clauses[0].clone() } else { format!("{opening}{}", lower(&clauses[0])) };
+    for (k, clause) in clauses.iter().enumerate().skip(1) {
+        let joint = if k + 1 == clauses.len() { ", and also " } else { ", then " };
+        text.push_str(joint);
+        text.push_str(&lower(clause));
+    }
+    let end = if opening.starts_with("Can") || opening.starts_with("Could") { "?" } else { "." };
+    text + end
+}
+
+/// `n` distinct functions of `split`, none of a domain in `not_domains`.
+fn functions(rng: &mut ChaCha8Rng, split: Split, n: usize, not_domains: &[usize]) -> Vec<Function> {
+    let mut out: Vec<Function> = Vec::with_capacity(n);
+    while out.len() < n {
+        let f = function(rng, split == Split::HeldOut, not_domains);
+        if out.iter().all(|g| g.name != f.name) {
+            out.push(f);
+        }
+    }
+    out
+}
+
+/// One task of `category`: its request, offered schemas and expected calls.
+fn draw(rng: &mut ChaCha8Rng, split: Split, category: Category) -> (String, Vec<Value>, Vec<ExpectedCall>) {
+    let mut clauses = Vec::new();
+    let mut calls = Vec::new();
+    let (offered, request_text) = match category {
+        Category::Simple | Category::Multiple => {
+            let extra = if category == Category::Multiple { rng.random_range(1..=3) } else { 0 };
+            let fs = functions(rng, split, 1 + extra, &[]);
+            let (clause, expected) = call(rng, &fs[0]);
+            clauses.push(clause);
+            calls.push(expected);
+            (fs, None)
+        }
+        Category::Parallel => {
+            let fs = functions(rng, split, 1, &[]);
+            for _ in 0..rng.random_range(2..=3) {
+                let (clause, expected) = call(rng, &fs[0]);
+                clauses.push(clause);
+                calls.push(expected);
+            }
+            (fs, None)
+        }
+        Category::ParallelMultiple => {
+            let n = 2 + rng.random_range(0..=2);
+            let fs = functions(rng, split, n, &[]);
+            for f in &fs[..2] {
+                for _ in 0..rng.random_range(1..=2) {
+                    let (clause, expected) = call(rng, f);
+                    clauses.push(clause);
+                    calls.push(expected);
+                }
+            }
+            (fs, None)
+        }
+        Category::Irrelevance => {
+            let wanted = functions(rng, split, 1, &[]);
+            let (clause, _) = call(rng, &wanted[0]);
+            let n = rng.random_range(1..=3);
+            let fs = functions(rng, split, n, &[wanted[0].domain]);
+            (fs, Some(request(rng, &[clause])))
+        }
+    };
+    let text = request_text.unwrap_or_else(|| request(rng, &clauses));
+    let mut schemas: Vec<Value> = offered.iter().map(Function::schema).collect();
+    // The right function is not always listed first.
+    let len = schemas.len();
+    schemas.rotate_left(rng.random_range(0..len.max(1)));
+    (text, schemas, calls)
+}
+
+/// `n` tasks of `split` from `seed`, categories drawn in turn from `categories` (all five when
+/// empty). The same arguments give the same tasks.
+pub fn tasks(seed: u64, split: Split, n: usize, categories: &[Category]) -> Vec<Task> {
+    let categories = if categories.is_empty() { &Category::ALL[..] } else { categories };
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(match split {
+        Split::Train => 11,
+        Split::HeldOut => 12,
+    });
+    (0..n)
+        .map(|i| {
+            let category = categories[i % categories.len()];
+            let (text, tools, calls) = draw(&mut rng, split, category);
+            Task {
+                id: format!("synth-{}-{}-{i}", split.name(), category.name()),
+                messages: vec![Message { role: Role::User, content: text }],
+                tools,
+                answers: vec![calls],
+                category: Some(format!("synth_{}", category.name())),
+                ..Task::default()
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_use_disjoint_functions_and_the_same_seed_gives_the_same_tasks() {
+        let names = |split| {
+            let mut names: Vec<String> = tasks(3, split, 400, &[])
+                .iter()
+                .flat_map(|t| t.tools.iter().filter_map(|s| s["name"].as_str().map(str::to_string)).collect::<Vec<_>>())
+                .collect();
+            names.sort();
+            names.dedup();
+            names
+        };
+        let (train, held) = (names(Split::Train), names(Split::HeldOut));
+        assert!(train.len() > 300 && held.len() > 150, "{} / {}", train.len(), held.len());
+        assert!(train.iter().all(|n| !function::held_out_name(n)) && held.iter().all(|n| function::held_out_name(n)));
+        assert_eq!(tasks(3, Split::Train, 50, &[]), tasks(3, Split::Train, 50, &[]));
+        assert_ne!(tasks(3, Split::Train, 50, &[]), tasks(4, Split::Train, 50, &[]));
+    }
+
+    #[test]
+    fn each_category_has_its_shape() {
+        for c in Category::ALL {
+            assert_eq!(Category::parse(c.name()), Some(c));
+            for t in tasks(9, Split::Train, 60, &[c]) {
+                let calls = &t.answers[0];
+                let names: Vec<&str> = t.tools.iter().filter_map(|s| s["name"].as_str()).collect();
+                let mut called: Vec<&str> = calls.iter().map(|(n, _)| n.as_str()).collect();
+                assert!(called.iter().all(|n| names.contains(n)), "{t:?}");
+                called.dedup();
+                let (n_calls, n_tools, distinct) = (calls.len(), names.len(), called.len());
+                let ok = match c {
+                    Category::Simple => n_calls == 1 && n_tools == 1,
+                    Category::Multiple => n_calls == 1 && (2..=4).contains(&n_tools),
+                    Category::Parallel => (2..=3).contains(&n_calls) && n_tools == 1,
+                    Category::ParallelMultiple => (2..=4).contains(&n_calls) && distinct == 2,
+                    Category::Irrelevance => n_calls == 0 && (1..=3).contains(&n_tools),
+                };
+                assert!(ok, "{c:?}: {t:?}");
+            }
+        }
+    }
+}
