@@ -187,26 +187,37 @@ pub const HALLUCINATED_TOOL: &str = "unit_converter";
 /// the same context. Replies without a `convert_units` call are always right.
 pub fn teacher_reply(task: &Task, careless: bool) -> String {
     let turn = task.answers.first().map_or(&[][..], Vec::as_slice);
+    // The checker's oracle: optional arguments left out, nested values unwrapped.
+    let oracle = crate::reward::bfcl::first_acceptable(task.language, task.checker_functions(), turn);
+    if oracle.is_empty() {
+        return format!("<think>None of the offered tools fits this request.</think>\n{NO_TOOL_FITS}");
+    }
     let mut think = Vec::new();
     let mut calls = Vec::new();
-    for (name, args) in turn {
-        let first: Map<String, Value> = args
-            .iter()
-            .map(|(k, v)| (k.clone(), v.as_array().and_then(|a| a.first()).cloned().unwrap_or(Value::Null)))
-            .collect();
-        let values: Vec<String> = first.values().map(plain).collect();
-        think.push(format!("Use {name} with {}.", values.join(", ")));
-        let name = if careless && name == "convert_units" { HALLUCINATED_TOOL } else { name.as_str() };
-        calls.push(crate::tools::ToolCall { name: name.to_string(), arguments: first }.render());
+    for mut call in oracle {
+        let values: Vec<String> = call.arguments.values().map(plain).collect();
+        think.push(format!("Use {} with {}.", call.name, values.join(", ")));
+        if careless && call.name == "convert_units" {
+            call.name = HALLUCINATED_TOOL.to_string();
+        }
+        calls.push(call.render());
     }
     format!("<think>{}</think>\n{}", think.join(" "), calls.join("\n"))
 }
+
+/// The teacher's answer when no offered tool serves the request.
+pub const NO_TOOL_FITS: &str = "No tool fits this request.";
 
 /// The teacher's episode of a task after the task's messages: its reply ([`teacher_reply`]),
 /// the built-in tools' results for the reply's calls (`tool` messages), and its closing message
 /// ([`followup_reply`]).
 pub fn teacher_episode(task: &Task, careless: bool) -> Vec<Message> {
     let reply = teacher_reply(task, careless);
+    // Tasks with other tools than the built-in ones are single messages (no environment).
+    let builtin: Vec<Value> = tools().into_iter().map(|t| t["function"]["name"].clone()).collect();
+    if task.tools.is_empty() || !task.tools.iter().all(|t| builtin.contains(&t["name"])) {
+        return vec![Message { role: Role::Assistant, content: reply }];
+    }
     let calls = crate::tools::parse::parse(&reply).calls;
     let mut env = BuiltinEnv::default();
     let mut out = vec![Message { role: Role::Assistant, content: reply }];

@@ -169,6 +169,9 @@ fn the_synth_corpus_checks_out_is_varied_and_apart_from_bfcl() {
                 oracle.iter().map(ToolCall::render).collect()
             };
             assert!(score(&parse(&right), want).bfcl >= 1.0, "{}: {right}", t.id);
+            let demo = awpo::synth::demonstration(&t);
+            let s = score(&parse(&demo), want);
+            assert!(s.bfcl >= 1.0 && s.format >= 1.0, "{}: the warm-up's demonstration {demo:?} scores {s:?}", t.id);
             let wrong: String = match oracle.split_last() {
                 None => ToolCall { name: "get_forecast".into(), arguments: serde_json::Map::new() }.render(),
                 Some((last, [])) => {
