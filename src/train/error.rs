@@ -53,14 +53,6 @@ pub enum TrainError {
         /// The environment's error (boxed: it carries the program's stderr tail).
         source: Box<EnvError>,
     },
-    /// A task the adapter warm-up cannot demonstrate (its tools are not all built in).
-    #[error(
-        "train.adapter_sft_steps: demonstrations need tasks whose tools are all built in, and task {task} lists others"
-    )]
-    NotBuiltin {
-        /// The task's id.
-        task: String,
-    },
     /// A task set with no task.
     #[error("data.train {0:?} holds no tasks")]
     NoTasks(String),

@@ -268,12 +268,6 @@ pub fn run(cfg: &RunConfig, resume: bool) -> Result<Summary> {
     if train.is_empty() {
         return Err(TrainError::NoTasks(cfg.data.train.clone()));
     }
-    // The adapter's demonstrations are episodes through the built-in tools.
-    if cfg.train.adapter_sft_steps > 0
-        && let Some(t) = train.iter().find(|t| !episode::all_builtin(t))
-    {
-        return Err(TrainError::NotBuiltin { task: t.id.clone() });
-    }
     if cfg.model.path != "builtin" && !Path::new(&cfg.model.path).exists() {
         return Err(TrainError::NoModel(cfg.model.path.clone()));
     }

@@ -41,7 +41,7 @@ pub struct Demo {
     pub reply: Vec<u32>,
     /// The task's messages, the reply and the tools' results through the template.
     pub followup_prompt: Vec<u32>,
-    /// The teacher's closing message.
+    /// The teacher's closing message (empty for a one-message task).
     pub followup: Vec<u32>,
 }
 
@@ -73,10 +73,16 @@ pub fn demonstrations(
         let (closing, before) = episode
             .split_last()
             .ok_or_else(|| ModelError::Input(format!("task {}: the teacher's episode is empty", t.id)))?;
+        let prompt = prompt_ids(prompter, tokenizer, t, &t.messages)?;
+        let first = reply(&episode[0].content)?;
+        if before.is_empty() {
+            // One message (a task outside the built-in environment): no closing message.
+            return Ok(Demo { prompt, reply: first, followup_prompt: Vec::new(), followup: Vec::new() });
+        }
         let conversation: Vec<Message> = t.messages.iter().chain(before).cloned().collect();
         Ok(Demo {
-            prompt: prompt_ids(prompter, tokenizer, t, &t.messages)?,
-            reply: reply(&episode[0].content)?,
+            prompt,
+            reply: first,
             followup_prompt: prompt_ids(prompter, tokenizer, t, &conversation)?,
             followup: reply(&closing.content)?,
         })
@@ -153,10 +159,11 @@ pub fn warm_up(
             .flat_map(|i| {
                 let d =
                     if rng.random_bool(mistake_rate.clamp(0.0, 1.0)) { &demos[i].careless } else { &demos[i].careful };
-                pack([
+                let turns = [
                     Segment { context: &d.prompt, response: &d.reply, values: &[] },
                     Segment { context: &d.followup_prompt, response: &d.followup, values: &[] },
-                ])
+                ];
+                pack(turns.into_iter().filter(|s| !s.response.is_empty()))
             })
             .collect();
         // Mean over the batch's reply tokens, summed over micro-batches.
@@ -219,6 +226,19 @@ mod tests {
             assert_eq!(rows.len(), 1, "task {}: the closing prompt re-renders the first turn verbatim", t.id);
             assert_eq!(rows[0].response_tokens(), d.reply.len() + d.followup.len());
             assert_eq!(rows[0].len(), d.followup_prompt.len() + d.followup.len());
+        }
+    }
+
+    #[test]
+    fn a_task_outside_the_builtin_tools_is_demonstrated_in_one_message() {
+        let tok = builtin_policy::tokenizer().expect("tokenizer");
+        let prompter = Prompter::new(&tok, &PromptConfig { tools_in: ToolsIn::Template, ..PromptConfig::default() })
+            .expect("prompter");
+        let corpus = crate::corpus::tasks(2, crate::corpus::Split::Train, 20, &[]);
+        for d in demonstrations(&corpus, &tok, &prompter).expect("demos") {
+            for demo in [&d.careful, &d.careless] {
+                assert!(!demo.reply.is_empty() && demo.followup.is_empty() && demo.followup_prompt.is_empty());
+            }
         }
     }
 }
