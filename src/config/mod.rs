@@ -273,4 +273,14 @@ mod tests {
             assert_eq!(err.lines().count(), 1, "one line: {err}");
         }
     }
+
+    #[test]
+    fn the_smollm2_recipe_loads_and_differs_from_the_defaults() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/smollm2.toml");
+        let recipe = RunConfig::load(Some(&path), &[]).expect("the recipe loads");
+        let defaults = RunConfig::load(None, &[]).expect("defaults");
+        assert_eq!((recipe.data.train.as_str(), recipe.data.held_out.as_str()), ("synth", "synth"));
+        assert!(recipe.train.adapter_sft_tasks > 0 && recipe.train.adapter_sft_tasks < recipe.data.builtin_train);
+        assert_ne!(recipe.to_toml(), defaults.to_toml());
+    }
 }

@@ -34,13 +34,15 @@ impl Default for ModelSection {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DataSection {
-    /// Training tasks (JSONL task format); "builtin" generates them.
+    /// Training tasks: a JSONL task file, "builtin" (the nine built-in tools' tasks) or "synth"
+    /// (the generated corpus of `awpo data synth`, from `seed`).
     pub train: String,
-    /// Held-out tasks for evaluation; "builtin" generates them ("" = none).
+    /// Held-out tasks for evaluation: a file, "builtin" or "synth" (the corpus's held-out split,
+    /// on other functions), or "" for none.
     pub held_out: String,
-    /// Generated training tasks (builtin).
+    /// Generated training tasks ("builtin" or "synth").
     pub builtin_train: usize,
-    /// Generated held-out tasks (builtin).
+    /// Generated held-out tasks ("builtin" or "synth").
     pub builtin_held_out: usize,
     /// Tools listed in each generated task's prompt: its own, then others drawn at random, up to
     /// this many (0 = all nine). Fewer make shorter prompts, which a real model trains on several
@@ -233,6 +235,9 @@ pub struct TrainSection {
     pub adapter_sft_steps: usize,
     /// Learning rate of the adapter's warm-up.
     pub adapter_sft_lr: f64,
+    /// Training tasks kept for the adapter's warm-up: the first this many demonstrate, and RL
+    /// draws only from the rest (0 = both use every training task).
+    pub adapter_sft_tasks: usize,
     /// CPU backend: threads that run micro-batches at once (0 = one per core while the memory
     /// plan finds the extra activations cheap: under the rollout phase's peak or 1 GiB; a number
     /// is bounded by the device's memory only). The result does not depend on it: gradients are
@@ -264,6 +269,7 @@ impl Default for TrainSection {
             sft_mistake_rate: 0.75,
             adapter_sft_steps: 0,
             adapter_sft_lr: 1e-3,
+            adapter_sft_tasks: 0,
             threads: 0,
             recompute_layers: Toggle::Auto(Auto::Auto),
             memory_limit_mib: 0,

@@ -322,20 +322,43 @@ fn add(total: &mut Stats, s: &Stats) {
     total.reused_tokens += s.reused_tokens;
 }
 
-/// Greedy held-out accuracy: the share of tasks whose greedy episode is right, in batches.
+/// Greedy held-out accuracy: overall and per task category (`Task::category`, "none" when
+/// unset).
+#[derive(Clone, Debug, PartialEq)]
+pub struct HeldOutAccuracy {
+    /// The share of tasks whose greedy episode is right.
+    pub overall: f64,
+    /// The same share within each category.
+    pub by_category: std::collections::BTreeMap<String, f64>,
+}
+
+/// Greedy held-out accuracy of `model` on `tasks`, in batches.
 ///
 /// # Errors
 /// As [`collect`].
-pub fn accuracy(model: &CausalLm, ctx: &Context<'_>, tasks: &[Task], max_new_tokens: usize) -> Result<f64, TrainError> {
+pub fn accuracy(
+    model: &CausalLm,
+    ctx: &Context<'_>,
+    tasks: &[Task],
+    max_new_tokens: usize,
+) -> Result<HeldOutAccuracy, TrainError> {
     let mut opts = GenerateOptions { max_new_tokens, ..GenerateOptions::default() };
     opts.sampling.temperature = 0.0;
     opts.stop_tokens = ctx.tokenizer.stop_ids.clone();
-    let mut right = 0usize;
+    let mut counts: std::collections::BTreeMap<String, (usize, usize)> = std::collections::BTreeMap::new();
     for chunk in tasks.chunks(64) {
         let refs: Vec<&Task> = chunk.iter().collect();
-        right += collect(model, ctx, &refs, 1, &opts, false)?.iter().filter(|e| e.correct).count();
+        for (task, episode) in chunk.iter().zip(collect(model, ctx, &refs, 1, &opts, false)?) {
+            let entry = counts.entry(task.category.clone().unwrap_or_else(|| "none".into())).or_default();
+            entry.0 += usize::from(episode.correct);
+            entry.1 += 1;
+        }
     }
-    Ok(right as f64 / tasks.len().max(1) as f64)
+    let right: usize = counts.values().map(|c| c.0).sum();
+    Ok(HeldOutAccuracy {
+        overall: right as f64 / tasks.len().max(1) as f64,
+        by_category: counts.into_iter().map(|(k, (r, n))| (k, r as f64 / n as f64)).collect(),
+    })
 }
 
 #[cfg(test)]

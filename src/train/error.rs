@@ -56,6 +56,18 @@ pub enum TrainError {
     /// A task set with no task.
     #[error("data.train {0:?} holds no tasks")]
     NoTasks(String),
+    /// `train.adapter_sft_tasks` keeps every training task for the warm-up.
+    #[error(
+        "data.train {spec:?} holds {total} tasks and train.adapter_sft_tasks = {kept} keeps them all for the adapter's warm-up: none is left for RL"
+    )]
+    NoRlTasks {
+        /// `data.train`.
+        spec: String,
+        /// Tasks it holds.
+        total: usize,
+        /// `train.adapter_sft_tasks`.
+        kept: usize,
+    },
     /// `model.path` names nothing.
     #[error("model.path {0} does not exist")]
     NoModel(String),

@@ -70,12 +70,32 @@ fn load_tasks(spec: &str, builtin: (u64, Split, usize, usize), skip_bad: bool) -
     match spec {
         "" => Ok(Vec::new()),
         "builtin" => Ok(synth::fewer_tools(synth::tasks(seed, split, n), tools, seed)),
+        "synth" => {
+            let split = match split {
+                Split::Train => crate::corpus::Split::Train,
+                Split::HeldOut => crate::corpus::Split::HeldOut,
+            };
+            Ok(crate::corpus::tasks(seed, split, n, &[]))
+        }
         path => {
             let loaded = task::load(Path::new(path), skip_bad)?;
             for skipped in &loaded.skipped {
                 tracing::warn!("skipped: {skipped}");
             }
             Ok(loaded.tasks)
+        }
+    }
+}
+
+/// The warm-up's tasks (the first `kept`) and RL's (the rest); every task for both when `kept`
+/// is 0 (`train.adapter_sft_tasks`).
+fn split_warm_up(mut train: Vec<Task>, kept: usize, spec: &str) -> Result<(Vec<Task>, Vec<Task>)> {
+    match kept {
+        0 => Ok((train.clone(), train)),
+        kept if kept >= train.len() => Err(TrainError::NoRlTasks { spec: spec.into(), total: train.len(), kept }),
+        kept => {
+            let warm: Vec<Task> = train.drain(..kept).collect();
+            Ok((warm, train))
         }
     }
 }
@@ -225,8 +245,8 @@ fn adapter_warm_up(
     }
     if !held_out.is_empty() && record::read_eval(run_dir, "base").is_none() {
         let acc = episode::accuracy(&model.valid(), ctx, held_out, cfg.rollout.max_new_tokens)?;
-        record::write_eval(run_dir, "base", acc)?;
-        eprintln!("held-out accuracy before the adapter warm-up: {:.1}% ({} tasks)", 100.0 * acc, held_out.len());
+        record::write_eval(run_dir, "base", &acc)?;
+        eprintln!("held-out accuracy before the adapter warm-up: {} ({} tasks)", render_accuracy(&acc), held_out.len());
     }
     let steps = cfg.train.adapter_sft_steps;
     let demos = sft::demonstrations(train, ctx.tokenizer, ctx.prompter)?;
@@ -238,6 +258,12 @@ fn adapter_warm_up(
     eprintln!("adapter warm-up: {steps} steps, final loss {loss:.3}");
     peft::save_adapter(&model, adapter, &cfg.model.path, &saved)?;
     Ok(model)
+}
+
+/// "61.0% (simple 80.0%, irrelevance 40.0%)".
+fn render_accuracy(acc: &episode::HeldOutAccuracy) -> String {
+    let parts: Vec<String> = acc.by_category.iter().map(|(k, v)| format!("{k} {:.1}%", 100.0 * v)).collect();
+    format!("{:.1}% ({})", 100.0 * acc.overall, parts.join(", "))
 }
 
 /// A progress bar with a message.
@@ -268,6 +294,7 @@ pub fn run(cfg: &RunConfig, resume: bool) -> Result<Summary> {
     if train.is_empty() {
         return Err(TrainError::NoTasks(cfg.data.train.clone()));
     }
+    let (warm, train) = split_warm_up(train, cfg.train.adapter_sft_tasks, &cfg.data.train)?;
     if cfg.model.path != "builtin" && !Path::new(&cfg.model.path).exists() {
         return Err(TrainError::NoModel(cfg.model.path.clone()));
     }
@@ -335,7 +362,7 @@ pub fn run(cfg: &RunConfig, resume: bool) -> Result<Summary> {
                 );
             }
             if cfg.train.adapter_sft_steps > 0 {
-                model = adapter_warm_up(cfg, &run_dir, (model, &adapter), (&train, &held_out), (&ctx, plan.recompute))?;
+                model = adapter_warm_up(cfg, &run_dir, (model, &adapter), (&warm, &held_out), (&ctx, plan.recompute))?;
             }
         }
     }
@@ -345,8 +372,9 @@ pub fn run(cfg: &RunConfig, resume: bool) -> Result<Summary> {
         record::read_eval(&run_dir, "before")
     } else {
         let acc = episode::accuracy(&model.valid(), &ctx, &held_out, eval_tokens)?;
-        record::write_eval(&run_dir, "before", acc)?;
-        Some(acc)
+        record::write_eval(&run_dir, "before", &acc)?;
+        eprintln!("held-out accuracy before RL by category: {}", render_accuracy(&acc));
+        Some(acc.overall)
     };
     if let Some(b) = before {
         eprintln!("held-out accuracy before RL: {:.1}% ({} tasks)", 100.0 * b, held_out.len());
@@ -386,7 +414,8 @@ pub fn run(cfg: &RunConfig, resume: bool) -> Result<Summary> {
         }
         if cfg.train.eval_every > 0 && done % cfg.train.eval_every == 0 && done < total && !held_out.is_empty() {
             let acc = episode::accuracy(&model.valid(), &ctx, &held_out, eval_tokens)?;
-            record::write_eval(&run_dir, &format!("step-{done}"), acc)?;
+            record::write_eval(&run_dir, &format!("step-{done}"), &acc)?;
+            bar.suspend(|| eprintln!("held-out accuracy at step {done}: {}", render_accuracy(&acc)));
         }
         if done % cfg.train.save_every == 0 || done == total {
             let state = checkpoint::State { format: checkpoint::FORMAT, step: done, adam_t: 0, cursor, seed };
@@ -416,9 +445,30 @@ pub fn run(cfg: &RunConfig, resume: bool) -> Result<Summary> {
         None
     } else {
         let acc = episode::accuracy(&model.valid(), &ctx, &held_out, eval_tokens)?;
-        record::write_eval(&run_dir, "after", acc)?;
-        Some(acc)
+        record::write_eval(&run_dir, "after", &acc)?;
+        eprintln!("held-out accuracy after RL by category: {}", render_accuracy(&acc));
+        Some(acc.overall)
     };
     let base = record::read_eval(&run_dir, "base");
     Ok(Summary { base, before, after, held_out: held_out.len(), run_dir, steps: done })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn synth_data_is_the_corpus_and_the_warm_up_keeps_its_share_apart() {
+        let train = load_tasks("synth", (5, Split::Train, 30, 0), false).expect("synth");
+        let held_out = load_tasks("synth", (5, Split::HeldOut, 10, 0), false).expect("synth");
+        assert_eq!(train, crate::corpus::tasks(5, crate::corpus::Split::Train, 30, &[]));
+        assert_eq!(held_out, crate::corpus::tasks(5, crate::corpus::Split::HeldOut, 10, &[]));
+        let (warm, rl) = split_warm_up(train.clone(), 12, "synth").expect("split");
+        assert_eq!((warm.len(), rl.len()), (12, 18));
+        assert!(warm.iter().all(|w| rl.iter().all(|r| r.id != w.id)), "no task in both");
+        let (all, same) = split_warm_up(train.clone(), 0, "synth").expect("0 = all");
+        assert_eq!((all.len(), same.len()), (30, 30));
+        let err = split_warm_up(train, 30, "synth").expect_err("nothing left for RL").to_string();
+        assert!(err.contains("adapter_sft_tasks") && err.contains("30"), "{err}");
+    }
 }

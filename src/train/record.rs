@@ -7,7 +7,7 @@ use std::path::Path;
 use serde_json::{Map, Value, json};
 
 use super::checkpoint::write_atomic;
-use super::episode::Episode;
+use super::episode::{Episode, HeldOutAccuracy};
 use super::step::StepMetrics;
 use crate::data::task::Task;
 use crate::model::ModelError;
@@ -58,11 +58,12 @@ pub fn truncate_after(run_dir: &Path, step: usize) -> Result<(), ModelError> {
 ///
 /// # Errors
 /// The file cannot be written.
-pub fn write_eval(run_dir: &Path, key: &str, accuracy: f64) -> Result<(), ModelError> {
+pub fn write_eval(run_dir: &Path, key: &str, accuracy: &HeldOutAccuracy) -> Result<(), ModelError> {
     let path = run_dir.join("evals.json");
     let mut all: Map<String, Value> =
         std::fs::read_to_string(&path).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default();
-    all.insert(key.into(), json!(accuracy));
+    all.insert(key.into(), json!(accuracy.overall));
+    all.insert(format!("{key}_by_category"), json!(accuracy.by_category));
     write_atomic(&path, &Value::Object(all).to_string())
 }
 

@@ -1,6 +1,7 @@
 //! `awpo report RUN_DIR`: the run's curves as one self-contained HTML file (inline SVG, no
 //! scripts, no network), from `metrics.jsonl` and `evals.json`.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -10,7 +11,10 @@ use super::checkpoint::write_atomic;
 use super::record::read_metrics;
 use crate::model::ModelError;
 
-const COLORS: [&str; 3] = ["#1f77b4", "#d62728", "#2ca02c"];
+const COLORS: [&str; 6] = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b"];
+
+/// Points (step, value) of one line.
+type Series = Vec<(f64, f64)>;
 
 fn escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
@@ -63,12 +67,45 @@ fn chart(title: &str, series: &[(&str, Vec<(f64, f64)>)]) -> String {
         let _ = write!(
             svg,
             "<text x=\"{}\" y=\"{}\" font-size=\"11\" fill=\"{color}\">{}</text>",
-            pad + 4.0 + 120.0 * i as f64,
-            pad - 6.0,
+            // Three names to a row, rows above the plot.
+            pad + 4.0 + 140.0 * (i % 3) as f64,
+            pad - 6.0 - 12.0 * (i / 3) as f64,
             escape(name)
         );
     }
     svg + "</svg></figure>"
+}
+
+/// The held-out accuracies of `evals.json` against the step ("before" at 0, "after" at `last`,
+/// "step-N" at N): overall, and per category from the `…_by_category` entries.
+fn held_out_series(evals: &Value, last: f64) -> (Series, BTreeMap<String, Series>) {
+    let (mut overall, mut by_category) = (Series::new(), BTreeMap::<String, Series>::new());
+    for (k, v) in evals.as_object().into_iter().flatten() {
+        let (point, categories) = match k.strip_suffix("_by_category") {
+            Some(point) => (point, true),
+            None => (k.as_str(), false),
+        };
+        let x = match point {
+            "before" => 0.0,
+            "after" => last,
+            other => other.strip_prefix("step-").and_then(|n| n.parse().ok()).unwrap_or(f64::NAN),
+        };
+        if !x.is_finite() {
+            continue;
+        }
+        if categories {
+            for (category, y) in v.as_object().into_iter().flatten() {
+                by_category.entry(category.clone()).or_default().extend(y.as_f64().map(|y| (x, y)));
+            }
+        } else {
+            overall.extend(v.as_f64().map(|y| (x, y)));
+        }
+    }
+    overall.sort_by(|a, b| a.0.total_cmp(&b.0));
+    for series in by_category.values_mut() {
+        series.sort_by(|a, b| a.0.total_cmp(&b.0));
+    }
+    (overall, by_category)
 }
 
 /// Writes `RUN_DIR/report.html`; returns its path.
@@ -88,23 +125,14 @@ pub fn write(run_dir: &Path) -> Result<PathBuf, ModelError> {
         .and_then(|t| serde_json::from_str(&t).ok())
         .unwrap_or(Value::Null);
     let last = rows.last().and_then(|r| r["step"].as_f64()).unwrap_or(0.0);
-    let mut held: Vec<(f64, f64)> = Vec::new();
-    if let Some(map) = evals.as_object() {
-        for (k, v) in map {
-            let x = match k.as_str() {
-                "before" => 0.0,
-                "after" => last,
-                other => other.strip_prefix("step-").and_then(|n| n.parse().ok()).unwrap_or(f64::NAN),
-            };
-            if let Some(y) = v.as_f64().filter(|_| x.is_finite()) {
-                held.push((x, y));
-            }
-        }
-    }
-    held.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let (held, by_category) = held_out_series(&evals, last);
     let charts = [
         chart("Rewards (mean over rollouts)", &[("outcome", s("outcome_mean")), ("reasoning", s("reasoning_mean"))]),
         chart("Accuracy", &[("rollouts", s("accuracy")), ("held-out (greedy)", held)]),
+        chart(
+            "Held-out accuracy by category",
+            &by_category.iter().map(|(k, v)| (k.as_str(), v.clone())).collect::<Vec<_>>(),
+        ),
         chart("Loss", &[("loss", s("loss"))]),
         chart("Gradient norm (before clipping)", &[("grad norm", s("grad_norm"))]),
         chart(

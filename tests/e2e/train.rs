@@ -228,6 +228,11 @@ fn a_killed_run_resumes_on_the_same_trajectory() {
     // The run's base is a model directory `awpo eval` loads; its held-out scores are the run's.
     let evals: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(b.join("evals.json")).expect("evals")).expect("json");
+    for point in ["before", "after"] {
+        let by_category = &evals[format!("{point}_by_category")];
+        assert_eq!(by_category.as_object().map(|m| m.len()), Some(1), "{evals}");
+        assert_eq!(by_category["builtin"], evals[point], "one category: its accuracy is the overall one");
+    }
     let step = std::fs::read_to_string(b.join("checkpoints/latest")).expect("latest");
     let adapter = b.join("checkpoints").join(step.trim()).join("adapter");
     for (which, extra) in [("before", None), ("after", Some(adapter))] {
@@ -257,6 +262,7 @@ fn a_killed_run_resumes_on_the_same_trajectory() {
     assert!(report.status.success());
     let html = std::fs::read_to_string(a.join("report.html")).expect("report");
     assert!(html.contains("<svg") && html.contains("Held-out accuracy"), "self-contained HTML with curves");
+    assert!(html.contains("Held-out accuracy by category") && html.contains(">builtin<"), "per-category curves");
     for d in [a, b] {
         let _ = std::fs::remove_dir_all(d);
     }
@@ -331,21 +337,7 @@ fn bad_input_is_a_one_line_error() {
     std::fs::write(&broken, "{\"id\": \"a\", \"messages\": [{\"role\": \"user\", \"content\": \"hi\"}], \"tools\": [], \"answers\": [[]]}\n{not json\n").expect("write");
     let data = format!("data.train={:?}", broken.display().to_string());
     check(&["train", "--set", &data, "--set", &run_dir], &format!("{}:2", broken.display()));
-    std::fs::write(&broken, "{\"id\": \"web-1\", \"messages\": [{\"role\": \"user\", \"content\": \"hi\"}], \"tools\": [{\"name\": \"search\", \"parameters\": {\"type\": \"object\", \"properties\": {}}}], \"answers\": [[]]}\n").expect("write");
-    check(
-        &[
-            "train",
-            "--set",
-            &data,
-            "--set",
-            "data.held_out=\"\"",
-            "--set",
-            "train.adapter_sft_steps=1",
-            "--set",
-            &run_dir,
-        ],
-        "web-1",
-    );
+    check(&["train", "--set", "train.adapter_sft_steps=-1", "--set", &run_dir], "adapter_sft_steps");
     check(&["train", "--set", "train.run_dir=/proc/awpo-cannot-write-here"], "/proc/awpo-cannot-write-here");
     assert!(!dir.join("checkpoints").exists(), "no checkpoint from failed runs");
     let _ = std::fs::remove_file(broken);
