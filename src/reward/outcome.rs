@@ -1,7 +1,10 @@
 //! Outcome rewards of one assistant turn, each in [0, 1], each returned separately:
 //!
-//! - **format**: 1 when the output parsed cleanly (no [`Issue`]) and says something (a call or
-//!   an answer); 0 otherwise.
+//! - **format**: 1 when the output parsed cleanly (no [`Issue`]), says something, and is of the
+//!   kind the turn wants: calls where calls are expected, an answer without calls where none
+//!   is; 0 otherwise. (A prose refusal of a task that wants calls used to earn it, so that
+//!   RL on SmolLM2 learnt to answer "No tool fits" wherever its calls came out broken: a
+//!   refusal outscored an attempt; BENCHMARKS.md, "SmolLM2 recipe".)
 //! - **exact** (Tool-N1): 1 when the calls, as a multiset, match the expected calls one to one:
 //!   same names, every argument's value Python-equal (`==`, no string normalisation) to one of
 //!   its acceptable values, no extra argument, and no missing one unless `""` marks it optional.
@@ -68,7 +71,7 @@ pub struct Expectation<'a> {
 pub fn score(parsed: &Parsed, want: Expectation<'_>) -> OutcomeScores {
     let rule = CallRule::of_expected(want.expected.len(), want.functions.len());
     OutcomeScores {
-        format: format(parsed),
+        format: format(parsed) * f64::from(u8::from(parsed.calls.is_empty() == want.expected.is_empty())),
         exact: exact(&parsed.calls, want.expected),
         partial: partial(&parsed.calls, want.expected),
         bfcl: f64::from(u8::from(
@@ -227,6 +230,21 @@ mod tests {
         let nested = [want("h", json!({"o": [{"k": ["a", "b"], "z": [1, ""]}]}))];
         assert_eq!(exact(&[call("h", json!({"o": {"k": "b"}}))], &nested), 1.0, "BFCL's dict-of-lists answers");
         assert_eq!(exact(&[call("h", json!({"o": {"z": 1}}))], &nested), 0.0);
+    }
+
+    #[test]
+    fn format_wants_calls_only_where_calls_are_expected() {
+        let functions =
+            [json!({"name": "f", "parameters": {"type": "object", "properties": {"v": {"type": "integer"}}}})];
+        let expected = [want("f", json!({"v": [1]}))];
+        let calls = Expectation { functions: &functions, expected: &expected, language: Language::Python };
+        let none = Expectation { functions: &functions, expected: &[], language: Language::Python };
+        let wrong_call = parse("<tool_call>{\"name\": \"f\", \"arguments\": {\"v\": 2}}</tool_call>");
+        let refusal = parse("No tool fits this request.");
+        assert_eq!((score(&wrong_call, calls).format, score(&wrong_call, calls).bfcl), (1.0, 0.0));
+        assert_eq!(score(&refusal, calls).format, 0.0, "a refusal of a call task earns nothing");
+        assert_eq!((score(&refusal, none).format, score(&refusal, none).bfcl), (1.0, 1.0));
+        assert_eq!(score(&wrong_call, none).format, 0.0, "a call where none is wanted is the wrong kind");
     }
 
     #[test]
