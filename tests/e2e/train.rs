@@ -168,17 +168,18 @@ fn a_killed_run_resumes_on_the_same_trajectory() {
     let (a, b) = (temp("killed"), temp("straight"));
     let run = |dir: &Path, extra: &[&str]| {
         let mut args: Vec<String> = vec!["train".into(), "--device".into(), "cpu".into()];
-        // AWPO mode (the default) on a model warmed up enough that its groups' outcomes differ,
-        // 4 samples per prompt; LoRA dropout on: its masks are drawn from the run seed, the step
+        // AWPO mode (the default) on a model warmed up enough that its groups' outcomes differ
+        // (some replies right, not merely some better formed: a format credit no longer tells
+        // wrong replies apart by kind), 4 samples per prompt; LoRA dropout on: its masks are drawn from the run seed, the step
         // and the micro-batch.
         let fixed = [
             "train.steps=30",
             "train.save_every=2",
             "lora.dropout=0.1",
-            "train.sft_steps=60",
+            "train.sft_steps=200",
             "train.sft_batch=16",
             "rollout.group_size=4",
-            "rollout.max_new_tokens=24",
+            "rollout.max_new_tokens=48",
         ];
         for s in SMALL.iter().chain(fixed.iter()).chain(extra) {
             args.push("--set".into());
@@ -238,7 +239,7 @@ fn a_killed_run_resumes_on_the_same_trajectory() {
     for (which, extra) in [("before", None), ("after", Some(adapter))] {
         let base = b.join("base").display().to_string();
         let mut args = vec!["eval", "--model", &base, "--suite", "builtin", "--builtin-size", "4"];
-        args.extend(["--max-new-tokens", "16", "--device", "cpu"]);
+        args.extend(["--max-new-tokens", "48", "--device", "cpu"]);
         let adapter = extra.map(|p| p.display().to_string());
         if let Some(p) = &adapter {
             args.extend(["--adapter", p.as_str()]);
