@@ -9,7 +9,7 @@ use super::outcome::OutcomeScores;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RewardConfig {
-    /// Clean, non-empty output.
+    /// Clean, non-empty output of the kind the turn wants (calls where calls are due).
     pub format: f64,
     /// Tool-N1 exact multiset match.
     pub exact: f64,

@@ -46,7 +46,7 @@ pub struct PartialCredit {
 /// Every outcome component of one turn.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
 pub struct OutcomeScores {
-    /// Clean, non-empty output.
+    /// Clean, non-empty output of the kind the turn wants.
     pub format: f64,
     /// Tool-N1 exact multiset match.
     pub exact: f64,
