@@ -4,7 +4,7 @@
 //!   kind the turn wants: calls where calls are expected, an answer without calls where none
 //!   is; 0 otherwise. (A prose refusal of a task that wants calls used to earn it, so that
 //!   RL on SmolLM2 learnt to answer "No tool fits" wherever its calls came out broken: a
-//!   refusal outscored an attempt; BENCHMARKS.md, "SmolLM2 recipe".)
+//!   refusal outscored an attempt; BENCHMARKS.md, "SmolLM2-135M on the generated corpus".)
 //! - **exact** (Tool-N1): 1 when the calls, as a multiset, match the expected calls one to one:
 //!   same names, every argument's value Python-equal (`==`, no string normalisation) to one of
 //!   its acceptable values, no extra argument, and no missing one unless `""` marks it optional.
