@@ -12,14 +12,8 @@ use crate::data::task::{Message, Role, Task};
 use crate::env::Environment;
 use crate::env::builtin::{BuiltinEnv, tools};
 
-/// Which split.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Split {
-    /// Training prompts.
-    Train,
-    /// Held-out prompts (another random stream).
-    HeldOut,
-}
+/// Which split: the generated corpus's (held-out prompts come from another random stream).
+pub use crate::corpus::Split;
 
 const UNITS: [(&str, &str); 12] = [
     ("km", "m"),

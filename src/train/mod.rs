@@ -70,13 +70,7 @@ fn load_tasks(spec: &str, builtin: (u64, Split, usize, usize), skip_bad: bool) -
     match spec {
         "" => Ok(Vec::new()),
         "builtin" => Ok(synth::fewer_tools(synth::tasks(seed, split, n), tools, seed)),
-        "synth" => {
-            let split = match split {
-                Split::Train => crate::corpus::Split::Train,
-                Split::HeldOut => crate::corpus::Split::HeldOut,
-            };
-            Ok(crate::corpus::tasks(seed, split, n, &[]))
-        }
+        "synth" => Ok(crate::corpus::tasks(seed, split, n, &[])),
         path => {
             let loaded = task::load(Path::new(path), skip_bad)?;
             for skipped in &loaded.skipped {
@@ -89,14 +83,11 @@ fn load_tasks(spec: &str, builtin: (u64, Split, usize, usize), skip_bad: bool) -
 
 /// The warm-up's tasks (the first `kept`) and RL's (the rest); every task for both when `kept`
 /// is 0 (`train.adapter_sft_tasks`).
-fn split_warm_up(mut train: Vec<Task>, kept: usize, spec: &str) -> Result<(Vec<Task>, Vec<Task>)> {
+fn split_warm_up<'t>(tasks: &'t [Task], kept: usize, spec: &str) -> Result<(&'t [Task], &'t [Task])> {
     match kept {
-        0 => Ok((train.clone(), train)),
-        kept if kept >= train.len() => Err(TrainError::NoRlTasks { spec: spec.into(), total: train.len(), kept }),
-        kept => {
-            let warm: Vec<Task> = train.drain(..kept).collect();
-            Ok((warm, train))
-        }
+        0 => Ok((tasks, tasks)),
+        kept if kept >= tasks.len() => Err(TrainError::NoRlTasks { spec: spec.into(), total: tasks.len(), kept }),
+        kept => Ok(tasks.split_at(kept)),
     }
 }
 
@@ -288,13 +279,13 @@ pub fn run(cfg: &RunConfig, resume: bool) -> Result<Summary> {
         return Err(TrainError::RunExists(run_dir));
     }
     let (seed, d) = (cfg.seed, &cfg.data);
-    let train = load_tasks(&cfg.data.train, (seed, Split::Train, d.builtin_train, d.builtin_tools), d.skip_bad_lines)?;
+    let loaded = load_tasks(&cfg.data.train, (seed, Split::Train, d.builtin_train, d.builtin_tools), d.skip_bad_lines)?;
     let held_out =
         load_tasks(&d.held_out, (seed, Split::HeldOut, d.builtin_held_out, d.builtin_tools), d.skip_bad_lines)?;
-    if train.is_empty() {
+    if loaded.is_empty() {
         return Err(TrainError::NoTasks(cfg.data.train.clone()));
     }
-    let (warm, train) = split_warm_up(train, cfg.train.adapter_sft_tasks, &cfg.data.train)?;
+    let (warm, train) = split_warm_up(&loaded, cfg.train.adapter_sft_tasks, &cfg.data.train)?;
     if cfg.model.path != "builtin" && !Path::new(&cfg.model.path).exists() {
         return Err(TrainError::NoModel(cfg.model.path.clone()));
     }
@@ -303,7 +294,7 @@ pub fn run(cfg: &RunConfig, resume: bool) -> Result<Summary> {
     eprintln!("device: {}", selected.description);
     let device = selected.device.clone().autodiff();
     let text = policy_text(cfg)?;
-    let plan = memory_plan(cfg, &device, (&train, &text), parallel::threads(&device, cfg.train.threads))?;
+    let plan = memory_plan(cfg, &device, (train, &text), parallel::threads(&device, cfg.train.threads))?;
     eprintln!("{}", plan.render());
     plan.check()?;
     // A model from a path and the judge are loaded before anything is written, so bad files
@@ -318,7 +309,7 @@ pub fn run(cfg: &RunConfig, resume: bool) -> Result<Summary> {
     let (mut model, base_name) = match loaded {
         Some(model) => (model, cfg.model.path.clone()),
         None => (
-            builtin_policy(cfg, &run_dir, (&train, &text), (&device, &plan), resume && found.is_some())?,
+            builtin_policy(cfg, &run_dir, (train, &text), (&device, &plan), resume && found.is_some())?,
             "builtin".into(),
         ),
     };
@@ -362,7 +353,7 @@ pub fn run(cfg: &RunConfig, resume: bool) -> Result<Summary> {
                 );
             }
             if cfg.train.adapter_sft_steps > 0 {
-                model = adapter_warm_up(cfg, &run_dir, (model, &adapter), (&warm, &held_out), (&ctx, plan.recompute))?;
+                model = adapter_warm_up(cfg, &run_dir, (model, &adapter), (warm, &held_out), (&ctx, plan.recompute))?;
             }
         }
     }
@@ -373,11 +364,11 @@ pub fn run(cfg: &RunConfig, resume: bool) -> Result<Summary> {
     } else {
         let acc = episode::accuracy(&model.valid(), &ctx, &held_out, eval_tokens)?;
         record::write_eval(&run_dir, "before", &acc)?;
-        eprintln!("held-out accuracy before RL by category: {}", render_accuracy(&acc));
+        eprintln!("held-out accuracy before RL: {} ({} tasks)", render_accuracy(&acc), held_out.len());
         Some(acc.overall)
     };
-    if let Some(b) = before {
-        eprintln!("held-out accuracy before RL: {:.1}% ({} tasks)", 100.0 * b, held_out.len());
+    if let (Some(b), true) = (before, done > 0) {
+        eprintln!("held-out accuracy before RL (recorded): {:.1}% ({} tasks)", 100.0 * b, held_out.len());
     }
     let generate = GenerateOptions {
         sampling: cfg.rollout.sampling(),
@@ -463,12 +454,12 @@ mod tests {
         let held_out = load_tasks("synth", (5, Split::HeldOut, 10, 0), false).expect("synth");
         assert_eq!(train, crate::corpus::tasks(5, crate::corpus::Split::Train, 30, &[]));
         assert_eq!(held_out, crate::corpus::tasks(5, crate::corpus::Split::HeldOut, 10, &[]));
-        let (warm, rl) = split_warm_up(train.clone(), 12, "synth").expect("split");
+        let (warm, rl) = split_warm_up(&train, 12, "synth").expect("split");
         assert_eq!((warm.len(), rl.len()), (12, 18));
         assert!(warm.iter().all(|w| rl.iter().all(|r| r.id != w.id)), "no task in both");
-        let (all, same) = split_warm_up(train.clone(), 0, "synth").expect("0 = all");
+        let (all, same) = split_warm_up(&train, 0, "synth").expect("0 = all");
         assert_eq!((all.len(), same.len()), (30, 30));
-        let err = split_warm_up(train, 30, "synth").expect_err("nothing left for RL").to_string();
+        let err = split_warm_up(&train, 30, "synth").expect_err("nothing left for RL").to_string();
         assert!(err.contains("adapter_sft_tasks") && err.contains("30"), "{err}");
     }
 }
