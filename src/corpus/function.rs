@@ -5,7 +5,9 @@ use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use serde_json::{Map, Value, json};
 
-use super::vocab::{DOMAINS, NUMBER_WORDS, PARAMS, Param, QUALIFIERS, Ty, VERBS};
+use crate::data::answer::ExpectedCall;
+
+use super::vocab::{CHANGE_VERBS, DOMAINS, NUMBER_WORDS, PARAMS, Param, QUALIFIERS, Ty, VERBS};
 
 /// Which functions a split may use: a name's hash decides, so the held-out split's functions
 /// never appear in training tasks.
@@ -37,23 +39,64 @@ pub struct Function {
     pub name: String,
     /// Index into [`DOMAINS`].
     pub domain: usize,
+    /// The verb in its name (one of [`VERBS`]).
+    pub verb: &'static str,
+    /// The thing it acts on (one of its domain's things).
+    pub thing: &'static str,
     /// The request's words for the verb and the thing ("Get the air quality").
     pub phrase: String,
     /// Its parameters, the first required.
     pub args: Vec<Arg>,
 }
 
-/// A function of `split` (`held_out`: only names [`held_out_name`] accepts; else only others);
-/// `not_domains` are excluded.
-pub fn function(rng: &mut ChaCha8Rng, held_out: bool, not_domains: &[usize]) -> Function {
+/// What a generated function must be; the default is anything.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Like<'a> {
+    /// Not of these domains.
+    pub not_domains: &'a [usize],
+    /// Of this domain, acting on this thing.
+    pub thing: Option<(usize, &'static str)>,
+    /// Whose verb changes something ([`CHANGE_VERBS`]), or whose verb does not.
+    pub changes: Option<bool>,
+}
+
+impl Like<'_> {
+    /// A function that acts on `f`'s thing but does another kind of action (it looks the thing
+    /// up where `f` changes it, or the other way round): it cannot serve a request for `f`.
+    pub fn other_action(f: &Function) -> Like<'static> {
+        Like { not_domains: &[], thing: Some((f.domain, f.thing)), changes: Some(!CHANGE_VERBS.contains(&f.verb)) }
+    }
+
+    /// Whether a function of `domain` doing `verb` to `thing` fits; `exact`: the thing must be
+    /// `self.thing`'s, else it must be another thing of its domain.
+    fn allows(&self, domain: usize, thing: &str, verb: &str, exact: bool) -> bool {
+        !self.not_domains.contains(&domain)
+            && self.thing.is_none_or(|(d, t)| d == domain && (t == thing) == exact)
+            && self.changes.is_none_or(|c| c == CHANGE_VERBS.contains(&verb))
+    }
+}
+
+/// A function of `split` (`held_out`: only names [`held_out_name`] accepts; else only others)
+/// that is `like` asks. Where no name of the split fits a fixed thing, another thing of the same
+/// domain is taken (it still acts on something else than what `like` was made from).
+pub fn function(rng: &mut ChaCha8Rng, held_out: bool, like: &Like) -> Function {
+    let mut tries = 0usize;
     loop {
-        let domain = rng.random_range(0..DOMAINS.len());
-        if not_domains.contains(&domain) {
-            continue;
-        }
+        tries += 1;
+        let domain = match like.thing {
+            Some((d, _)) => d,
+            None => rng.random_range(0..DOMAINS.len()),
+        };
         let dom = &DOMAINS[domain];
         let (verb, says) = *pick(rng, VERBS);
-        let thing = *pick(rng, dom.things);
+        let exact = tries < 500;
+        let thing = match like.thing {
+            Some((_, t)) if exact => t,
+            _ => *pick(rng, dom.things),
+        };
+        if !like.allows(domain, thing, verb, exact) {
+            continue;
+        }
         let qualifier = *pick(rng, QUALIFIERS);
         // Three forms, none the bare `verb_thing` (the likeliest to match a name elsewhere).
         let name = match (qualifier.is_empty(), rng.random_bool(0.5)) {
@@ -90,7 +133,7 @@ pub fn function(rng: &mut ChaCha8Rng, held_out: bool, not_domains: &[usize]) -> 
         } else {
             format!("{says} {words} {qualifier}")
         };
-        return Function { name, domain, phrase, args };
+        return Function { name, domain, verb, thing, phrase, args };
     }
 }
 
@@ -132,74 +175,207 @@ impl Function {
     }
 }
 
-/// A value of `ty` (as its list of acceptable values) and the words that say it.
-fn value(rng: &mut ChaCha8Rng, ty: Ty) -> (Value, String) {
+/// A value put into words: its acceptable values, and the words before it, for it and after it
+/// ("for", "three", "days").
+struct Said {
+    acceptable: Value,
+    prefix: &'static str,
+    words: String,
+    unit: &'static str,
+}
+
+fn joined(parts: [&str; 3]) -> String {
+    parts.into_iter().filter(|p| !p.is_empty()).collect::<Vec<_>>().join(" ")
+}
+
+/// A value of `ty` and its words; `symbols`: money as "$12" and rates as "4.5%" rather than
+/// "12 dollars" and "4.5 percent"; `spelled`: small integers sometimes in words ("three").
+fn value(rng: &mut ChaCha8Rng, ty: Ty, symbols: bool, spelled: bool) -> Said {
+    let said = |acceptable, prefix, words, unit| Said { acceptable, prefix, words, unit };
     match ty {
         Ty::Str(pool, prefix) => {
             let v = *pick(rng, pool);
-            (json!([v]), format!("{prefix} {v}"))
+            said(json!([v]), prefix, v.to_string(), "")
         }
         Ty::Int(lo, hi, prefix, unit) => {
             let v = rng.random_range(lo..=hi);
-            let said = match usize::try_from(v).ok().and_then(|i| NUMBER_WORDS.get(i)) {
-                Some(w) if rng.random_bool(0.4) => (*w).to_string(),
+            let words = match usize::try_from(v).ok().and_then(|i| NUMBER_WORDS.get(i)) {
+                Some(w) if spelled && rng.random_bool(0.4) => (*w).to_string(),
                 _ => v.to_string(),
             };
-            (json!([v]), format!("{prefix} {said} {unit}").trim_end().to_string())
+            said(json!([v]), prefix, words, unit)
         }
         Ty::Num(lo, hi, prefix, unit) => {
             let cents = rng.random_range((lo * 100.0) as i64..=(hi * 100.0) as i64);
             let v = if rng.random_bool(0.5) { (cents / 100 * 100) as f64 / 100.0 } else { cents as f64 / 100.0 };
-            (json!([v]), format!("{prefix} {v} {unit}"))
+            match unit {
+                "dollars" if symbols => said(json!([v]), prefix, format!("${v}"), ""),
+                "percent" if symbols => said(json!([v]), prefix, format!("{v}%"), ""),
+                _ => said(json!([v]), prefix, v.to_string(), unit),
+            }
         }
         Ty::Bool(on, off) => {
             let v = rng.random_bool(0.5);
-            (json!([v]), (if v { on } else { off }).to_string())
+            said(json!([v]), "", (if v { on } else { off }).to_string(), "")
         }
         Ty::Enum(options) => {
             let (v, words) = *pick(rng, options);
-            (json!([v]), words.to_string())
+            said(json!([v]), "", words.to_string(), "")
         }
         Ty::List(pool, prefix) => {
             let mut items: Vec<&str> = pool.to_vec();
             let n = rng.random_range(2..=3);
             let chosen: Vec<&str> = (0..n).map(|_| items.swap_remove(rng.random_range(0..items.len()))).collect();
-            let said = match chosen.as_slice() {
-                [a, b] => format!("{a} and {b}"),
-                [a, b, c] => format!("{a}, {b} and {c}"),
-                _ => chosen.join(", "),
-            };
-            (json!([chosen]), format!("{prefix} {said}"))
+            said(json!([chosen]), prefix, listed(&chosen), "")
         }
         Ty::Place => {
             let (city, country) = (*pick(rng, super::vocab::CITIES), *pick(rng, super::vocab::COUNTRIES));
-            (json!([{"city": [city], "country": [country]}]), format!("in {city}, {country}"))
+            said(json!([{"city": [city], "country": [country]}]), "in", format!("{city}, {country}"), "")
         }
     }
+}
+
+/// "a and b", "a, b and c".
+fn listed<S: AsRef<str>>(items: &[S]) -> String {
+    match items {
+        [] => String::new(),
+        [a] => a.as_ref().to_string(),
+        [init @ .., last] => {
+            let init: Vec<&str> = init.iter().map(AsRef::as_ref).collect();
+            format!("{} and {}", init.join(", "), last.as_ref())
+        }
+    }
+}
+
+/// `arg`'s acceptable values: a value equal to its default may also be left out.
+fn acceptable(arg: &Arg, mut values: Value) -> Value {
+    if let (Some(d), Value::Array(list)) = (&arg.default, &mut values)
+        && list.contains(d)
+    {
+        list.push(json!(""));
+    }
+    values
 }
 
 /// A call of `f`: the request's clause ("Get the forecast in Lyon for three days") and the
 /// expected call (each argument's acceptable values; an optional one left unsaid may be
 /// omitted or given its default).
-pub fn call(rng: &mut ChaCha8Rng, f: &Function) -> (String, (String, Map<String, Value>)) {
+pub fn call(rng: &mut ChaCha8Rng, f: &Function) -> (String, ExpectedCall) {
+    let (clause, mut calls) = calls(rng, f, 1);
+    (clause, calls.remove(0))
+}
+
+/// `n` calls of `f` (n ≥ 1) said in one clause: they share every argument but one, whose values
+/// the clause lists ("Get the forecast in Lyon, Porto and Oslo for three days": three calls).
+/// One call when `f` has no required string or number argument to list.
+pub fn calls(rng: &mut ChaCha8Rng, f: &Function, n: usize) -> (String, Vec<ExpectedCall>) {
+    let symbols = rng.random_bool(0.5);
+    let listable = |a: &Arg| a.required && matches!(a.param.ty, Ty::Str(..) | Ty::Int(..) | Ty::Num(..));
+    let candidates: Vec<usize> = (0..f.args.len()).filter(|&i| listable(&f.args[i])).collect();
+    let varied = (n > 1 && !candidates.is_empty()).then(|| candidates[rng.random_range(0..candidates.len())]);
     let mut words = vec![f.phrase.clone()];
-    let mut expected = Map::new();
-    for a in &f.args {
-        if a.required || rng.random_bool(0.5) {
-            let (mut acceptable, said) = value(rng, a.param.ty);
-            words.push(said);
-            // A value equal to the default may also be left out.
-            if let (Some(d), Value::Array(values)) = (&a.default, &mut acceptable)
-                && values.contains(d)
-            {
-                values.push(json!(""));
+    let mut shared = Map::new();
+    let mut values = Vec::new();
+    for (i, a) in f.args.iter().enumerate() {
+        if Some(i) == varied {
+            let mut said: Vec<Said> = Vec::with_capacity(n);
+            for _ in 0..8 * n {
+                // Listed numbers in digits: "1 and six results" reads badly.
+                let s = value(rng, a.param.ty, symbols, false);
+                if said.iter().all(|t| t.acceptable != s.acceptable) {
+                    said.push(s);
+                }
+                if said.len() == n {
+                    break;
+                }
             }
-            expected.insert(a.param.name.to_string(), acceptable);
+            let items: Vec<&str> = said.iter().map(|s| s.words.as_str()).collect();
+            words.push(joined([said[0].prefix, &listed(&items), said[0].unit]));
+            values = said.into_iter().map(|s| acceptable(a, s.acceptable)).collect();
+        } else if a.required || rng.random_bool(0.5) {
+            let s = value(rng, a.param.ty, symbols, true);
+            words.push(joined([s.prefix, &s.words, s.unit]));
+            shared.insert(a.param.name.to_string(), acceptable(a, s.acceptable));
         } else {
-            let mut acceptable = vec![json!("")];
-            acceptable.extend(a.default.clone());
-            expected.insert(a.param.name.to_string(), Value::Array(acceptable));
+            let mut unsaid = vec![json!("")];
+            unsaid.extend(a.default.clone());
+            shared.insert(a.param.name.to_string(), Value::Array(unsaid));
         }
     }
-    (words.join(" "), (f.name.clone(), expected))
+    let calls = match varied {
+        Some(i) => values
+            .into_iter()
+            .map(|v| {
+                let mut args = shared.clone();
+                args.insert(f.args[i].param.name.to_string(), v);
+                (f.name.clone(), args)
+            })
+            .collect(),
+        None => vec![(f.name.clone(), shared)],
+    };
+    (words.join(" "), calls)
+}
+
+#[cfg(test)]
+mod tests {
+    use rand::SeedableRng;
+
+    use super::*;
+
+    #[test]
+    fn listed_calls_share_all_arguments_but_the_listed_one() {
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        let (mut listed_seen, mut symbols_seen) = (0, 0);
+        for k in 0..400 {
+            let f = function(&mut rng, k % 2 == 0, &Like::default());
+            let n = 2 + k % 2;
+            let (clause, calls) = calls(&mut rng, &f, n);
+            assert!(calls.iter().all(|(name, _)| *name == f.name));
+            if calls.len() == 1 {
+                assert!(
+                    f.args
+                        .iter()
+                        .all(|a| !a.required || !matches!(a.param.ty, Ty::Str(..) | Ty::Int(..) | Ty::Num(..)))
+                );
+                continue;
+            }
+            listed_seen += 1;
+            assert_eq!(calls.len(), n, "{clause}");
+            let differing: Vec<&String> =
+                calls[0].1.keys().filter(|key| calls.iter().any(|(_, a)| a[*key] != calls[0].1[*key])).collect();
+            assert_eq!(differing.len(), 1, "{clause}: {calls:?}");
+            let key = differing[0];
+            for (_, args) in &calls {
+                let said = match &args[key][0] {
+                    Value::String(s) => s.clone(),
+                    v => v.to_string(),
+                };
+                // Numbers may be said in words; strings and most numbers appear as written.
+                assert!(clause.contains(&said) || matches!(args[key][0], Value::Number(_)), "{said} not in {clause}");
+            }
+            symbols_seen += usize::from(clause.contains('$') || clause.contains('%'));
+        }
+        assert!(listed_seen > 150 && symbols_seen > 10, "{listed_seen} listed, {symbols_seen} with $ or %");
+    }
+
+    #[test]
+    fn another_action_on_the_same_thing_keeps_the_split_and_flips_the_kind_of_verb() {
+        let mut rng = ChaCha8Rng::seed_from_u64(8);
+        let mut same_thing = 0;
+        for k in 0..300 {
+            let held_out = k % 3 == 0;
+            let wanted = function(&mut rng, held_out, &Like::default());
+            let other = function(&mut rng, held_out, &Like::other_action(&wanted));
+            assert_eq!(held_out_name(&other.name), held_out);
+            assert_eq!(other.domain, wanted.domain);
+            assert_ne!(other.name, wanted.name);
+            assert_ne!(
+                CHANGE_VERBS.contains(&other.verb),
+                CHANGE_VERBS.contains(&wanted.verb),
+                "{wanted:?} / {other:?}"
+            );
+            same_thing += usize::from(other.thing == wanted.thing);
+        }
+        assert!(same_thing > 250, "{same_thing} of 300 on the same thing");
+    }
 }

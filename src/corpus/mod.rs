@@ -1,12 +1,15 @@
 //! A procedural corpus of tool-use tasks for training (`awpo data synth`): thousands of distinct
 //! generated functions across twenty domains, with typed parameters (string, integer, number,
 //! boolean, enum, array, nested object, optional with a default), and requests whose values
-//! the calls must copy or convert (small numbers in words, enum values from phrases, lists from
-//! "a, b and c", objects from "city, country"). Five categories mirror BFCL's non-live ones:
-//! one call (`simple`), a choice among offered functions (`multiple`), one function called
-//! several times (`parallel`), several functions each called once or more
-//! (`parallel_multiple`), and a request that no offered function serves (`irrelevance`: the
-//! right answer is no call).
+//! the calls must copy or convert (small numbers in words, money as "$12", rates as "4.5%",
+//! enum values from phrases, lists from "a, b and c", objects from "city, country"). Five
+//! categories mirror BFCL's non-live ones: one call (`simple`), a choice among offered functions
+//! (`multiple`), one function called several times (`parallel`: a clause per call, or one
+//! clause listing the values that differ, "in Lyon, Porto and Oslo"), several functions each
+//! called once or more (`parallel_multiple`), and a request that no offered function serves
+//! (`irrelevance`: the right answer is no call; half the time one offered function acts on the
+//! very thing asked about but does another kind of action, "Cancel the order" with only
+//! `get_order_status`).
 //!
 //! The vocabularies (`vocab`) are this module's own; BFCL's data is never read here. The
 //! held-out split uses other functions than the training split (by a hash of the name) and
@@ -21,7 +24,7 @@ use serde_json::Value;
 
 use crate::data::answer::ExpectedCall;
 use crate::data::task::{Message, Role, Task};
-use function::{Function, call, function};
+use function::{Function, Like, call, function};
 
 /// Which split.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -102,7 +105,7 @@ fn request(rng: &mut ChaCha8Rng, clauses: &[String]) -> String {
 fn functions(rng: &mut ChaCha8Rng, split: Split, n: usize, not_domains: &[usize]) -> Vec<Function> {
     let mut out: Vec<Function> = Vec::with_capacity(n);
     while out.len() < n {
-        let f = function(rng, split == Split::HeldOut, not_domains);
+        let f = function(rng, split == Split::HeldOut, &Like { not_domains, ..Like::default() });
         if out.iter().all(|g| g.name != f.name) {
             out.push(f);
         }
@@ -125,10 +128,13 @@ fn draw(rng: &mut ChaCha8Rng, split: Split, category: Category) -> (String, Vec<
         }
         Category::Parallel => {
             let fs = functions(rng, split, 1, &[]);
-            for _ in 0..rng.random_range(2..=3) {
-                let (clause, expected) = call(rng, &fs[0]);
+            let n = rng.random_range(2..=3);
+            // Half the time one clause lists the values ("in Lyon, Porto and Oslo").
+            let clauses_of_one = if rng.random_bool(0.5) { n } else { 1 };
+            while calls.len() < n {
+                let (clause, expected) = function::calls(rng, &fs[0], clauses_of_one);
                 clauses.push(clause);
-                calls.push(expected);
+                calls.extend(expected);
             }
             (fs, None)
         }
@@ -136,19 +142,28 @@ fn draw(rng: &mut ChaCha8Rng, split: Split, category: Category) -> (String, Vec<
             let n = 2 + rng.random_range(0..=2);
             let fs = functions(rng, split, n, &[]);
             for f in &fs[..2] {
-                for _ in 0..rng.random_range(1..=2) {
-                    let (clause, expected) = call(rng, f);
+                let k = rng.random_range(1..=2);
+                // Two calls said in one clause half the time, else one clause each.
+                let per_clause = if rng.random_bool(0.5) { k } else { 1 };
+                let before = calls.len();
+                while calls.len() < before + k {
+                    let (clause, expected) = function::calls(rng, f, per_clause);
                     clauses.push(clause);
-                    calls.push(expected);
+                    calls.extend(expected);
                 }
             }
             (fs, None)
         }
         Category::Irrelevance => {
-            let wanted = functions(rng, split, 1, &[]);
-            let (clause, _) = call(rng, &wanted[0]);
+            let wanted = functions(rng, split, 1, &[]).remove(0);
+            let (clause, _) = call(rng, &wanted);
             let n = rng.random_range(1..=3);
-            let fs = functions(rng, split, n, &[wanted[0].domain]);
+            let mut fs = functions(rng, split, n, &[wanted.domain]);
+            // Half the time one offered function acts on the very thing asked about, but does
+            // another kind of action ("Cancel the order" with only `get_order_status`).
+            if rng.random_bool(0.5) {
+                fs[0] = function(rng, split == Split::HeldOut, &Like::other_action(&wanted));
+            }
             (fs, Some(request(rng, &[clause])))
         }
     };

@@ -335,6 +335,10 @@ pub const VERBS: &[(&str, &str)] = &[
     ("predict", "Predict the"),
 ];
 
+/// Verbs that change something (the others look something up or work it out): a request to
+/// change a thing is not served by a function that only looks at it, and the other way round.
+pub const CHANGE_VERBS: &[&str] = &["create", "update", "cancel", "book", "schedule"];
+
 /// Qualifiers that make more function names from the same verb and thing.
 pub const QUALIFIERS: &[&str] = &["", "", "", "details", "summary", "history", "status", "info", "v2", "report"];
 
