@@ -126,6 +126,7 @@ pub fn run(args: &GenerateArgs) -> Result<bool> {
         stop_strings: args.stops.clone(),
         seed: args.seed,
         adapter: args.adapter.is_some(),
+        ..GenerateOptions::default()
     };
     let start = Instant::now();
     let stream = args.samples == 1;

@@ -30,7 +30,14 @@ pub struct GenerateOptions {
     pub seed: u64,
     /// Whether the LoRA adapters are on.
     pub adapter: bool,
+    /// Prompt tokens run at once in the prefill (0 = the whole prompt): the attention scores
+    /// and MLP activations of a prefill grow with it, the cache and the result do not.
+    pub prefill_chunk: usize,
 }
+
+/// The default [`GenerateOptions::prefill_chunk`]: 16 prompts of 900 tokens keep their
+/// attention scores under 140 MB a layer for a model of 9 heads.
+pub const PREFILL_CHUNK: usize = 256;
 
 impl Default for GenerateOptions {
     fn default() -> Self {
@@ -41,6 +48,7 @@ impl Default for GenerateOptions {
             stop_strings: Vec::new(),
             seed: 0,
             adapter: true,
+            prefill_chunk: PREFILL_CHUNK,
         }
     }
 }
@@ -286,14 +294,44 @@ fn prefill(
         real[i * t..i * t + r.len()].fill(true);
     }
     cache.reserve(t + opts.max_new_tokens);
-    let hidden = model.extend(&tokens, &real, t, &mut cache, opts.adapter)?;
+    // In chunks of columns: the cache ends as one call would leave it (the same slots, the same
+    // padding), the transient scores are `[P, H, chunk, S]` rather than `[P, H, T, S]`.
+    let chunk = match opts.prefill_chunk {
+        0 => t,
+        c => c.min(t),
+    };
+    let (device, d) = (model.device(), model.config().hidden_size);
+    let mut picked = Vec::new();
+    let mut order = Vec::with_capacity(p);
+    for from in (0..t).step_by(chunk) {
+        let c = chunk.min(t - from);
+        let columns =
+            |all: &[u32]| -> Vec<u32> { (0..p).flat_map(|i| all[i * t + from..i * t + from + c].to_vec()).collect() };
+        let flags: Vec<bool> = (0..p).flat_map(|i| real[i * t + from..i * t + from + c].to_vec()).collect();
+        let hidden = model.extend(&columns(&tokens), &flags, c, &mut cache, opts.adapter)?;
+        // The rows whose last prompt token is in this chunk: their final hidden state.
+        let here: Vec<(usize, i64)> = rest
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| (from..from + c).contains(&(r.len() - 1)))
+            .map(|(i, r)| (i, (i * c + r.len() - 1 - from) as i64))
+            .collect();
+        if !here.is_empty() {
+            let at = TensorData::new(here.iter().map(|h| h.1).collect::<Vec<_>>(), [here.len()]);
+            picked.push(hidden.reshape([p * c, d]).select(0, Tensor::<1, Int>::from_data(at, &device)));
+            order.extend(here.iter().map(|h| h.0));
+        }
+    }
     stats.prefill_rows = p;
     stats.prefill_tokens = rest.iter().map(|r| r.len()).sum();
     stats.reused_tokens = start.iter().sum();
-    let last: Vec<i64> = rest.iter().enumerate().map(|(i, r)| (i * t + r.len() - 1) as i64).collect();
-    let last = Tensor::<1, Int>::from_data(TensorData::new(last, [p]), &model.device());
-    let d = model.config().hidden_size;
-    Ok((cache, hidden.reshape([p * t, d]).select(0, last)))
+    // Back to prompt order: row `order[k]` is at `k`.
+    let mut at = vec![0i64; p];
+    for (k, &row) in order.iter().enumerate() {
+        at[row] = k as i64;
+    }
+    let at = Tensor::<1, Int>::from_data(TensorData::new(at, [p]), &device);
+    Ok((cache, Tensor::cat(picked, 0).select(0, at)))
 }
 
 fn run(

@@ -332,6 +332,9 @@ pub struct HeldOutAccuracy {
     pub by_category: std::collections::BTreeMap<String, f64>,
 }
 
+/// Held-out tasks generated together (in parts of `Context::part_rows` on the CPU backend).
+pub const HELD_OUT_CHUNK: usize = 64;
+
 /// Greedy held-out accuracy of `model` on `tasks`, in batches.
 ///
 /// # Errors
@@ -346,7 +349,7 @@ pub fn accuracy(
     opts.sampling.temperature = 0.0;
     opts.stop_tokens = ctx.tokenizer.stop_ids.clone();
     let mut counts: std::collections::BTreeMap<String, (usize, usize)> = std::collections::BTreeMap::new();
-    for chunk in tasks.chunks(64) {
+    for chunk in tasks.chunks(HELD_OUT_CHUNK) {
         let refs: Vec<&Task> = chunk.iter().collect();
         for (task, episode) in chunk.iter().zip(collect(model, ctx, &refs, 1, &opts, false)?) {
             let entry = counts.entry(task.category.clone().unwrap_or_else(|| "none".into())).or_default();

@@ -178,7 +178,9 @@ pub fn plan(w: &Workload, available: Option<u64>) -> Plan {
         let rows = w.rollout_rows.max(1) as u64;
         let kv = threads * rows * s * l * 2 * hkv * dh * 4;
         let decode = 4 * rows * s * dh * (2 * h + 2 * hkv) + 8 * rows * v;
-        let prefill = 4 * w.rollout_prompts.max(1) as u64 * (3 * h * tp * tp + 3 * tp * i + 4 * tp * d);
+        // The prefill runs `PREFILL_CHUNK` prompt columns at a time against up to `tp` keys.
+        let c = tp.min(crate::rollout::generate::PREFILL_CHUNK as u64);
+        let prefill = 4 * w.rollout_prompts.max(1) as u64 * (3 * h * c * tp + 3 * c * i + 4 * c * d);
         vec![
             Term {
                 name: format!("KV cache ({threads} x {rows} rows x {s} tokens)"),

@@ -146,11 +146,12 @@ fn policy_text(cfg: &RunConfig) -> Result<PolicyText> {
 }
 
 /// The memory plan of the run (see [`memory`]), from the model's configuration and the longest
-/// training prompt, before any weight is loaded; `threads` is the most the settings allow.
+/// prompt of the tasks it generates for (RL and held-out), before any weight is loaded;
+/// `threads` is the most the settings allow.
 fn memory_plan(
     cfg: &RunConfig,
     device: &burn::tensor::Device,
-    (train, (tokenizer, prompter)): (&[Task], &PolicyText),
+    (train, held_out, (tokenizer, prompter)): (&[Task], &[Task], &PolicyText),
     threads: usize,
 ) -> Result<memory::Plan> {
     let (model, precision) = if cfg.model.path == "builtin" {
@@ -159,13 +160,24 @@ fn memory_plan(
         (CausalLm::config_at(Path::new(&cfg.model.path))?, cfg.model.dtype.resolve(device))
     };
     let mut longest = 0;
-    for t in train.iter().take(2000) {
+    for t in train.iter().take(2000).chain(held_out) {
         longest = longest.max(episode::prompt_ids(prompter, tokenizer, t, &t.messages)?.len());
     }
     let r = &cfg.rollout;
     let rows = r.prompts_per_step * r.group_size;
     let cpu = crate::device::is_cpu(device);
-    let rollout_rows = if cpu { rows.min(ROLLOUT_PART_ROWS.max(r.group_size)) } else { rows };
+    let mut rollout_rows = if cpu { rows.min(ROLLOUT_PART_ROWS.max(r.group_size)) } else { rows };
+    let mut rollout_prompts = rollout_rows.div_ceil(r.group_size.max(1));
+    let mut rollout_parts = if cpu { rows.div_ceil(rollout_rows.max(1)) } else { 1 };
+    // The held-out evaluation samples one row per prompt: more prompts prefilled at once.
+    if !held_out.is_empty() {
+        let at_once = held_out.len().min(if cpu { ROLLOUT_PART_ROWS } else { episode::HELD_OUT_CHUNK });
+        rollout_rows = rollout_rows.max(at_once);
+        rollout_prompts = rollout_prompts.max(at_once);
+        if cpu {
+            rollout_parts = rollout_parts.max(held_out.len().min(episode::HELD_OUT_CHUNK).div_ceil(at_once));
+        }
+    }
     let available = match cfg.train.memory_limit_mib {
         0 => crate::device::memory_available(device),
         mib => Some(mib << 20),
@@ -175,8 +187,8 @@ fn memory_plan(
         precision,
         lora: cfg.lora.clone(),
         rollout_rows,
-        rollout_parts: if cpu { rows.div_ceil(rollout_rows.max(1)) } else { 1 },
-        rollout_prompts: rollout_rows.div_ceil(r.group_size.max(1)),
+        rollout_parts,
+        rollout_prompts,
         prompt_tokens: longest,
         new_tokens: r.max_new_tokens * r.max_steps,
         micro_batch: cfg.optim.micro_batch,
@@ -294,7 +306,7 @@ pub fn run(cfg: &RunConfig, resume: bool) -> Result<Summary> {
     eprintln!("device: {}", selected.description);
     let device = selected.device.clone().autodiff();
     let text = policy_text(cfg)?;
-    let plan = memory_plan(cfg, &device, (train, &text), parallel::threads(&device, cfg.train.threads))?;
+    let plan = memory_plan(cfg, &device, (train, &held_out, &text), parallel::threads(&device, cfg.train.threads))?;
     eprintln!("{}", plan.render());
     plan.check()?;
     // A model from a path and the judge are loaded before anything is written, so bad files
