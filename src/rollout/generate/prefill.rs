@@ -35,12 +35,6 @@ pub(super) fn prefill(
     };
     let rest: Vec<&[u32]> = prompts.iter().zip(&start).map(|(pr, &s)| &pr[s..]).collect();
     let t = rest.iter().map(|r| r.len()).max().unwrap_or(1);
-    let mut tokens = vec![0u32; p * t];
-    let mut real = vec![false; p * t];
-    for (i, r) in rest.iter().enumerate() {
-        tokens[i * t..i * t + r.len()].copy_from_slice(r);
-        real[i * t..i * t + r.len()].fill(true);
-    }
     cache.reserve(t + opts.max_new_tokens);
     // In chunks of columns: the cache ends as one call would leave it (the same slots, the same
     // padding), the transient scores are `[P, H, chunk, S]` rather than `[P, H, T, S]`.
@@ -53,10 +47,15 @@ pub(super) fn prefill(
     let mut order = Vec::with_capacity(p);
     for from in (0..t).step_by(chunk) {
         let c = chunk.min(t - from);
-        let columns =
-            |all: &[u32]| -> Vec<u32> { (0..p).flat_map(|i| all[i * t + from..i * t + from + c].to_vec()).collect() };
-        let flags: Vec<bool> = (0..p).flat_map(|i| real[i * t + from..i * t + from + c].to_vec()).collect();
-        let hidden = model.extend(&columns(&tokens), &flags, c, &mut cache, opts.adapter)?;
+        // Columns `from..from + c` of every row, right-padded where a row's prompt is shorter.
+        let mut tokens = vec![0u32; p * c];
+        let mut real = vec![false; p * c];
+        for (i, r) in rest.iter().enumerate() {
+            let part = r.get(from..r.len().min(from + c)).unwrap_or_default();
+            tokens[i * c..i * c + part.len()].copy_from_slice(part);
+            real[i * c..i * c + part.len()].fill(true);
+        }
+        let hidden = model.extend(&tokens, &real, c, &mut cache, opts.adapter)?;
         // The rows whose last prompt token is in this chunk: their final hidden state.
         let here: Vec<(usize, i64)> = rest
             .iter()
