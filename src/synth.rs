@@ -189,6 +189,9 @@ pub fn teacher_reply(task: &Task, careless: bool) -> String {
     let mut think = Vec::new();
     let mut calls = Vec::new();
     for mut call in oracle {
+        for v in call.arguments.values_mut() {
+            whole_as_integer(v);
+        }
         let values: Vec<String> = call.arguments.values().map(plain).collect();
         think.push(format!("Use {} with {}.", call.name, values.join(", ")));
         if careless && call.name == "convert_units" {
@@ -197,6 +200,17 @@ pub fn teacher_reply(task: &Task, careless: bool) -> String {
         calls.push(call.render());
     }
     format!("<think>{}</think>\n{}", think.join(" "), calls.join("\n"))
+}
+
+/// A whole number written as an integer (`80`, not `80.0`), as the request says it: the checker
+/// takes an integer for a `number` parameter (Python promotes `int` to `float`), while an
+/// integer parameter takes no `80.0`. A model that saw `80.0` for whole numbers writes it for
+/// integer parameters too (BFCL `parallel_4`'s weight). Only top-level arguments: the checker
+/// promotes no nested value.
+fn whole_as_integer(v: &mut Value) {
+    if let Some(x) = v.as_f64().filter(|x| v.is_f64() && x.fract() == 0.0 && x.abs() < 1e15) {
+        *v = Value::from(x as i64);
+    }
 }
 
 /// The teacher's answer when no offered tool serves the request.
@@ -261,6 +275,31 @@ mod tests {
             assert_eq!(s.bfcl, 1.0, "{}: {} → {:?}", t.id, demonstration(t), s);
             assert_eq!(teacher_reply(t, false), demonstration(t));
         }
+    }
+
+    #[test]
+    fn demonstrations_write_whole_numbers_as_integers_and_still_score_full_marks() {
+        use crate::corpus::{Category, tasks as corpus_tasks};
+        let mut whole = 0;
+        for t in corpus_tasks(3, Split::Train, 400, &Category::ALL) {
+            let expected_floats: Vec<f64> = t.answers[0]
+                .iter()
+                .flat_map(|(_, args)| args.values())
+                .filter_map(|acc| acc.as_array()?.first()?.as_f64().filter(|_| acc[0].is_f64()))
+                .collect();
+            whole += expected_floats.iter().filter(|x| x.fract() == 0.0).count();
+            let demo = demonstration(&t);
+            let parsed = parse(&demo);
+            for call in &parsed.calls {
+                for v in call.arguments.values() {
+                    let x = v.as_f64().filter(|_| v.is_f64());
+                    assert!(x.is_none_or(|x| x.fract() != 0.0), "{}: {demo}", t.id);
+                }
+            }
+            let want = Expectation { functions: t.checker_functions(), expected: &t.answers[0], language: t.language };
+            assert_eq!(score(&parsed, want).bfcl, 1.0, "{}: {demo}", t.id);
+        }
+        assert!(whole > 10, "the corpus has whole-number floats to write: {whole}");
     }
 
     #[test]
