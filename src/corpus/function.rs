@@ -149,6 +149,8 @@ impl Function {
                 Ty::Bool(..) => json!({"type": "boolean"}),
                 Ty::Enum(options) => json!({"type": "string", "enum": options.iter().map(|o| o.0).collect::<Vec<_>>()}),
                 Ty::List(..) => json!({"type": "array", "items": {"type": "string"}}),
+                Ty::Ints(..) => json!({"type": "array", "items": {"type": "integer"}}),
+                Ty::Coords => json!({"type": "array", "items": {"type": "number"}}),
                 Ty::Place => json!({"type": "object", "properties": {
                     "city": {"type": "string", "description": "City name."},
                     "country": {"type": "string", "description": "Country name."}},
@@ -201,6 +203,8 @@ fn value(rng: &mut ChaCha8Rng, ty: Ty, symbols: bool, spelled: bool) -> Said {
             let v = rng.random_range(lo..=hi);
             let words = match usize::try_from(v).ok().and_then(|i| NUMBER_WORDS.get(i)) {
                 Some(w) if spelled && rng.random_bool(0.4) => (*w).to_string(),
+                // "80,000 square feet"; never a year or a floor (no unit).
+                _ if spelled && !unit.is_empty() && v >= 1000 && rng.random_bool(0.5) => thousands(v),
                 _ => v.to_string(),
             };
             said(json!([v]), prefix, words, unit)
@@ -208,11 +212,37 @@ fn value(rng: &mut ChaCha8Rng, ty: Ty, symbols: bool, spelled: bool) -> Said {
         Ty::Num(lo, hi, prefix, unit) => {
             let cents = rng.random_range((lo * 100.0) as i64..=(hi * 100.0) as i64);
             let v = if rng.random_bool(0.5) { (cents / 100 * 100) as f64 / 100.0 } else { cents as f64 / 100.0 };
+            let digits = if spelled && v >= 1000.0 && v.fract() == 0.0 && rng.random_bool(0.5) {
+                thousands(v as i64)
+            } else {
+                v.to_string()
+            };
             match unit {
-                "dollars" if symbols => said(json!([v]), prefix, format!("${v}"), ""),
-                "percent" if symbols => said(json!([v]), prefix, format!("{v}%"), ""),
-                _ => said(json!([v]), prefix, v.to_string(), unit),
+                "dollars" if symbols => said(json!([v]), prefix, format!("${digits}"), ""),
+                "percent" if symbols => said(json!([v]), prefix, format!("{digits}%"), ""),
+                _ => said(json!([v]), prefix, digits, unit),
             }
+        }
+        Ty::Ints(lo, hi, prefix) => {
+            let mut items: Vec<i64> = Vec::new();
+            let n = rng.random_range(2..=4);
+            while items.len() < n {
+                let v = rng.random_range(lo..=hi);
+                if !items.contains(&v) {
+                    items.push(v);
+                }
+            }
+            let words: Vec<String> = items.iter().map(i64::to_string).collect();
+            said(json!([items]), prefix, listed(&words), "")
+        }
+        Ty::Coords => {
+            // Never a whole degree: the demonstration writes the value as the request does.
+            let degree = |rng: &mut ChaCha8Rng, max: i64| {
+                let v = rng.random_range(-max * 10_000..=max * 10_000);
+                (if v % 10_000 == 0 { v + 1 } else { v }) as f64 / 10_000.0
+            };
+            let (lat, lon) = (degree(rng, 70), degree(rng, 179));
+            said(json!([[lat, lon]]), "at coordinates", format!("{lat}, {lon}"), "")
         }
         Ty::Bool(on, off) => {
             let v = rng.random_bool(0.5);
@@ -233,6 +263,19 @@ fn value(rng: &mut ChaCha8Rng, ty: Ty, symbols: bool, spelled: bool) -> Said {
             said(json!([{"city": [city], "country": [country]}]), "in", format!("{city}, {country}"), "")
         }
     }
+}
+
+/// `1234567` as "1,234,567".
+fn thousands(v: i64) -> String {
+    let digits = v.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if v < 0 { format!("-{out}") } else { out }
 }
 
 /// "a and b", "a, b and c".
@@ -321,6 +364,44 @@ mod tests {
     use rand::SeedableRng;
 
     use super::*;
+
+    #[test]
+    fn number_lists_coordinates_and_thousands_are_said_as_their_values() {
+        assert_eq!(
+            (thousands(999), thousands(80_000), thousands(-1_234_567)),
+            ("999".into(), "80,000".into(), "-1,234,567".into())
+        );
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let mut seen = [0usize; 3];
+        for ty in [Ty::Ints(-50, 100, "of"), Ty::Coords, Ty::Int(1000, 5_000_000, "of", "people")]
+            .into_iter()
+            .cycle()
+            .take(600)
+        {
+            let s = value(&mut rng, ty, false, true);
+            let v = &s.acceptable[0];
+            match ty {
+                Ty::Ints(..) => {
+                    let items = v.as_array().expect("a list");
+                    assert!((2..=4).contains(&items.len()), "{v}");
+                    let words: Vec<String> = items.iter().map(Value::to_string).collect();
+                    assert_eq!(s.words, listed(&words));
+                    seen[0] += 1;
+                }
+                Ty::Coords => {
+                    let [lat, lon] = [0, 1].map(|i| v[i].as_f64().expect("a number"));
+                    assert!(lat.abs() <= 70.0 && lon.abs() <= 179.0 && lat.fract() != 0.0 && lon.fract() != 0.0, "{v}");
+                    assert_eq!(s.words, format!("{lat}, {lon}"));
+                }
+                _ => {
+                    let n = v.as_i64().expect("an integer");
+                    assert_eq!(s.words.replace(',', ""), n.to_string());
+                    seen[1 + usize::from(s.words.contains(','))] += 1;
+                }
+            }
+        }
+        assert!(seen[1] > 50 && seen[2] > 50, "digits {} and with commas {}", seen[1], seen[2]);
+    }
 
     #[test]
     fn listed_calls_share_all_arguments_but_the_listed_one() {

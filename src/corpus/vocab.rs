@@ -111,6 +111,10 @@ pub enum Ty {
     List(Pool, &'static str),
     /// An object `{city, country}`: `"in {city}, {country}"`.
     Place,
+    /// 2 to 4 distinct integers in `[lo, hi]`: `"{prefix} 4, 8 and 15"`.
+    Ints(i64, i64, &'static str),
+    /// `[latitude, longitude]`, four decimals each: `"at coordinates 46.6034, 1.8883"`.
+    Coords,
 }
 
 /// A parameter: its name, description and type.
@@ -162,6 +166,20 @@ pub const PARAMS: &[Param] = &[
     p("rate", "Annual interest rate in percent.", Ty::Num(0.5, 12.0, "at", "percent")),
     p("temperature", "Target temperature in degrees Celsius.", Ty::Num(16.0, 30.0, "to", "degrees")),
     p("budget", "Budget in dollars.", Ty::Num(20.0, 3000.0, "under", "dollars")),
+    p("principal", "The amount borrowed or invested, in dollars.", Ty::Num(1000.0, 900_000.0, "on", "dollars")),
+    p("years", "Number of years.", Ty::Int(1, 30, "over", "years")),
+    p("population", "Number of people.", Ty::Int(1000, 5_000_000, "with a population of", "people")),
+    p("area_sqft", "Floor area in square feet.", Ty::Int(300, 90_000, "with an area of", "square feet")),
+    p("initial_speed", "Starting speed in meters per second.", Ty::Num(0.0, 60.0, "starting at", "m/s")),
+    p("acceleration", "Acceleration in meters per second squared.", Ty::Num(0.5, 12.0, "accelerating at", "m/s^2")),
+    p("seconds", "Duration in seconds.", Ty::Int(1, 120, "for", "seconds")),
+    p("radius", "Radius in meters.", Ty::Num(0.5, 50.0, "with radius", "meters")),
+    p("base", "Length of the base in meters.", Ty::Num(0.5, 50.0, "with base", "meters")),
+    p("height", "Height in meters.", Ty::Num(0.5, 50.0, "and height", "meters")),
+    p("decimals", "Decimal places to round the result to.", Ty::Int(0, 6, "rounded to", "decimal places")),
+    p("numbers", "The numbers to work on.", Ty::Ints(-50, 100, "of")),
+    p("scores", "The scores, each out of 100.", Ty::Ints(0, 100, "with scores")),
+    p("coordinates", "Latitude and longitude, in that order.", Ty::Coords),
     p("include_reviews", "Whether to include reviews.", Ty::Bool("with reviews", "without reviews")),
     p("refundable", "Only refundable options.", Ty::Bool("refundable only", "refundable or not")),
     p("detailed", "Return the detailed version.", Ty::Bool("in detail", "briefly")),
@@ -214,7 +232,7 @@ pub const DOMAINS: &[Domain] = &[
     d(
         "weather",
         &["forecast", "air_quality", "uv_index", "rainfall", "sunrise_time"],
-        &["city", "location", "days", "unit", "date", "detailed"],
+        &["city", "location", "days", "unit", "date", "detailed", "coordinates"],
     ),
     d(
         "travel",
@@ -229,7 +247,7 @@ pub const DOMAINS: &[Domain] = &[
     d(
         "finance",
         &["stock_price", "exchange_rate", "loan_payment", "dividend", "portfolio"],
-        &["symbol", "currency", "amount", "rate", "year", "symbols", "period"],
+        &["symbol", "currency", "amount", "rate", "year", "symbols", "period", "principal", "years"],
     ),
     d(
         "shopping",
@@ -274,7 +292,27 @@ pub const DOMAINS: &[Domain] = &[
     d(
         "education",
         &["course", "quiz", "reading_list", "tutor", "exam_schedule"],
-        &["topic", "language", "skill", "limit", "detailed"],
+        &["topic", "language", "skill", "limit", "detailed", "scores"],
+    ),
+    d(
+        "statistics",
+        &["average", "median", "standard_deviation", "variance", "percentile_rank"],
+        &["numbers", "decimals", "scores"],
+    ),
+    d(
+        "geometry",
+        &["triangle_area", "circle_area", "cylinder_volume", "hypotenuse", "cone_surface"],
+        &["base", "height", "radius", "decimals", "unit"],
+    ),
+    d(
+        "physics",
+        &["displacement", "final_velocity", "kinetic_energy", "stopping_distance", "momentum"],
+        &["initial_speed", "acceleration", "seconds", "weight_kg", "decimals"],
+    ),
+    d(
+        "demographics",
+        &["population_growth", "census_summary", "median_age", "migration_rate", "birth_rate"],
+        &["country", "city", "population", "year", "years", "coordinates"],
     ),
     d(
         "science",
@@ -284,7 +322,7 @@ pub const DOMAINS: &[Domain] = &[
     d(
         "real_estate",
         &["listing", "rent_estimate", "mortgage_quote", "property_tax", "open_house"],
-        &["city", "amount", "rate", "floor", "budget", "sort"],
+        &["city", "amount", "rate", "floor", "budget", "sort", "area_sqft", "principal"],
     ),
     d(
         "jobs",
