@@ -13,7 +13,9 @@
 //!    not found: this judge cannot follow a derivation;
 //! 6. **covers the request**: the share of the numbers the user wrote (`53`, `2.5`) that the
 //!    reasoning mentions as whole words (1 when the request has none): a plan for a two-part
-//!    request that handles one part scores less, even before any call is checked.
+//!    request that handles one part scores less, even before any call is checked. A reply
+//!    without calls plans nothing and scores 1 here: asking a decline to repeat the request's
+//!    numbers would score a right "no tool fits" below a wrong call that copies them.
 //!
 //! It rewards reasoning consistent with the call it precedes and values read from the request;
 //! it cannot tell whether the call was right (the outcome reward does that).
@@ -98,7 +100,7 @@ pub fn score(req: &JudgeRequest) -> f64 {
     };
     let request = req.request.to_lowercase();
     let from_request = share(&values, |v| find_word(&request, v).is_some());
-    let covers = share(&numbers(&request), |n| find_word(&text, n).is_some());
+    let covers = if req.calls.is_empty() { 1.0 } else { share(&numbers(&request), |n| find_word(&text, n).is_some()) };
     (reasons + names + grounded + length + from_request + covers) / 6.0
 }
 
@@ -161,6 +163,36 @@ mod tests {
         assert_eq!(numbers("a 53, b 2.5. c 12.x 7"), ["53", "2.5", "12", "7"]);
         let part = score(&req("Use convert_units with 53, in, cm, then 25 m."));
         assert!((part - half).abs() < 1e-12, "25 is not 2.5: {part}");
+    }
+
+    #[test]
+    fn a_decline_need_not_repeat_the_requests_numbers() {
+        let tools = vec![serde_json::json!({"name": "str_to_int"})];
+        let request = "Find the integral of x^3 from 1 to 5";
+        let decline = JudgeRequest {
+            request: request.into(),
+            tools: tools.clone(),
+            reasoning: "None of the offered tools fits this request.".into(),
+            calls: vec![],
+        };
+        assert!((score(&decline) - 1.0).abs() < 1e-12, "{}", score(&decline));
+        let call = ToolCall {
+            name: "str_to_int".into(),
+            arguments: serde_json::json!({"value": "5"}).as_object().cloned().unwrap_or_default(),
+        };
+        let grab = JudgeRequest {
+            request: request.into(),
+            tools,
+            reasoning: "Use str_to_int with 3, 1 and 5.".into(),
+            calls: vec![call],
+        };
+        assert!(score(&grab) <= score(&decline), "a wrong call that copies the numbers does not beat the decline");
+        let silent = JudgeRequest { reasoning: "I will answer this one myself.".into(), ..decline };
+        assert!(
+            (score(&silent) - 5.0 / 6.0).abs() < 1e-12,
+            "a reply without calls that does not decline: {}",
+            score(&silent)
+        );
     }
 
     #[test]
