@@ -159,6 +159,11 @@ impl RunConfig {
         problems.extend(self.prompt.problems());
         problems.extend(self.judge.problems());
         problems.extend(sections::problems(&self.rollout, &self.optim, &self.train));
+        if !self.data.synth_categories.is_empty() && self.data.train != "synth" {
+            let why =
+                format!("applies to the generated corpus only (data.train = \"synth\"), not {:?}", self.data.train);
+            problems.push(("data.synth_categories", why));
+        }
         if problems.is_empty() { Ok(()) } else { Err(problems) }
     }
 
@@ -224,6 +229,18 @@ mod tests {
         let args = ["algo.mode=grpo".to_string(), "algo.lambda=0.5".to_string(), "seed=7".to_string()];
         let cfg = RunConfig::load(None, &args).unwrap();
         assert_eq!((cfg.algo.mode, cfg.algo.lambda, cfg.seed), (Mode::Grpo, 0.5, 7));
+    }
+
+    #[test]
+    fn synth_categories_are_names_and_need_the_corpus() {
+        use crate::corpus::Category;
+        let set = |v: &str| vec!["data.train=\"synth\"".to_string(), format!("data.synth_categories={v}")];
+        let cfg = RunConfig::load(None, &set(r#"["parallel_multiple", "irrelevance"]"#)).unwrap();
+        assert_eq!(cfg.data.synth_categories, [Category::ParallelMultiple, Category::Irrelevance]);
+        let bad = RunConfig::load(None, &set(r#"["refusal"]"#)).unwrap_err().to_string();
+        assert!(bad.contains("refusal") && bad.contains("synth_categories"), "{bad}");
+        let builtin = RunConfig::load(None, &[r#"data.synth_categories=["simple"]"#.to_string()]).unwrap_err();
+        assert!(builtin.to_string().contains("data.synth_categories"), "{builtin}");
     }
 
     #[test]

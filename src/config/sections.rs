@@ -48,6 +48,11 @@ pub struct DataSection {
     /// this many (0 = all nine). Fewer make shorter prompts, which a real model trains on several
     /// times faster on a CPU.
     pub builtin_tools: usize,
+    /// Categories of the generated training tasks (`train = "synth"`), taken in turn; a
+    /// category listed twice is drawn twice as often (`["simple", "multiple", "parallel",
+    /// "parallel_multiple", "irrelevance", "irrelevance"]`: a third declines). Empty: all five.
+    /// The held-out split always takes all five in turn.
+    pub synth_categories: Vec<crate::corpus::Category>,
     /// Skip malformed task lines (counted and reported) instead of stopping at the first.
     pub skip_bad_lines: bool,
 }
@@ -60,6 +65,7 @@ impl Default for DataSection {
             builtin_train: 2000,
             builtin_held_out: 200,
             builtin_tools: 0,
+            synth_categories: Vec::new(),
             skip_bad_lines: false,
         }
     }

@@ -45,7 +45,8 @@ impl Split {
 }
 
 /// A task category.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Category {
     /// One function offered, one call.
     Simple,

@@ -28,6 +28,7 @@ use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 
 use crate::config::RunConfig;
+use crate::corpus::Category;
 use crate::data::task::{self, Task};
 use crate::synth::{self, Split};
 pub use error::TrainError;
@@ -65,12 +66,18 @@ fn stream_index(k: usize, n: usize, seed: u64) -> usize {
     order[k % n]
 }
 
-fn load_tasks(spec: &str, builtin: (u64, Split, usize, usize), skip_bad: bool) -> Result<Vec<Task>> {
+/// `spec`'s tasks; `categories` are the generated corpus's (`data.synth_categories`).
+fn load_tasks(
+    spec: &str,
+    builtin: (u64, Split, usize, usize),
+    categories: &[Category],
+    skip_bad: bool,
+) -> Result<Vec<Task>> {
     let (seed, split, n, tools) = builtin;
     match spec {
         "" => Ok(Vec::new()),
         "builtin" => Ok(synth::fewer_tools(synth::tasks(seed, split, n), tools, seed)),
-        "synth" => Ok(crate::corpus::tasks(seed, split, n, &[])),
+        "synth" => Ok(crate::corpus::tasks(seed, split, n, categories)),
         path => {
             let loaded = task::load(Path::new(path), skip_bad)?;
             for skipped in &loaded.skipped {
@@ -291,9 +298,14 @@ pub fn run(cfg: &RunConfig, resume: bool) -> Result<Summary> {
         return Err(TrainError::RunExists(run_dir));
     }
     let (seed, d) = (cfg.seed, &cfg.data);
-    let loaded = load_tasks(&cfg.data.train, (seed, Split::Train, d.builtin_train, d.builtin_tools), d.skip_bad_lines)?;
+    let loaded = load_tasks(
+        &cfg.data.train,
+        (seed, Split::Train, d.builtin_train, d.builtin_tools),
+        &d.synth_categories,
+        d.skip_bad_lines,
+    )?;
     let held_out =
-        load_tasks(&d.held_out, (seed, Split::HeldOut, d.builtin_held_out, d.builtin_tools), d.skip_bad_lines)?;
+        load_tasks(&d.held_out, (seed, Split::HeldOut, d.builtin_held_out, d.builtin_tools), &[], d.skip_bad_lines)?;
     if loaded.is_empty() {
         return Err(TrainError::NoTasks(cfg.data.train.clone()));
     }
@@ -462,10 +474,18 @@ mod tests {
 
     #[test]
     fn synth_data_is_the_corpus_and_the_warm_up_keeps_its_share_apart() {
-        let train = load_tasks("synth", (5, Split::Train, 30, 0), false).expect("synth");
-        let held_out = load_tasks("synth", (5, Split::HeldOut, 10, 0), false).expect("synth");
+        let train = load_tasks("synth", (5, Split::Train, 30, 0), &[], false).expect("synth");
+        let held_out = load_tasks("synth", (5, Split::HeldOut, 10, 0), &[], false).expect("synth");
         assert_eq!(train, crate::corpus::tasks(5, crate::corpus::Split::Train, 30, &[]));
         assert_eq!(held_out, crate::corpus::tasks(5, crate::corpus::Split::HeldOut, 10, &[]));
+        let weighted = load_tasks(
+            "synth",
+            (5, Split::Train, 30, 0),
+            &[Category::Simple, Category::Irrelevance, Category::Irrelevance],
+            false,
+        );
+        let declines = weighted.expect("synth").iter().filter(|t| t.answers[0].is_empty()).count();
+        assert_eq!(declines, 20, "two of every three tasks are irrelevance tasks");
         let (warm, rl) = split_warm_up(&train, 12, "synth").expect("split");
         assert_eq!((warm.len(), rl.len()), (12, 18));
         assert!(warm.iter().all(|w| rl.iter().all(|r| r.id != w.id)), "no task in both");
