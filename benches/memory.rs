@@ -108,6 +108,7 @@ fn main() -> anyhow::Result<()> {
         recompute: None,
         trains_head: false,
         kl: false,
+        held_caches: false,
     };
     let rollout_plan = plan(&workload(prompt_len), available);
     let train_plan = plan(&workload(row_len - new), available);

@@ -107,14 +107,18 @@ pub fn all_builtin(task: &Task) -> bool {
     !task.tools.is_empty() && task.tools.iter().all(|t| tool_name(t).is_some_and(|n| known.iter().any(|k| k == n)))
 }
 
-/// The environment of an episode of `task`, started; `None` for a single message.
-fn environment(mode: EnvMode, task: &Task) -> Result<Option<BuiltinEnv>, TrainError> {
-    let play = match mode {
+/// Whether an episode of `task` plays through an environment (else it is a single message).
+pub fn plays(mode: EnvMode, task: &Task) -> bool {
+    match mode {
         EnvMode::None => false,
         EnvMode::Builtin => true,
         EnvMode::Auto => all_builtin(task),
-    };
-    if !play {
+    }
+}
+
+/// The environment of an episode of `task`, started; `None` for a single message.
+fn environment(mode: EnvMode, task: &Task) -> Result<Option<BuiltinEnv>, TrainError> {
+    if !plays(mode, task) {
         return Ok(None);
     }
     let mut env = BuiltinEnv::default();
@@ -235,6 +239,8 @@ struct Job {
     /// The stream of the part's first row.
     first_row: usize,
     held: Option<Held>,
+    /// Whether to keep the part's cache for a next round.
+    keep: bool,
 }
 
 /// Plays every episode to its end; also returns the generation counters summed over rounds.
@@ -245,14 +251,15 @@ fn play<'t>(
     group: usize,
     opts: &GenerateOptions,
 ) -> Result<(Vec<Live<'t>>, Stats), TrainError> {
-    // Keep caches only where an episode can have a second message.
-    let keep = ctx.max_steps > 1 && ctx.environment != EnvMode::None;
+    // Keep caches only for parts where an episode can have a second message: every part's
+    // cache lives until the round ends, so a cache no episode can use is memory for nothing.
     let per_part = if ctx.part_rows == 0 { tasks.len() } else { ctx.part_rows.div_ceil(group.max(1)) }.max(1);
     let mut jobs = Vec::new();
     for (k, chunk) in tasks.chunks(per_part).enumerate() {
         let prompts = chunk.iter().map(|t| prompt_ids(ctx.prompter, ctx.tokenizer, t, &t.messages));
         let prompts = prompts.collect::<Result<Vec<_>, _>>()?;
-        jobs.push(Job { rows: vec![k * per_part], prompts, first_row: k * per_part * group, held: None });
+        let keep = ctx.max_steps > 1 && chunk.iter().any(|t| plays(ctx.environment, t));
+        jobs.push(Job { rows: vec![k * per_part], prompts, first_row: k * per_part * group, held: None, keep });
     }
     let mut live: Vec<Live> = Vec::with_capacity(tasks.len() * group);
     let mut stats = Stats::default();
@@ -268,7 +275,7 @@ fn play<'t>(
             || (),
             |(), job: Job| {
                 let first = job.first_row;
-                let out = if keep {
+                let out = if job.keep {
                     generate_held(model, &job.prompts, g, &o, Some(ctx.tokenizer), first, job.held)
                 } else {
                     generate_part(model, &job.prompts, g, &o, Some(ctx.tokenizer), first, &mut |_, _| {})
@@ -306,7 +313,7 @@ fn play<'t>(
                 rows.iter().map(|&i| prompt_ids(ctx.prompter, ctx.tokenizer, live[i].task, &live[i].conversation()));
             let prompts = prompts.collect::<Result<Vec<_>, _>>()?;
             let held = held.map(|h| h.select(&open)).transpose()?;
-            next.push(Job { first_row, rows, prompts, held });
+            next.push(Job { first_row, rows, prompts, held, keep: true });
             first_row += open.len();
         }
         jobs = next;

@@ -61,6 +61,9 @@ pub struct Workload {
     pub trains_head: bool,
     /// A KL term: the base model scores each micro-batch too.
     pub kl: bool,
+    /// Episodes can have a second message (`rollout.max_steps > 1` with an environment): every
+    /// rollout part's cache is held until the round ends, not only the running threads'.
+    pub held_caches: bool,
 }
 
 /// When a term is alive.
@@ -176,14 +179,15 @@ pub fn plan(w: &Workload, available: Option<u64>) -> Plan {
     let rollout = |threads: u64| {
         let threads = threads.min(w.rollout_parts.max(1) as u64);
         let rows = w.rollout_rows.max(1) as u64;
-        let kv = threads * rows * s * l * 2 * hkv * dh * 4;
+        let caches = if w.held_caches { w.rollout_parts.max(1) as u64 } else { threads };
+        let kv = caches * rows * s * l * 2 * hkv * dh * 4;
         let decode = 4 * rows * s * dh * (2 * h + 2 * hkv) + 8 * rows * v;
         // The prefill runs `PREFILL_CHUNK` prompt columns at a time against up to `tp` keys.
         let c = tp.min(crate::rollout::generate::PREFILL_CHUNK as u64);
         let prefill = 4 * w.rollout_prompts.max(1) as u64 * (3 * h * c * tp + 3 * c * i + 4 * c * d);
         vec![
             Term {
-                name: format!("KV cache ({threads} x {rows} rows x {s} tokens)"),
+                name: format!("KV cache ({caches} x {rows} rows x {s} tokens)"),
                 bytes: kv,
                 phase: Phase::Rollout,
                 knob: "rollout.max_new_tokens",
@@ -351,7 +355,16 @@ mod tests {
             recompute: None,
             trains_head: false,
             kl: false,
+            held_caches: false,
         }
+    }
+
+    #[test]
+    fn held_caches_count_every_part_and_others_only_the_running_ones() {
+        let w = Workload { rollout_parts: 4, threads: 1, ..workload(qwen3_4b(), Precision::Bf16) };
+        let kv = |w: &Workload| plan(w, None).terms.iter().find(|t| t.name.starts_with("KV cache")).map(|t| t.bytes);
+        let (one, held) = (kv(&w).expect("a KV term"), kv(&Workload { held_caches: true, ..w.clone() }).expect("KV"));
+        assert_eq!(held, 4 * one, "four parts' caches live at once");
     }
 
     #[test]

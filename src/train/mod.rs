@@ -204,6 +204,7 @@ fn memory_plan(
         recompute: cfg.train.recompute_layers.get(),
         trains_head: false,
         kl: cfg.algo.kl_beta > 0.0,
+        held_caches: r.max_steps > 1 && train.iter().chain(held_out).any(|t| episode::plays(r.environment, t)),
     };
     Ok(memory::plan(&workload, available))
 }
