@@ -236,10 +236,16 @@ fn value(rng: &mut ChaCha8Rng, ty: Ty, symbols: bool, spelled: bool) -> Said {
             said(json!([items]), prefix, listed(&words), "")
         }
         Ty::Coords => {
-            // Never a whole degree: the demonstration writes the value as the request does.
+            // Never a whole degree (the demonstration writes the value as the request does),
+            // and never past `max`.
             let degree = |rng: &mut ChaCha8Rng, max: i64| {
                 let v = rng.random_range(-max * 10_000..=max * 10_000);
-                (if v % 10_000 == 0 { v + 1 } else { v }) as f64 / 10_000.0
+                let v = match v % 10_000 {
+                    0 if v > 0 => v - 1,
+                    0 => v + 1,
+                    _ => v,
+                };
+                v as f64 / 10_000.0
             };
             let (lat, lon) = (degree(rng, 70), degree(rng, 179));
             said(json!([[lat, lon]]), "at coordinates", format!("{lat}, {lon}"), "")
