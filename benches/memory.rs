@@ -152,7 +152,7 @@ fn main() -> anyhow::Result<()> {
     let mut optim = AdamW::new(&awpo::config::OptimSection::default());
     let start = Instant::now();
     let reference = model.valid();
-    let (grads, summary) = policy_gradients(&model, &reference, &batch, step)?;
+    let (grads, summary) = policy_gradients(&model, (&reference, awpo::model::Adapter::Off), &batch, step)?;
     drop(reference);
     let (model, stats) = optim.step(model, &grads, 1e-5)?;
     let train_s = start.elapsed().as_secs_f64();

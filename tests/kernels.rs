@@ -294,6 +294,7 @@ fn two_training_steps_on_wgpu(device: &Device) {
         num_iterations: 1,
         threads: 1,
         recompute: awpo::model::recompute::Backprop::RECOMPUTE,
+        reference: None,
     };
     let tasks = awpo::synth::tasks(5, awpo::synth::Split::Train, 4);
     let mut optim = AdamW::new(&cfg.optim);

@@ -73,6 +73,19 @@ pub enum Aggregation {
     SeqMeanTokenSumNorm,
 }
 
+/// The policy the KL term (`kl_beta`) measures against.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum KlReference {
+    /// The policy RL starts from: the base model with the adapter it starts with (the adapter
+    /// warm-up's, `model.adapter`'s, or a fresh one, whose zero `B` leaves the base model), as
+    /// TRL's reference model is the SFT model.
+    #[default]
+    Start,
+    /// The base model with the adapter off, whatever adapter RL starts from.
+    Base,
+}
+
 /// Which implementation computes advantage and loss.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -121,6 +134,8 @@ pub struct AlgoConfig {
     pub clip_high: f64,
     /// Weight of the k3 KL to the reference policy (0 = no KL term).
     pub kl_beta: f64,
+    /// The KL term's reference policy.
+    pub kl_reference: KlReference,
     /// Loss aggregation.
     pub loss_agg: Aggregation,
     /// Constant length of `seq-mean-token-sum-norm`; absent = the padded length T.
@@ -147,6 +162,7 @@ impl Default for AlgoConfig {
             clip_low: 0.2,
             clip_high: 0.28,
             kl_beta: 0.0,
+            kl_reference: KlReference::Start,
             loss_agg: Aggregation::TokenMean,
             loss_norm_len: None,
             kernel: KernelMode::Auto,

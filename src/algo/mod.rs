@@ -29,7 +29,7 @@ pub mod reference;
 mod props;
 
 pub use advantage::{AdvantageStats, advantage};
-pub use config::{Aggregation, AlgoConfig, Gate, KernelMode, Mode, Scale, Weighting};
+pub use config::{Aggregation, AlgoConfig, Gate, KernelMode, KlReference, Mode, Scale, Weighting};
 pub use error::ObjectiveError;
 pub use loss::{LossBatch, loss};
 pub use reference::{GroupStats, LossStats};

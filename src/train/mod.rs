@@ -14,6 +14,7 @@ pub mod parallel;
 pub mod record;
 pub mod report;
 pub mod sft;
+pub mod start;
 pub mod step;
 
 /// CPU backend: rollouts are sampled in parts of about this many rows (one or more prompts'
@@ -125,7 +126,8 @@ fn builtin_policy(
         let demos = sft::demonstrations(train, tokenizer, prompter)?;
         let bar = progress(cfg.train.sft_steps as u64, "warm-up");
         // The full warm-up trains the head too (its logits stay on the graph): no recomputation.
-        let warm = warm_up_settings(cfg, (plan.threads, false), device, cfg.train.sft_steps, cfg.train.sft_lr, true);
+        let warm =
+            start::warm_up_settings(cfg, (plan.threads, false), device, cfg.train.sft_steps, cfg.train.sft_lr, true);
         let (model, loss) = sft::warm_up(model, &demos, warm, &bar)?;
         bar.finish_and_clear();
         eprintln!("supervised warm-up: {} steps, final loss {loss:.3}", cfg.train.sft_steps);
@@ -207,74 +209,6 @@ fn memory_plan(
         held_caches: r.max_steps > 1 && train.iter().chain(held_out).any(|t| episode::plays(r.environment, t)),
     };
     Ok(memory::plan(&workload, available))
-}
-
-/// The settings of a supervised warm-up (`full`: every weight, else the adapter) from `[train]`.
-fn warm_up_settings(
-    cfg: &RunConfig,
-    (threads, recompute): (usize, bool),
-    device: &burn::tensor::Device,
-    steps: usize,
-    lr: f64,
-    full: bool,
-) -> sft::WarmUp {
-    let t = &cfg.train;
-    sft::WarmUp {
-        steps,
-        batch: t.sft_batch,
-        micro_batch: match t.sft_micro_batch {
-            0 if crate::device::is_cpu(device) => 1,
-            0 => t.sft_batch,
-            n => n,
-        },
-        threads,
-        lr,
-        mistake_rate: t.sft_mistake_rate,
-        seed: cfg.seed,
-        full,
-        recompute: crate::model::recompute::Backprop::recompute(recompute),
-    }
-}
-
-/// The adapter's supervised warm-up (`train.adapter_sft_steps`) of a fresh run: records the
-/// held-out accuracy before it as `base`, trains `model`'s LoRA weights on the training tasks'
-/// demonstrations and saves them as `RUN_DIR/sft-adapter` (atomically), or reloads them from
-/// there when a killed run starts again.
-fn adapter_warm_up(
-    cfg: &RunConfig,
-    run_dir: &Path,
-    (mut model, adapter): (CausalLm, &AdapterConfig),
-    data: (&[Task], &[Task]),
-    (ctx, recompute): (&episode::Context, bool),
-) -> Result<CausalLm> {
-    let (train, held_out) = data;
-    let saved = run_dir.join("sft-adapter");
-    if saved.join("adapter_config.json").exists() {
-        peft::load(&mut model, &saved)?;
-        eprintln!("adapter warm-up: reloaded {}", saved.display());
-        return Ok(model);
-    }
-    if !held_out.is_empty() && record::read_eval(run_dir, "base").is_none() {
-        let acc = episode::accuracy(&model.valid(), ctx, held_out, cfg.rollout.max_new_tokens)?;
-        record::write_eval(run_dir, "base", &acc)?;
-        eprintln!("held-out accuracy before the adapter warm-up: {} ({} tasks)", render_accuracy(&acc), held_out.len());
-    }
-    let steps = cfg.train.adapter_sft_steps;
-    let demos = sft::demonstrations(train, ctx.tokenizer, ctx.prompter)?;
-    let bar = progress(steps as u64, "adapter warm-up");
-    let device = model.device();
-    let warm = warm_up_settings(cfg, (ctx.threads, recompute), &device, steps, cfg.train.adapter_sft_lr, false);
-    let (model, loss) = sft::warm_up(model, &demos, warm, &bar)?;
-    bar.finish_and_clear();
-    eprintln!("adapter warm-up: {steps} steps, final loss {loss:.3}");
-    peft::save_adapter(&model, adapter, &cfg.model.path, &saved)?;
-    Ok(model)
-}
-
-/// "61.0% (simple 80.0%, irrelevance 40.0%)".
-fn render_accuracy(acc: &episode::HeldOutAccuracy) -> String {
-    let parts: Vec<String> = acc.by_category.iter().map(|(k, v)| format!("{k} {:.1}%", 100.0 * v)).collect();
-    format!("{:.1}% ({})", 100.0 * acc.overall, parts.join(", "))
 }
 
 /// A progress bar with a message.
@@ -378,7 +312,13 @@ pub fn run(cfg: &RunConfig, resume: bool) -> Result<Summary> {
                 );
             }
             if cfg.train.adapter_sft_steps > 0 {
-                model = adapter_warm_up(cfg, &run_dir, (model, &adapter), (warm, &held_out), (&ctx, plan.recompute))?;
+                model = start::adapter_warm_up(
+                    cfg,
+                    &run_dir,
+                    (model, &adapter),
+                    (warm, &held_out),
+                    (&ctx, plan.recompute),
+                )?;
             }
         }
     }
@@ -389,7 +329,7 @@ pub fn run(cfg: &RunConfig, resume: bool) -> Result<Summary> {
     } else {
         let acc = episode::accuracy(&model.valid(), &ctx, &held_out, eval_tokens)?;
         record::write_eval(&run_dir, "before", &acc)?;
-        eprintln!("held-out accuracy before RL: {} ({} tasks)", render_accuracy(&acc), held_out.len());
+        eprintln!("held-out accuracy before RL: {} ({} tasks)", start::render_accuracy(&acc), held_out.len());
         Some(acc.overall)
     };
     if let (Some(b), true) = (before, done > 0) {
@@ -401,6 +341,7 @@ pub fn run(cfg: &RunConfig, resume: bool) -> Result<Summary> {
         stop_tokens: tokenizer.stop_ids.clone(),
         ..GenerateOptions::default()
     };
+    let reference = start::kl_reference(cfg, &run_dir, &model)?;
     let inputs = step::StepInputs {
         ctx: &ctx,
         algo: &cfg.algo,
@@ -410,6 +351,7 @@ pub fn run(cfg: &RunConfig, resume: bool) -> Result<Summary> {
         num_iterations: cfg.train.num_iterations,
         threads,
         recompute: crate::model::recompute::Backprop::recompute(plan.recompute),
+        reference: reference.as_ref(),
     };
     let total = cfg.train.steps;
     let bar = progress(total as u64, "AWPO");
@@ -431,7 +373,7 @@ pub fn run(cfg: &RunConfig, resume: bool) -> Result<Summary> {
         if cfg.train.eval_every > 0 && done % cfg.train.eval_every == 0 && done < total && !held_out.is_empty() {
             let acc = episode::accuracy(&model.valid(), &ctx, &held_out, eval_tokens)?;
             record::write_eval(&run_dir, &format!("step-{done}"), &acc)?;
-            bar.suspend(|| eprintln!("held-out accuracy at step {done}: {}", render_accuracy(&acc)));
+            bar.suspend(|| eprintln!("held-out accuracy at step {done}: {}", start::render_accuracy(&acc)));
         }
         if done % cfg.train.save_every == 0 || done == total {
             let state = checkpoint::State { format: checkpoint::FORMAT, step: done, adam_t: 0, cursor, seed };
@@ -462,7 +404,7 @@ pub fn run(cfg: &RunConfig, resume: bool) -> Result<Summary> {
     } else {
         let acc = episode::accuracy(&model.valid(), &ctx, &held_out, eval_tokens)?;
         record::write_eval(&run_dir, "after", &acc)?;
-        eprintln!("held-out accuracy after RL by category: {}", render_accuracy(&acc));
+        eprintln!("held-out accuracy after RL by category: {}", start::render_accuracy(&acc));
         Some(acc.overall)
     };
     let base = record::read_eval(&run_dir, "base");

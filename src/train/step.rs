@@ -106,6 +106,9 @@ pub struct StepInputs<'a> {
     pub threads: usize,
     /// Per-layer recomputation in backward.
     pub recompute: Backprop,
+    /// The KL term's reference with its adapter on (`start::kl_reference`); `None`: the base
+    /// model (the step's snapshot with the adapter off).
+    pub reference: Option<&'a CausalLm>,
 }
 
 /// A step's episodes as loss rows: each episode packed into as few rows as its turns allow
@@ -197,13 +200,13 @@ pub struct Plan<'a> {
 /// The gradients of the AWPO loss of `batch` with respect to `model`'s trainable weights, and
 /// the batch's loss statistics. Each micro-batch is normalised by the whole batch, so neither
 /// the gradients nor the statistics depend on `plan.micro_batch`, `plan.threads` or padding.
-/// `reference` scores the KL term's base model (adapter off) when `kl_beta > 0`.
+/// `reference` scores the KL term's reference policy, in its adapter mode, when `kl_beta > 0`.
 ///
 /// # Errors
 /// A loss with bad input, or a failed forward pass.
 pub fn policy_gradients(
     model: &CausalLm,
-    reference: &CausalLm,
+    reference: (&CausalLm, Adapter),
     batch: &LossRows<'_>,
     plan: Plan<'_>,
 ) -> Result<(GradientsParams, LossSummary), TrainError> {
@@ -216,7 +219,7 @@ pub fn policy_gradients(
         let adapter = Adapter::Train { seed: seed_of(plan.seed, index) };
         let ref_logp = if plan.algo.kl_beta > 0.0 {
             let base =
-                token_stats(reference, b.tokens.clone().inner(), b.attention.clone().inner(), Adapter::Off, 128)?;
+                token_stats(reference.0, b.tokens.clone().inner(), b.attention.clone().inner(), reference.1, 128)?;
             let dims = base.logprobs.dims();
             Some(Tensor::<2>::from_data(TensorData::new(host(base.logprobs)?, dims), &device))
         } else {
@@ -283,8 +286,13 @@ pub fn step(
     let start = Instant::now();
     let opts = GenerateOptions { seed, ..inputs.generate.clone() };
     // One inference snapshot per step: it samples, hosts the advantage computation, and (adapter
-    // off) scores the base model for the KL term, whose weights the step never changes.
+    // off) scores the base model for the KL term, whose weights the step never changes, unless
+    // the reference is the policy RL started from.
     let snapshot = model.valid();
+    let reference = match inputs.reference {
+        Some(start) => (start, Adapter::On),
+        None => (&snapshot, Adapter::Off),
+    };
     let episodes = collect(&snapshot, inputs.ctx, tasks, inputs.group, &opts, true)?;
     let time_rollout = start.elapsed().as_secs_f64();
     let start = Instant::now();
@@ -309,7 +317,7 @@ pub fn step(
             recompute: inputs.recompute,
             fused: true,
         };
-        let (grads, summary) = policy_gradients(&model, &snapshot, &batch, plan)?;
+        let (grads, summary) = policy_gradients(&model, reference, &batch, plan)?;
         let (next, st) = optim.step(model, &grads, lr)?;
         model = next;
         grad_norm = st.grad_norm;

@@ -87,6 +87,7 @@ fn two_steps_move_only_the_adapters() {
         num_iterations: 1,
         threads: 2,
         recompute: awpo::model::recompute::Backprop::RECOMPUTE,
+        reference: None,
     };
     let train = tasks(3, Split::Train, 8);
     let mut optim = AdamW::new(&cfg.optim);

@@ -4,12 +4,13 @@
 //! once; LoRA dropout masks depend on the seed only, never on the threads; per-layer
 //! recomputation (`train.recompute_layers`) gives the gradients of the plain path.
 
-use awpo::algo::{Aggregation, AlgoConfig, Mode};
+use awpo::algo::{Aggregation, AlgoConfig, KlReference, Mode};
 use awpo::model::recompute::Backprop;
-use awpo::model::{CausalLm, LoraConfig, peft};
+use awpo::model::{Adapter, AdapterConfig, CausalLm, LoraConfig, peft};
 use awpo::train::batch::Row;
 use awpo::train::builtin_policy::model_config;
 use awpo::train::parallel::flat_grads;
+use awpo::train::start::kl_reference;
 use awpo::train::step::{LossRows, LossSummary, Plan, policy_gradients};
 use burn::module::Module;
 use burn::tensor::Device;
@@ -71,7 +72,8 @@ fn run(
     // Recomputation one row at a time (a chunk budget of one byte).
     let recompute = if recompute { Backprop::ByLayer { chunk_bytes: 1 } } else { Backprop::Whole };
     let plan = Plan { algo, micro_batch, threads, seed, recompute, fused: true };
-    let (grads, summary) = policy_gradients(model, &model.valid(), rows, plan).unwrap_or_else(|e| panic!("{e}"));
+    let (grads, summary) =
+        policy_gradients(model, (&model.valid(), Adapter::Off), rows, plan).unwrap_or_else(|e| panic!("{e}"));
     (flat_grads(model, &grads).expect("read back"), summary)
 }
 
@@ -143,4 +145,51 @@ fn dropout_masks_depend_on_the_seed_and_never_on_the_threads() {
     assert_ne!(bits(&one), bits(&other), "seed {s}: another seed draws other masks");
     let (undropped, _) = run(&adapted(0.0, s, &device), &rows, &algo, 2, (1, false), 11);
     assert_ne!(bits(&one), bits(&undropped), "seed {s}: dropout is active in training forwards");
+}
+
+#[test]
+fn the_kl_term_measures_against_the_adapter_rl_starts_from() {
+    let device = Device::flex().autodiff();
+    let s = seed("kl reference");
+    let model = adapted(0.0, s, &device);
+    let dir = std::env::temp_dir().join(format!("awpo-kl-reference-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let adapter = AdapterConfig::from(LoraConfig { rank: 4, ..LoraConfig::default() });
+    peft::save_adapter(&model, &adapter, "builtin", &dir).unwrap_or_else(|e| panic!("{e}"));
+    let mut cfg = awpo::config::RunConfig::default();
+    cfg.algo.kl_beta = 0.04;
+    cfg.model.adapter = dir.display().to_string();
+    // Another adapter on the same base: the reference is read from `model.adapter`, not copied.
+    let mut other = model.clone();
+    crate::common::randomise_lora_b(&mut other, s ^ 7);
+    let start = kl_reference(&cfg, &dir, &other).unwrap_or_else(|e| panic!("{e}")).expect("a reference");
+    let episodes = Episodes::random(s ^ 3);
+    let rows = episodes.rows();
+    let update = |algo: &AlgoConfig, reference: (&CausalLm, Adapter)| {
+        let plan = Plan { algo, micro_batch: 3, threads: 1, seed: 1, recompute: Backprop::Whole, fused: true };
+        let (grads, summary) = policy_gradients(&model, reference, &rows, plan).unwrap_or_else(|e| panic!("{e}"));
+        (flat_grads(&model, &grads).expect("read back"), summary)
+    };
+    let (plain, _) = update(&AlgoConfig::default(), (&start, Adapter::On));
+    let (to_start, at_start) = update(&cfg.algo, (&start, Adapter::On));
+    let (to_base, at_base) = update(&cfg.algo, (&model.valid(), Adapter::Off));
+    // At the start policy the k3 KL and its gradient are zero; to the base model they are not.
+    assert!(at_start.kl_ref.abs() < 1e-6, "seed {s}: KL to the start policy {}", at_start.kl_ref);
+    assert!(at_base.kl_ref > 1e-4, "seed {s}: KL to the base model {}", at_base.kl_ref);
+    let scale = plain.iter().fold(0f32, |m, g| m.max(g.abs()));
+    let off = |a: &[f32]| a.iter().zip(&plain).fold(0f32, |m, (x, y)| m.max((x - y).abs()));
+    assert!(scale > 0.0 && off(&to_start) <= 1e-5 * scale, "seed {s}: {} (scale {scale})", off(&to_start));
+    assert!(off(&to_base) > 1e-3 * scale, "seed {s}: the base-model KL changes the update");
+    // No reference model where the base model is the reference or there is no KL term.
+    for (beta, reference) in [(0.04, KlReference::Base), (0.0, KlReference::Start)] {
+        let mut c = cfg.clone();
+        (c.algo.kl_beta, c.algo.kl_reference) = (beta, reference);
+        assert!(kl_reference(&c, &dir, &model).unwrap_or_else(|e| panic!("{e}")).is_none(), "{beta} {reference:?}");
+    }
+    // A missing adapter is an error that names it.
+    cfg.model.adapter = dir.join("gone").display().to_string();
+    let Err(err) = kl_reference(&cfg, &dir, &model) else { panic!("seed {s}: a missing adapter is an error") };
+    let err = err.to_string();
+    assert!(err.contains("gone"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
 }
