@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
-use crate::corpus::{self, Category, Split};
+use crate::corpus::{Category, Split};
 use crate::data::{bfcl, task};
 use crate::error::{Error, Result};
 use crate::reward::bfcl::first_acceptable;
@@ -51,6 +51,10 @@ pub enum SynthCategory {
     ParallelMultiple,
     /// No offered function serves the request: no call.
     Irrelevance,
+    /// Two or three user turns on the built-in tools (`followups`), later turns acting on what
+    /// earlier ones stored; not in the default mix.
+    #[value(name = "multi_turn")]
+    MultiTurn,
 }
 
 impl From<SynthCategory> for Category {
@@ -61,6 +65,7 @@ impl From<SynthCategory> for Category {
             SynthCategory::Parallel => Category::Parallel,
             SynthCategory::ParallelMultiple => Category::ParallelMultiple,
             SynthCategory::Irrelevance => Category::Irrelevance,
+            SynthCategory::MultiTurn => Category::MultiTurn,
         }
     }
 }
@@ -77,7 +82,7 @@ pub struct SynthArgs {
     /// Which split.
     #[arg(long, value_enum, default_value_t = SynthSplit::Train)]
     pub split: SynthSplit,
-    /// Categories, taken in turn (default: all five).
+    /// Categories, taken in turn (default: the five single-turn ones).
     #[arg(long, value_enum, value_delimiter = ',')]
     pub category: Vec<SynthCategory>,
     /// Output file (default: stdout).
@@ -189,7 +194,7 @@ fn synth(args: &SynthArgs) -> Result<bool> {
         SynthSplit::Train => Split::Train,
         SynthSplit::HeldOut => Split::HeldOut,
     };
-    let tasks = corpus::tasks(args.seed, split, args.count, &categories);
+    let tasks = crate::synth::mixed(args.seed, split, args.count, &categories);
     let mut text = String::new();
     for t in &tasks {
         text.push_str(&t.to_json().to_string());

@@ -89,8 +89,9 @@ pub struct RolloutSection {
     pub top_p: f64,
     /// Where the model's calls run during an episode.
     pub environment: EnvMode,
-    /// Most assistant messages per episode: a message with calls gets the tools' results back
-    /// and the model answers again, up to this many messages (1 = a single message).
+    /// Most assistant messages per user turn: a message with calls gets the tools' results back
+    /// and the model answers again, up to this many messages (1 = a single message); a message
+    /// without calls ends the turn, and a multi-turn task's next follow-up starts another.
     pub max_steps: usize,
 }
 

@@ -36,7 +36,8 @@ pub enum Split {
 }
 
 impl Split {
-    fn name(self) -> &'static str {
+    /// Its name in task ids (`train`, `heldout`).
+    pub fn name(self) -> &'static str {
         match self {
             Split::Train => "train",
             Split::HeldOut => "heldout",
@@ -58,6 +59,9 @@ pub enum Category {
     ParallelMultiple,
     /// Functions that cannot serve the request: no call.
     Irrelevance,
+    /// Two or three user turns on the built-in tools, later turns acting on what earlier ones
+    /// stored (`synth::multi_turn`; not drawn here, nor in the default mix).
+    MultiTurn,
 }
 
 impl Category {
@@ -73,12 +77,13 @@ impl Category {
             Category::Parallel => "parallel",
             Category::ParallelMultiple => "parallel_multiple",
             Category::Irrelevance => "irrelevance",
+            Category::MultiTurn => "multi_turn",
         }
     }
 
     /// The category named `name`.
     pub fn parse(name: &str) -> Option<Category> {
-        Category::ALL.into_iter().find(|c| c.name() == name)
+        Category::ALL.into_iter().chain([Category::MultiTurn]).find(|c| c.name() == name)
     }
 }
 
@@ -119,7 +124,8 @@ fn draw(rng: &mut ChaCha8Rng, split: Split, category: Category) -> (String, Vec<
     let mut clauses = Vec::new();
     let mut calls = Vec::new();
     let (offered, request_text) = match category {
-        Category::Simple | Category::Multiple => {
+        // `multi_turn` never comes here (`tasks` leaves it to `synth::multi_turn`).
+        Category::Simple | Category::Multiple | Category::MultiTurn => {
             let extra = if category == Category::Multiple { rng.random_range(1..=3) } else { 0 };
             let fs = functions(rng, split, 1 + extra, &[]);
             let (clause, expected) = call(rng, &fs[0]);
@@ -177,9 +183,11 @@ fn draw(rng: &mut ChaCha8Rng, split: Split, category: Category) -> (String, Vec<
 }
 
 /// `n` tasks of `split` from `seed`, categories drawn in turn from `categories` (all five when
-/// empty). The same arguments give the same tasks.
+/// empty, or when it names only `multi_turn`, which is `synth::multi_turn`'s and skipped here:
+/// `synth::mixed` draws every category). The same arguments give the same tasks.
 pub fn tasks(seed: u64, split: Split, n: usize, categories: &[Category]) -> Vec<Task> {
-    let categories = if categories.is_empty() { &Category::ALL[..] } else { categories };
+    let single: Vec<Category> = categories.iter().copied().filter(|&c| c != Category::MultiTurn).collect();
+    let categories = if single.is_empty() { &Category::ALL[..] } else { &single[..] };
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     rng.set_stream(match split {
         Split::Train => 11,
@@ -240,6 +248,7 @@ mod tests {
                     Category::Parallel => (2..=3).contains(&n_calls) && n_tools == 1,
                     Category::ParallelMultiple => (2..=4).contains(&n_calls) && distinct == 2,
                     Category::Irrelevance => n_calls == 0 && (1..=3).contains(&n_tools),
+                    Category::MultiTurn => false,
                 };
                 assert!(ok, "{c:?}: {t:?}");
             }

@@ -53,6 +53,7 @@ impl Item {
             messages: messages.collect(),
             tools: self.functions.iter().map(|f| bfcl_tool(f, language)).collect(),
             answers: vec![self.expected.clone()],
+            followups: Vec::new(),
             language,
             checker_functions: Some(self.functions.clone()),
             category: Some(category.to_string()),

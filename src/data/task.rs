@@ -17,7 +17,9 @@
 //!   `parameters` is JSON Schema (an object).
 //! - `answers`: one list per assistant turn; each call lists every argument's acceptable values;
 //!   `""` among them means the argument may be left out; an empty turn means no call is right.
-//! - Optional: `language` (`python`, default; `java` / `javascript` when arguments are source
+//! - Optional: `followups`, later user messages of a multi-turn task: `followups[k]` is sent
+//!   when the model ends user turn `k` with a message without calls, and `answers[k + 1]` are
+//!   its expected calls (so `answers` has one list more than `followups`); `language` (`python`, default; `java` / `javascript` when arguments are source
 //!   strings, as in BFCL), `checker_functions` (BFCL-typed schemas the checker reads instead of
 //!   `tools`, as BFCL's prompts and checker use different schemas), `category` (a label).
 //!
@@ -78,8 +80,11 @@ pub struct Task {
     pub messages: Vec<Message>,
     /// Tool schemas shown to the model: `{name, description, parameters}` (JSON Schema).
     pub tools: Vec<Value>,
-    /// Expected calls per assistant turn.
+    /// Expected calls per user turn: `answers[0]` for the request in `messages`, `answers[k]`
+    /// for `followups[k - 1]`.
     pub answers: Vec<Vec<ExpectedCall>>,
+    /// Later user messages, each sent when the model ends the turn before it without calls.
+    pub followups: Vec<String>,
     /// Literal language of call arguments.
     pub language: Language,
     /// Schemas the checker reads, when they differ from `tools` (BFCL).
@@ -111,6 +116,7 @@ impl Task {
             ("language", language.map(Value::from)),
             ("checker_functions", self.checker_functions.clone().map(Value::from)),
             ("category", self.category.clone().map(Value::from)),
+            ("followups", Some(self.followups.clone()).filter(|f| !f.is_empty()).map(Value::from)),
         ];
         for (key, value) in extra {
             if let (Some(v), Some(map)) = (value, out.as_object_mut()) {
@@ -196,7 +202,7 @@ fn object<'a>(v: &'a Value, path: &str) -> Result<&'a Map<String, Value>, FieldE
 fn parse_line(raw: &str) -> Result<Task, FieldError> {
     let value: Value = serde_json::from_str(raw).map_err(|e| ("(line)".to_string(), format!("not JSON: {e}")))?;
     let top = object(&value, "(line)")?;
-    let known = ["id", "messages", "tools", "answers", "language", "checker_functions", "category"];
+    let known = ["id", "messages", "tools", "answers", "followups", "language", "checker_functions", "category"];
     if let Some(unknown) = top.keys().find(|k| !known.contains(&k.as_str())) {
         return Err((unknown.clone(), format!("unknown field (expected one of {})", known.join(", "))));
     }
@@ -247,7 +253,17 @@ fn parse_line(raw: &str) -> Result<Task, FieldError> {
     };
     let checker_functions = top.get("checker_functions").map(|v| tool_list(v, "checker_functions")).transpose()?;
     let category = top.get("category").map(|v| string(v, "category")).transpose()?;
-    Ok(Task { id, messages, tools, answers, language, checker_functions, category })
+    let mut followups = Vec::new();
+    if let Some(list) = top.get("followups") {
+        for (i, f) in array(list, "followups")?.iter().enumerate() {
+            followups.push(string(f, &format!("followups[{i}]"))?);
+        }
+        if answers.len() != followups.len() + 1 {
+            let (n, m) = (followups.len(), answers.len());
+            return Err(("followups".into(), format!("{n} follow-ups need {} answer turns, found {m}", n + 1)));
+        }
+    }
+    Ok(Task { id, messages, tools, answers, followups, language, checker_functions, category })
 }
 
 /// A list of function schemas, unwrapped from OpenAI's `{"type": "function", "function": …}`.

@@ -9,7 +9,7 @@ use serde_json::{Map, Value, json};
 
 use super::{EnvError, Environment, Step};
 use crate::data::task::{Message, Role, Task};
-use crate::tools::ToolCall;
+use crate::tools::{ToolCall, tool_name};
 
 /// The built-in tools' JSON Schemas (`{"type": "function", "function": {…}}`).
 pub fn tools() -> Vec<Value> {
@@ -201,12 +201,22 @@ pub fn format_number(x: f64) -> String {
     if s == "-0" { "0".into() } else { s }
 }
 
-/// The built-in environment: the tools above over one episode's state; a single user turn (an
-/// answer without calls ends the episode).
+/// Whether `task` lists tools and all of them are built in (its episodes can run here).
+pub fn serves(task: &Task) -> bool {
+    // The built-in tools' names, made once per process.
+    static NAMES: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    let known = NAMES.get_or_init(|| tools().iter().filter_map(tool_name).map(str::to_string).collect());
+    !task.tools.is_empty() && task.tools.iter().all(|t| tool_name(t).is_some_and(|n| known.iter().any(|k| k == n)))
+}
+
+/// The built-in environment: the tools above over one episode's state. An answer without calls
+/// ends the user's turn: the task's next follow-up (`Task::followups`) comes back as a `user`
+/// message, and after the last one the episode ends.
 #[derive(Debug, Default)]
 pub struct BuiltinEnv {
     kv: BTreeMap<String, String>,
     files: BTreeMap<String, String>,
+    followups: std::collections::VecDeque<String>,
     started: bool,
 }
 
@@ -251,7 +261,8 @@ impl BuiltinEnv {
 
 impl Environment for BuiltinEnv {
     fn reset(&mut self, task: &Task) -> Result<Vec<Message>, EnvError> {
-        *self = BuiltinEnv { started: true, ..BuiltinEnv::default() };
+        let followups = task.followups.iter().cloned().collect();
+        *self = BuiltinEnv { started: true, followups, ..BuiltinEnv::default() };
         Ok(task.messages.clone())
     }
 
@@ -260,8 +271,11 @@ impl Environment for BuiltinEnv {
             return Err(EnvError::State("step before reset, or after the episode ended".into()));
         }
         if calls.is_empty() {
-            self.started = false;
-            return Ok(Step { messages: Vec::new(), done: true, reward: None });
+            let Some(next) = self.followups.pop_front() else {
+                self.started = false;
+                return Ok(Step { messages: Vec::new(), done: true, reward: None });
+            };
+            return Ok(Step { messages: vec![Message { role: Role::User, content: next }], done: false, reward: None });
         }
         let messages = calls
             .iter()
@@ -313,6 +327,34 @@ mod tests {
         assert!(step.messages.iter().all(|m| m.role == Role::Tool) && !step.done);
         assert!(env.step(&[]).expect("ends").done);
         assert_eq!(tools().len(), 9);
+    }
+
+    #[test]
+    fn follow_ups_come_after_an_answer_without_calls_and_state_carries_over() {
+        let task = Task {
+            messages: vec![Message { role: Role::User, content: "Remember my pet is a cat.".into() }],
+            followups: vec!["What is my pet?".into(), "Thanks.".into()],
+            ..Task::default()
+        };
+        let mut env = BuiltinEnv::default();
+        env.reset(&task).expect("reset");
+        assert!(!env.step(&[call("kv_set", json!({"key": "pet", "value": "cat"}))]).expect("set").done);
+        let next = env.step(&[]).expect("turn ends");
+        assert_eq!(
+            (next.messages, next.done),
+            (vec![Message { role: Role::User, content: task.followups[0].clone() }], false)
+        );
+        let got = env.step(&[call("kv_get", json!({"key": "pet"}))]).expect("get");
+        assert_eq!(got.messages[0].content, "cat", "the store outlives the user's turn");
+        assert_eq!(env.step(&[]).expect("second").messages[0].content, "Thanks.");
+        assert!(env.step(&[]).expect("last").done);
+        // A new episode starts with the follow-ups again and an empty store.
+        env.reset(&task).expect("reset");
+        assert_eq!(
+            env.step(&[call("kv_get", json!({"key": "pet"}))]).expect("get").messages[0].content,
+            "error: no such key"
+        );
+        assert_eq!(env.step(&[]).expect("turn ends").messages[0].content, task.followups[0]);
     }
 
     #[test]

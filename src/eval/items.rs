@@ -61,6 +61,9 @@ pub enum ItemKind {
         /// Turn index → function docs added at that turn.
         held_back: BTreeMap<usize, Vec<Value>>,
     },
+    /// A task file's multi-turn task (`followups`): turn by turn, on the built-in tools when it
+    /// lists only those, each turn checked by the AST checker ([`super::conversation`]).
+    Conversation,
 }
 
 /// One evaluation item.
@@ -182,7 +185,7 @@ fn multi_turn_items(dir: &Path, category: &str) -> Result<Vec<EvalItem>, EvalErr
     Ok(items)
 }
 
-/// A JSONL task file (single assistant turn, scored against its first turn's answers).
+/// A JSONL task file: a task with follow-ups is a conversation, any other a single reply.
 ///
 /// # Errors
 /// As [`task::load`].
@@ -209,8 +212,12 @@ pub fn builtin_items(seed: u64, n: usize, tools: usize) -> Vec<EvalItem> {
         .collect()
 }
 
-/// A task scored by the rule its expected calls imply (as the trainer's outcome reward does).
+/// A task scored by the rule its expected calls imply (as the trainer's outcome reward does);
+/// with follow-ups, a conversation.
 fn single(task: Task) -> EvalItem {
+    if !task.followups.is_empty() {
+        return EvalItem { task, kind: ItemKind::Conversation };
+    }
     let expected = task.answers.first().map_or(0, Vec::len);
     let rule = CallRule::of_expected(expected, task.checker_functions().len());
     EvalItem { task, kind: ItemKind::Single(rule) }

@@ -1,10 +1,12 @@
 //! `awpo eval`: score a model (or the oracle) on BFCL v4 categories, a JSONL task file or the
 //! built-in held-out split. Single-turn items are answered in batches ([`Responder`]) and
 //! checked by the BFCL AST checker ([`crate::reward::bfcl`]); multi-turn items are played turn
-//! by turn against BFCL's own simulators ([`multi_turn`]) and scored by BFCL's rule. Each
+//! by turn against BFCL's own simulators ([`multi_turn`]) and scored by BFCL's rule, and a task
+//! file's multi-turn tasks on the built-in tools ([`conversation`]), each turn by the AST checker. Each
 //! item's result goes to a sink as soon as it is known, so a killed run can resume
 //! ([`results`]).
 
+pub mod conversation;
 pub mod items;
 pub mod multi_turn;
 pub mod responder;
@@ -181,7 +183,7 @@ pub fn run(
         .iter()
         .filter_map(|i| match i.kind {
             ItemKind::Single(rule) => Some((i, rule)),
-            ItemKind::MultiTurn { .. } => None,
+            ItemKind::MultiTurn { .. } | ItemKind::Conversation => None,
         })
         .collect();
     // Similar lengths share a batch (less padding); results are keyed by id, so order is free.
@@ -201,7 +203,14 @@ pub fn run(
             sink(score_single(item, *rule, reply))?;
         }
     }
+    let conversations = items.iter().filter(|i| i.kind == ItemKind::Conversation);
     let multi: Vec<&EvalItem> = items.iter().filter(|i| matches!(i.kind, ItemKind::MultiTurn { .. })).collect();
+    if (multi.len() + conversations.clone().count() > 0) && opts.samples > 1 {
+        return Err(EvalError::Input("pass@k (--samples > 1) covers single-turn items only".into()));
+    }
+    for item in conversations {
+        sink(conversation::play(item, responder, opts.max_steps)?)?;
+    }
     if multi.is_empty() {
         return Ok(());
     }

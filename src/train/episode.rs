@@ -2,15 +2,17 @@
 //! template) sampled `G` times with one shared prefill, then every episode played through its
 //! environment (`rollout.environment`): a reply with calls gets the tools' results as `tool`
 //! messages and the model answers again, until it answers without calls or has written
-//! `rollout.max_steps` messages. Each assistant message is one [`Turn`], trained on with exactly
-//! the prompt it was sampled from. The outcome reward scores every call of the episode, in order,
-//! against the task's first turn (`[reward]`); the reasoning reward is the judge's.
+//! `rollout.max_steps` messages; a message without calls ends the user's turn, and the task's
+//! next follow-up (`Task::followups`) starts another. Each assistant message is one [`Turn`],
+//! trained on with exactly the prompt it was sampled from. The outcome reward scores each user
+//! turn's calls, in order, against that turn's answers (`[reward]`) and averages the turns; the
+//! reasoning reward is the judge's.
 
 use super::TrainError;
 use crate::config::EnvMode;
 use crate::data::task::{Message, Role, Task};
 use crate::env::Environment;
-use crate::env::builtin::{BuiltinEnv, tools as builtin_tools};
+use crate::env::builtin::BuiltinEnv;
 use crate::judge::{Judge, JudgeRequest};
 use crate::model::CausalLm;
 use crate::prompt::Prompter;
@@ -19,7 +21,6 @@ use crate::reward::outcome::{Expectation, score};
 use crate::rollout::{GenerateOptions, Held, Stats, generate_held, generate_part};
 use crate::tokenizer::TextTokenizer;
 use crate::tools::parse::{Parsed, parse};
-use crate::tools::tool_name;
 use crate::train::parallel::in_parallel;
 
 /// One assistant message: the ids it was sampled from and what was sampled.
@@ -74,7 +75,7 @@ pub struct Context<'a> {
     pub judge: &'a dyn Judge,
     /// What runs the model's calls.
     pub environment: EnvMode,
-    /// Most assistant messages per episode.
+    /// Most assistant messages per user turn.
     pub max_steps: usize,
     /// Sampling split into parts of about this many rows (whole prompts' groups), run on
     /// `threads` threads; 0 = one part (a GPU fills itself with one large batch).
@@ -99,21 +100,19 @@ pub fn prompt_ids(
     Ok(tokenizer.encode(&text)?)
 }
 
-/// Whether `task` lists tools and all of them are built in.
-pub fn all_builtin(task: &Task) -> bool {
-    // The built-in tools' names, made once per process.
-    static BUILTIN: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
-    let known = BUILTIN.get_or_init(|| builtin_tools().iter().filter_map(tool_name).map(str::to_string).collect());
-    !task.tools.is_empty() && task.tools.iter().all(|t| tool_name(t).is_some_and(|n| known.iter().any(|k| k == n)))
-}
-
 /// Whether an episode of `task` plays through an environment (else it is a single message).
 pub fn plays(mode: EnvMode, task: &Task) -> bool {
     match mode {
         EnvMode::None => false,
         EnvMode::Builtin => true,
-        EnvMode::Auto => all_builtin(task),
+        EnvMode::Auto => crate::env::builtin::serves(task),
     }
+}
+
+/// Whether an episode of `task` can have a second message: it plays through an environment that
+/// answers its calls (`max_steps > 1`) or sends follow-ups.
+pub fn continues(mode: EnvMode, max_steps: usize, task: &Task) -> bool {
+    (max_steps > 1 || !task.followups.is_empty()) && plays(mode, task)
 }
 
 /// The environment of an episode of `task`, started; `None` for a single message.
@@ -131,9 +130,11 @@ struct Live<'t> {
     task: &'t Task,
     episode: Episode,
     env: Option<BuiltinEnv>,
-    /// Every reply parsed, merged: calls in order, issues of all replies, the first reasoning,
-    /// the last answer.
-    parsed: Parsed,
+    /// Each user turn's replies parsed, merged: calls in order, issues of all replies, the
+    /// turn's first reasoning, its last answer. One entry per user turn reached.
+    parsed: Vec<Parsed>,
+    /// Messages the model has written in the current user turn.
+    in_turn: usize,
     done: bool,
 }
 
@@ -147,7 +148,8 @@ impl<'t> Live<'t> {
             reasoning: 0.0,
             correct: false,
         };
-        Ok(Live { task, episode, env: environment(mode, task)?, parsed: Parsed::default(), done: false })
+        let env = environment(mode, task)?;
+        Ok(Live { task, episode, env, parsed: vec![Parsed::default()], in_turn: 0, done: false })
     }
 
     /// The conversation so far, the task's messages first.
@@ -155,49 +157,66 @@ impl<'t> Live<'t> {
         self.task.messages.iter().chain(&self.episode.messages).cloned().collect()
     }
 
-    /// Takes the model's next message (`text` decodes `turn.response`); runs its calls when the
-    /// episode goes on. The episode ends on a message without calls, at `max_steps` messages,
-    /// or when the environment says so.
+    /// Takes the model's next message (`text` decodes `turn.response`); runs its calls, or
+    /// after a message without calls sends the task's next follow-up. The episode ends after
+    /// the last user turn's message without calls, at `max_steps` messages in one user turn, or
+    /// when the environment says so.
     fn absorb(&mut self, turn: Turn, text: String, max_steps: usize) -> Result<(), TrainError> {
         let reply = parse(&text);
         self.episode.turns.push(turn);
         self.episode.messages.push(Message { role: Role::Assistant, content: text });
-        if self.episode.turns.len() == 1 {
-            self.parsed.think.clone_from(&reply.think);
+        self.in_turn += 1;
+        if let Some(p) = self.parsed.last_mut() {
+            if self.in_turn == 1 {
+                p.think.clone_from(&reply.think);
+            }
+            p.calls.extend(reply.calls.iter().cloned());
+            p.call_blocks += reply.call_blocks;
+            p.issues.extend(reply.issues);
+            p.answer = reply.answer;
         }
-        self.parsed.calls.extend(reply.calls.iter().cloned());
-        self.parsed.call_blocks += reply.call_blocks;
-        self.parsed.issues.extend(reply.issues);
-        self.parsed.answer = reply.answer;
         let Some(env) = self.env.as_mut() else {
             self.done = true;
             return Ok(());
         };
-        if reply.calls.is_empty() || self.episode.turns.len() >= max_steps {
+        if !reply.calls.is_empty() && self.in_turn >= max_steps {
             self.done = true;
             return Ok(());
         }
         let step = env
             .step(&reply.calls)
             .map_err(|e| TrainError::Environment { task: self.task.id.clone(), source: Box::new(e) })?;
+        if step.messages.iter().any(|m| m.role == Role::User) {
+            self.parsed.push(Parsed::default());
+            self.in_turn = 0;
+        }
         self.episode.messages.extend(step.messages);
         self.done = step.done;
         Ok(())
     }
 
-    /// Scores the finished episode; returns it with what the judge is asked.
+    /// Scores the finished episode; returns it with what the judge is asked. Each user turn's
+    /// calls are scored against its answers; the outcome is the turns' mean, a turn the episode
+    /// never reached scoring 0, and the episode is right when every turn is.
     fn finish(mut self, reward: &RewardConfig) -> (Episode, JudgeRequest) {
-        let expected = self.task.answers.first().map_or(&[][..], Vec::as_slice);
-        let want = Expectation { functions: self.task.checker_functions(), expected, language: self.task.language };
-        let scores = score(&self.parsed, want);
-        self.episode.outcome = reward.combine(&scores);
-        self.episode.correct = scores.bfcl >= 1.0;
+        let turns = self.task.answers.len().max(1);
+        let (mut outcome, mut correct) = (0.0, self.parsed.len() >= turns);
+        for (k, parsed) in self.parsed.iter().enumerate().take(turns) {
+            let expected = self.task.answers.get(k).map_or(&[][..], Vec::as_slice);
+            let want = Expectation { functions: self.task.checker_functions(), expected, language: self.task.language };
+            let scores = score(parsed, want);
+            outcome += reward.combine(&scores) / turns as f64;
+            correct &= scores.bfcl >= 1.0;
+        }
+        (self.episode.outcome, self.episode.correct) = (outcome, correct);
+        // The judge reads the first request and the model's first user turn.
+        let first = std::mem::take(&mut self.parsed[0]);
         let request = self.task.messages.iter().rev().find(|m| m.role == Role::User).map(|m| m.content.clone());
         let request = JudgeRequest {
             request: request.unwrap_or_default(),
             tools: self.task.tools.clone(),
-            reasoning: self.parsed.think.clone().unwrap_or_default(),
-            calls: self.parsed.calls.clone(),
+            reasoning: first.think.unwrap_or_default(),
+            calls: first.calls,
         };
         (self.episode, request)
     }
@@ -258,7 +277,7 @@ fn play<'t>(
     for (k, chunk) in tasks.chunks(per_part).enumerate() {
         let prompts = chunk.iter().map(|t| prompt_ids(ctx.prompter, ctx.tokenizer, t, &t.messages));
         let prompts = prompts.collect::<Result<Vec<_>, _>>()?;
-        let keep = ctx.max_steps > 1 && chunk.iter().any(|t| plays(ctx.environment, t));
+        let keep = chunk.iter().any(|t| continues(ctx.environment, ctx.max_steps, t));
         jobs.push(Job { rows: vec![k * per_part], prompts, first_row: k * per_part * group, held: None, keep });
     }
     let mut live: Vec<Live> = Vec::with_capacity(tasks.len() * group);
@@ -430,5 +449,43 @@ mod tests {
         assert!(environment(EnvMode::Auto, &task).expect("env").is_none());
         assert!(environment(EnvMode::Builtin, &task).expect("env").is_some());
         assert!(environment(EnvMode::None, &tasks(4, Split::Train, 1)[0]).expect("env").is_none());
+    }
+
+    #[test]
+    fn each_user_turn_is_scored_against_its_own_answers() {
+        let task = crate::synth::multi_turn::tasks(2, Split::Train, 40)
+            .into_iter()
+            .find(|t| t.answers.len() == 2 && t.answers[1][0].0 == "kv_get")
+            .expect("a remember-then-recall task");
+        let reward = RewardConfig::default();
+        let right = |k: usize| crate::synth::teacher_turn(&task, k, false);
+        let done = || "Done.".to_string();
+        // The teacher: both turns right; the follow-up arrives after the first closing message,
+        // and the value stored in the first turn is read back in the second.
+        let l = play(&task, EnvMode::Auto, &[right(0), done(), right(1), done()], 2);
+        assert!(l.done);
+        let users: Vec<&str> =
+            l.episode.messages.iter().filter(|m| m.role == Role::User).map(|m| m.content.as_str()).collect();
+        assert_eq!(users, [task.followups[0].as_str()]);
+        let stored = task.answers[0][0].1["value"][0].as_str().expect("a value");
+        assert_eq!(l.episode.messages.last().map(|m| m.content.as_str()), Some("Done."));
+        assert!(l.episode.messages.iter().any(|m| m.role == Role::Tool && m.content == stored), "{:?}", l.episode);
+        let (e, req) = l.finish(&reward);
+        assert!(e.correct && e.outcome > 0.99, "{e:?}");
+        assert_eq!(req.calls.len(), 1, "the judge reads the first turn");
+        // The first turn's call repeated in the second: half the outcome, not correct.
+        let l = play(&task, EnvMode::Auto, &[right(0), done(), right(0), done()], 2);
+        let (e, _) = l.finish(&reward);
+        assert!(!e.correct && (e.outcome - 0.5).abs() < 0.06, "{e:?}");
+        // Each turn's first call right, the whole second turn never reached (the limit of one
+        // message per turn stops the episode at the first reply with calls).
+        let l = play(&task, EnvMode::Auto, &[right(0)], 1);
+        assert!(l.done);
+        let (e, _) = l.finish(&reward);
+        assert!(!e.correct && (e.outcome - 0.5).abs() < 0.06, "{e:?}");
+        // Both turns' calls in one message: the first turn is wrong, the second never comes.
+        let both = format!("{}\n{}", right(0), right(1));
+        let (e, _) = play(&task, EnvMode::Auto, &[both, done()], 2).finish(&reward);
+        assert!(!e.correct && e.outcome < 0.1, "{e:?}");
     }
 }

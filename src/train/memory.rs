@@ -46,7 +46,7 @@ pub struct Workload {
     pub rollout_prompts: usize,
     /// The longest prompt, tokens.
     pub prompt_tokens: usize,
-    /// Most reply tokens of an episode (`max_new_tokens × max_steps`).
+    /// Most reply tokens of an episode (`max_new_tokens × max_steps ×` user turns).
     pub new_tokens: usize,
     /// Rows per forward/backward (`optim.micro_batch`).
     pub micro_batch: usize,
@@ -61,7 +61,8 @@ pub struct Workload {
     pub trains_head: bool,
     /// A KL term: the base model scores each micro-batch too.
     pub kl: bool,
-    /// Episodes can have a second message (`rollout.max_steps > 1` with an environment): every
+    /// Episodes can have a second message (`rollout.max_steps > 1` or follow-ups, with an
+    /// environment): every
     /// rollout part's cache is held until the round ends, not only the running threads'.
     pub held_caches: bool,
 }

@@ -30,7 +30,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::config::RunConfig;
 use crate::corpus::Category;
-use crate::data::task::{self, Task};
+use crate::data::task::{self, Message, Role, Task};
 use crate::synth::{self, Split};
 pub use error::TrainError;
 
@@ -78,7 +78,7 @@ fn load_tasks(
     match spec {
         "" => Ok(Vec::new()),
         "builtin" => Ok(synth::fewer_tools(synth::tasks(seed, split, n), tools, seed)),
-        "synth" => Ok(crate::corpus::tasks(seed, split, n, categories)),
+        "synth" => Ok(synth::mixed(seed, split, n, categories)),
         path => {
             let loaded = task::load(Path::new(path), skip_bad)?;
             for skipped in &loaded.skipped {
@@ -168,9 +168,13 @@ fn memory_plan(
     } else {
         (CausalLm::config_at(Path::new(&cfg.model.path))?, cfg.model.dtype.resolve(device))
     };
-    let mut longest = 0;
+    // The follow-ups count as prompt (with every user turn's replies in `new_tokens`).
+    let (mut longest, mut user_turns) = (0, 1);
     for t in train.iter().take(2000).chain(held_out) {
-        longest = longest.max(episode::prompt_ids(prompter, tokenizer, t, &t.messages)?.len());
+        let mut messages = t.messages.clone();
+        messages.extend(t.followups.iter().map(|f| Message { role: Role::User, content: f.clone() }));
+        longest = longest.max(episode::prompt_ids(prompter, tokenizer, t, &messages)?.len());
+        user_turns = user_turns.max(1 + t.followups.len());
     }
     let r = &cfg.rollout;
     let rows = r.prompts_per_step * r.group_size;
@@ -199,14 +203,14 @@ fn memory_plan(
         rollout_parts,
         rollout_prompts,
         prompt_tokens: longest,
-        new_tokens: r.max_new_tokens * r.max_steps,
+        new_tokens: r.max_new_tokens * r.max_steps * user_turns,
         micro_batch: cfg.optim.micro_batch,
         threads,
         threads_set: cfg.train.threads > 0,
         recompute: cfg.train.recompute_layers.get(),
         trains_head: false,
         kl: cfg.algo.kl_beta > 0.0,
-        held_caches: r.max_steps > 1 && train.iter().chain(held_out).any(|t| episode::plays(r.environment, t)),
+        held_caches: train.iter().chain(held_out).any(|t| episode::continues(r.environment, r.max_steps, t)),
     };
     Ok(memory::plan(&workload, available))
 }
@@ -239,8 +243,18 @@ pub fn run(cfg: &RunConfig, resume: bool) -> Result<Summary> {
         &d.synth_categories,
         d.skip_bad_lines,
     )?;
-    let held_out =
-        load_tasks(&d.held_out, (seed, Split::HeldOut, d.builtin_held_out, d.builtin_tools), &[], d.skip_bad_lines)?;
+    // The held-out split: the corpus's five categories, and multi-turn tasks when training has them.
+    let held_out_categories: Vec<Category> = if d.synth_categories.contains(&Category::MultiTurn) {
+        Category::ALL.into_iter().chain([Category::MultiTurn]).collect()
+    } else {
+        Vec::new()
+    };
+    let held_out = load_tasks(
+        &d.held_out,
+        (seed, Split::HeldOut, d.builtin_held_out, d.builtin_tools),
+        &held_out_categories,
+        d.skip_bad_lines,
+    )?;
     if loaded.is_empty() {
         return Err(TrainError::NoTasks(cfg.data.train.clone()));
     }

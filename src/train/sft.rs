@@ -8,7 +8,8 @@
 //! rather than memorising which training task came with a mistake.
 //! A demonstration is a whole episode (`synth::teacher_episode`): the teacher's reply, the
 //! built-in tools' results (context, not trained on), then `Done.` or `The call failed.`, so the
-//! model also learns to end its episodes in the environment.
+//! model also learns to end its episodes in the environment; a multi-turn task's follow-ups
+//! (context) and the teacher's messages after each.
 
 use burn::module::Module;
 use burn::optim::AdamWConfig;
@@ -22,7 +23,7 @@ use super::batch::{Row, Segment, build, pack};
 use super::episode::prompt_ids;
 use super::parallel::summed_grads;
 use crate::config::{OptimSection, Schedule};
-use crate::data::task::{Message, Task};
+use crate::data::task::{Role, Task};
 use crate::model::dropout::seed_of;
 use crate::model::logprob::stats_of_hidden;
 use crate::model::recompute::{Backprop, gradients};
@@ -32,17 +33,20 @@ use crate::reduce::sum_all;
 use crate::synth::teacher_episode;
 use crate::tokenizer::TextTokenizer;
 
-/// A task's demonstration: the teacher's first message and its closing message, each with the
-/// prompt ids it answers; replies end with the chat template's end-of-message id.
+/// A task's demonstration: every message of the teacher's episode with the prompt ids it
+/// answers (the conversation before it through the template: the task's messages, the earlier
+/// replies, the tools' results and follow-ups); replies end with the chat template's
+/// end-of-message id.
 pub struct Demo {
-    /// The task's messages through the template.
-    pub prompt: Vec<u32>,
-    /// The teacher's reply (reasoning and calls).
-    pub reply: Vec<u32>,
-    /// The task's messages, the reply and the tools' results through the template.
-    pub followup_prompt: Vec<u32>,
-    /// The teacher's closing message (empty for a one-message task).
-    pub followup: Vec<u32>,
+    /// `(prompt, reply)` ids per teacher message, in order (at least one).
+    pub turns: Vec<(Vec<u32>, Vec<u32>)>,
+}
+
+impl Demo {
+    /// The messages as training segments (packed into as few rows as the template allows).
+    pub fn segments(&self) -> impl Iterator<Item = Segment<'_>> {
+        self.turns.iter().map(|(context, response)| Segment { context, response, values: &[] })
+    }
 }
 
 /// A task's two demonstrations.
@@ -69,23 +73,18 @@ pub fn demonstrations(
         Ok(ids)
     };
     let demo = |t: &Task, careless: bool| -> Result<Demo, TrainError> {
-        let episode = teacher_episode(t, careless);
-        let (closing, before) = episode
-            .split_last()
-            .ok_or_else(|| ModelError::Input(format!("task {}: the teacher's episode is empty", t.id)))?;
-        let prompt = prompt_ids(prompter, tokenizer, t, &t.messages)?;
-        let first = reply(&episode[0].content)?;
-        if before.is_empty() {
-            // One message (a task outside the built-in environment): no closing message.
-            return Ok(Demo { prompt, reply: first, followup_prompt: Vec::new(), followup: Vec::new() });
+        let mut conversation = t.messages.clone();
+        let mut turns = Vec::new();
+        for m in teacher_episode(t, careless) {
+            if m.role == Role::Assistant {
+                turns.push((prompt_ids(prompter, tokenizer, t, &conversation)?, reply(&m.content)?));
+            }
+            conversation.push(m);
         }
-        let conversation: Vec<Message> = t.messages.iter().chain(before).cloned().collect();
-        Ok(Demo {
-            prompt,
-            reply: first,
-            followup_prompt: prompt_ids(prompter, tokenizer, t, &conversation)?,
-            followup: reply(&closing.content)?,
-        })
+        if turns.is_empty() {
+            return Err(ModelError::Input(format!("task {}: the teacher's episode is empty", t.id)).into());
+        }
+        Ok(Demo { turns })
     };
     tasks.iter().map(|t| Ok(TaskDemos { careful: demo(t, false)?, careless: demo(t, true)? })).collect()
 }
@@ -159,11 +158,7 @@ pub fn warm_up(
             .flat_map(|i| {
                 let d =
                     if rng.random_bool(mistake_rate.clamp(0.0, 1.0)) { &demos[i].careless } else { &demos[i].careful };
-                let turns = [
-                    Segment { context: &d.prompt, response: &d.reply, values: &[] },
-                    Segment { context: &d.followup_prompt, response: &d.followup, values: &[] },
-                ];
-                pack(turns.into_iter().filter(|s| !s.response.is_empty()))
+                pack(d.segments())
             })
             .collect();
         // Mean over the batch's reply tokens, summed over micro-batches.
@@ -215,17 +210,18 @@ mod tests {
         let tok = builtin_policy::tokenizer().expect("tokenizer");
         let prompter = Prompter::new(&tok, &PromptConfig { tools_in: ToolsIn::Template, ..PromptConfig::default() })
             .expect("prompter");
-        let train = tasks(11, Split::Train, 120);
+        let mut train = tasks(11, Split::Train, 120);
+        train.extend(crate::synth::multi_turn::tasks(11, Split::Train, 40));
         let demos = demonstrations(&train, &tok, &prompter).expect("demos");
         let both = demos.iter().flat_map(|d| [&d.careful, &d.careless]);
         for (d, t) in both.zip(train.iter().flat_map(|t| [t, t])) {
-            let rows = pack([
-                Segment { context: &d.prompt, response: &d.reply, values: &[] },
-                Segment { context: &d.followup_prompt, response: &d.followup, values: &[] },
-            ]);
-            assert_eq!(rows.len(), 1, "task {}: the closing prompt re-renders the first turn verbatim", t.id);
-            assert_eq!(rows[0].response_tokens(), d.reply.len() + d.followup.len());
-            assert_eq!(rows[0].len(), d.followup_prompt.len() + d.followup.len());
+            // Per user turn: the reply and the closing message.
+            assert_eq!(d.turns.len(), 2 * t.answers.len(), "task {}", t.id);
+            let rows = pack(d.segments());
+            assert_eq!(rows.len(), 1, "task {}: each prompt re-renders the turns before it verbatim", t.id);
+            let (last_prompt, last) = &d.turns[d.turns.len() - 1];
+            assert_eq!(rows[0].response_tokens(), d.turns.iter().map(|(_, r)| r.len()).sum::<usize>());
+            assert_eq!(rows[0].len(), last_prompt.len() + last.len());
         }
     }
 
@@ -237,7 +233,7 @@ mod tests {
         let corpus = crate::corpus::tasks(2, crate::corpus::Split::Train, 20, &[]);
         for d in demonstrations(&corpus, &tok, &prompter).expect("demos") {
             for demo in [&d.careful, &d.careless] {
-                assert!(!demo.reply.is_empty() && demo.followup.is_empty() && demo.followup_prompt.is_empty());
+                assert!(demo.turns.len() == 1 && !demo.turns[0].1.is_empty());
             }
         }
     }

@@ -219,3 +219,55 @@ fn a_killed_eval_resumes_and_compare_reads_two_runs() {
     assert!(row.contains("100.0%") && row.contains("-100.0%"), "{row}");
     assert!(text.lines().any(|l| l.starts_with("irrelevance") && l.contains("+0.0%")), "{text}");
 }
+
+/// The oracle on a conversation's first user turn, prose after.
+struct FirstTurnOnly;
+
+impl Responder for FirstTurnOnly {
+    fn respond(&mut self, requests: &[Request<'_>], samples: usize) -> Result<Vec<Reply>, ModelError> {
+        let first = |r: &Request<'_>| r.messages.iter().filter(|m| m.role == awpo::data::task::Role::User).count() == 1;
+        Ok(requests
+            .iter()
+            .map(|r| {
+                let text = if first(r) { render_calls(r.reference) } else { "It is 42.".into() };
+                Reply { prompt: String::new(), texts: vec![text; samples] }
+            })
+            .collect())
+    }
+}
+
+#[test]
+fn multi_turn_task_files_are_played_turn_by_turn_on_the_builtin_tools() {
+    let dir = temp("conversation");
+    let file = dir.join("multi.jsonl");
+    let made =
+        awpo(&["data", "synth", "--category", "multi_turn", "--count", "24", "--out", &file.display().to_string()]);
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let items = awpo::eval::items::task_items(&file).unwrap_or_else(|e| panic!("{e}"));
+    assert!(items.iter().all(|i| i.kind == awpo::eval::ItemKind::Conversation && !i.task.followups.is_empty()));
+    let opts = EvalOptions::default();
+    let oracle = collect(&items, &mut Oracle, &opts);
+    assert_eq!(oracle.len(), items.len());
+    for r in &oracle {
+        assert!(r.correct, "{r:?}");
+        assert!(r.output.iter().any(|m| m.starts_with("user: ")), "the follow-up is in the transcript: {r:?}");
+    }
+    // Values stored in one turn are read back in a later one.
+    let read_back =
+        oracle.iter().filter(|r| r.output.iter().any(|m| m.starts_with("tool: ") && m != "tool: ok")).count();
+    assert!(read_back > 3, "{read_back}");
+    for (responder, turn) in [(&mut Prose as &mut dyn Responder, "turn 0"), (&mut FirstTurnOnly, "turn 1")] {
+        for r in collect(&items, responder, &opts) {
+            assert!(!r.correct && r.reason.as_deref().is_some_and(|w| w.starts_with(turn)), "{turn}: {r:?}");
+        }
+    }
+    // The command: 100% for the oracle.
+    let out = dir.join("results.jsonl");
+    let file = file.display().to_string();
+    let ran =
+        awpo(&["eval", "--model", "oracle", "--suite", "tasks", "--tasks", &file, "--out", &out.display().to_string()]);
+    assert!(ran.status.success(), "{}", String::from_utf8_lossy(&ran.stderr));
+    let (_, scored) = read(&out).unwrap_or_else(|e| panic!("{e}"));
+    assert!(scored.len() == items.len() && scored.iter().all(|r| r.correct));
+    let _ = std::fs::remove_dir_all(dir);
+}

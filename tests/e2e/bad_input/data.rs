@@ -28,6 +28,15 @@ fn broken_task_files_are_refused_naming_file_and_line() {
         ),
         ("a line nested 100,000 objects deep", format!("{deep_object}\n{TASK}\n").into_bytes(), Some(1)),
         ("a file of garbage", garbage(3000, 5), Some(1)),
+        (
+            "a follow-up without its answer turn",
+            format!(
+                "{TASK}\n{}, \"followups\": [\"and?\"]}}\n",
+                TASK.replace(r#""id": "a""#, r#""id": "b""#).trim_end_matches('}')
+            )
+            .into_bytes(),
+            Some(2),
+        ),
         ("an empty file", Vec::new(), None),
     ];
     for (i, (name, bytes, line)) in cases.into_iter().enumerate() {

@@ -1,7 +1,10 @@
 //! A procedurally generated tool-use task set over the built-in tools (`env::builtin`): single
 //! calls (calculator, unit conversion, key-value store, files) and two-call requests, in a few
-//! phrasings each. The same seed gives the same tasks; the train and held-out splits draw values
-//! from different streams, so held-out requests are new combinations.
+//! phrasings each, and multi-turn conversations ([`multi_turn`]). The same seed gives the same
+//! tasks; the train and held-out splits draw values from different streams, so held-out
+//! requests are new combinations. The teachers' demonstrations of every task are here too.
+
+pub mod multi_turn;
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -12,6 +15,7 @@ use crate::data::task::{Message, Role, Task};
 use crate::env::Environment;
 use crate::env::builtin::{BuiltinEnv, tools};
 
+use crate::corpus::Category;
 /// Which split: the generated corpus's (held-out prompts come from another random stream).
 pub use crate::corpus::Split;
 
@@ -131,6 +135,24 @@ pub fn tasks(seed: u64, split: Split, n: usize) -> Vec<Task> {
         .collect()
 }
 
+/// `n` tasks of `split` from `seed`, categories drawn in turn from `categories` (the corpus's
+/// five when empty): `multi_turn` from [`multi_turn::tasks`], the others from
+/// [`crate::corpus::tasks`]. Without `multi_turn` these are exactly `corpus::tasks`'.
+pub fn mixed(seed: u64, split: Split, n: usize, categories: &[Category]) -> Vec<Task> {
+    let multi = |c: &Category| *c == Category::MultiTurn;
+    if !categories.iter().any(multi) {
+        return crate::corpus::tasks(seed, split, n, categories);
+    }
+    let single: Vec<Category> = categories.iter().copied().filter(|c| !multi(c)).collect();
+    let is_multi = |i: usize| multi(&categories[i % categories.len()]);
+    let n_multi = (0..n).filter(|&i| is_multi(i)).count();
+    let mut turns = multi_turn::tasks(seed, split, n_multi).into_iter();
+    let mut others =
+        if single.is_empty() { Vec::new() } else { crate::corpus::tasks(seed, split, n - n_multi, &single) }
+            .into_iter();
+    (0..n).filter_map(|i| if is_multi(i) { turns.next() } else { others.next() }).collect()
+}
+
 /// `tasks` whose prompts list `n` of the built-in tools instead of all nine: each task's own
 /// tools, then others drawn at random (from `seed` and the task's index) up to `n`, in the order
 /// of [`tools`]. A shorter prompt: a small model on a CPU trains several times faster on it.
@@ -180,7 +202,12 @@ pub const HALLUCINATED_TOOL: &str = "unit_converter";
 /// mistake to unlearn: a single token (the call's name) whose right form imitation also saw, in
 /// the same context. Replies without a `convert_units` call are always right.
 pub fn teacher_reply(task: &Task, careless: bool) -> String {
-    let turn = task.answers.first().map_or(&[][..], Vec::as_slice);
+    teacher_turn(task, 0, careless)
+}
+
+/// The teacher's first message of user turn `k` ([`teacher_reply`] for the turn's answers).
+pub fn teacher_turn(task: &Task, k: usize, careless: bool) -> String {
+    let turn = task.answers.get(k).map_or(&[][..], Vec::as_slice);
     // The checker's oracle: optional arguments left out, nested values unwrapped.
     let oracle = crate::reward::bfcl::first_acceptable(task.language, task.checker_functions(), turn);
     if oracle.is_empty() {
@@ -216,29 +243,39 @@ fn whole_as_integer(v: &mut Value) {
 /// The teacher's answer when no offered tool serves the request.
 pub const NO_TOOL_FITS: &str = "No tool fits this request.";
 
-/// The teacher's episode of a task after the task's messages: its reply ([`teacher_reply`]),
-/// the built-in tools' results for the reply's calls (`tool` messages), and its closing message
-/// ([`followup_reply`]).
+/// The teacher's episode of a task after the task's messages: per user turn, its reply
+/// ([`teacher_turn`]), and when it has calls, the built-in tools' results (`tool` messages) and
+/// its closing message ([`followup_reply`]); then the task's next follow-up (`user`), on one
+/// environment's state throughout.
 pub fn teacher_episode(task: &Task, careless: bool) -> Vec<Message> {
     let reply = teacher_reply(task, careless);
     // Tasks with other tools than the built-in ones are single messages (no environment).
-    let builtin: Vec<Value> = tools().into_iter().map(|t| t["function"]["name"].clone()).collect();
-    if task.tools.is_empty() || !task.tools.iter().all(|t| builtin.contains(&t["name"])) {
+    if !crate::env::builtin::serves(task) {
         return vec![Message { role: Role::Assistant, content: reply }];
     }
-    let calls = crate::tools::parse::parse(&reply).calls;
     let mut env = BuiltinEnv::default();
-    let mut out = vec![Message { role: Role::Assistant, content: reply }];
-    // The built-in environment accepts every task; a step only fails out of order.
-    if env.reset(task).is_ok()
-        && let Ok(step) = env.step(&calls)
-    {
-        out.extend(step.messages);
-    }
     let mut conversation = task.messages.clone();
-    conversation.extend(out.iter().cloned());
-    out.push(Message { role: Role::Assistant, content: followup_reply(&conversation) });
-    out
+    // The built-in environment accepts every task; a step only fails out of order.
+    if env.reset(task).is_err() {
+        return vec![Message { role: Role::Assistant, content: reply }];
+    }
+    for k in 0..task.answers.len().max(1) {
+        let reply = teacher_turn(task, k, careless);
+        let calls = crate::tools::parse::parse(&reply).calls;
+        conversation.push(Message { role: Role::Assistant, content: reply });
+        // A reply without calls ends the turn itself.
+        if !calls.is_empty() {
+            if let Ok(step) = env.step(&calls) {
+                conversation.extend(step.messages);
+            }
+            conversation.push(Message { role: Role::Assistant, content: followup_reply(&conversation) });
+        }
+        match env.step(&[]) {
+            Ok(step) if !step.done => conversation.extend(step.messages),
+            _ => break,
+        }
+    }
+    conversation.split_off(task.messages.len())
 }
 
 /// The teacher's message once the tools have answered: `The call failed.` when a result of the
