@@ -51,7 +51,8 @@ pub struct DataSection {
     /// Categories of the generated training tasks (`train = "synth"`), taken in turn; a
     /// category listed twice is drawn twice as often (`["simple", "multiple", "parallel",
     /// "parallel_multiple", "irrelevance", "irrelevance"]`: a third declines). Empty: all five.
-    /// The held-out split always takes all five in turn.
+    /// `multi_turn` adds conversations on the built-in tools (`synth::multi_turn`). The
+    /// held-out split takes all five in turn, and `multi_turn` after them when training has it.
     pub synth_categories: Vec<crate::corpus::Category>,
     /// Skip malformed task lines (counted and reported) instead of stopping at the first.
     pub skip_bad_lines: bool,
