@@ -89,6 +89,16 @@ fn load_tasks(
     }
 }
 
+/// The generated held-out split's categories: the corpus's five (`[]`), and multi-turn tasks
+/// after them when training has them.
+fn held_out_categories(train: &[Category]) -> Vec<Category> {
+    if train.contains(&Category::MultiTurn) {
+        Category::ALL.into_iter().chain([Category::MultiTurn]).collect()
+    } else {
+        Vec::new()
+    }
+}
+
 /// The warm-up's tasks (the first `kept`) and RL's (the rest); every task for both when `kept`
 /// is 0 (`train.adapter_sft_tasks`).
 fn split_warm_up<'t>(tasks: &'t [Task], kept: usize, spec: &str) -> Result<(&'t [Task], &'t [Task])> {
@@ -243,16 +253,10 @@ pub fn run(cfg: &RunConfig, resume: bool) -> Result<Summary> {
         &d.synth_categories,
         d.skip_bad_lines,
     )?;
-    // The held-out split: the corpus's five categories, and multi-turn tasks when training has them.
-    let held_out_categories: Vec<Category> = if d.synth_categories.contains(&Category::MultiTurn) {
-        Category::ALL.into_iter().chain([Category::MultiTurn]).collect()
-    } else {
-        Vec::new()
-    };
     let held_out = load_tasks(
         &d.held_out,
         (seed, Split::HeldOut, d.builtin_held_out, d.builtin_tools),
-        &held_out_categories,
+        &held_out_categories(&d.synth_categories),
         d.skip_bad_lines,
     )?;
     if loaded.is_empty() {
@@ -443,6 +447,14 @@ mod tests {
         );
         let declines = weighted.expect("synth").iter().filter(|t| t.answers[0].is_empty()).count();
         assert_eq!(declines, 20, "two of every three tasks are irrelevance tasks");
+        // Multi-turn tasks: in turn with the others, and in the held-out split when trained on.
+        let mixed = load_tasks("synth", (5, Split::Train, 30, 0), &[Category::Simple, Category::MultiTurn], false);
+        let turns: Vec<usize> = mixed.expect("synth").iter().map(|t| t.followups.len()).collect();
+        assert!(turns.iter().step_by(2).all(|&n| n == 0) && turns.iter().skip(1).step_by(2).all(|&n| n > 0));
+        let cats = held_out_categories(&[Category::MultiTurn]);
+        let held = load_tasks("synth", (5, Split::HeldOut, 12, 0), &cats, false).expect("synth");
+        assert_eq!(held.iter().filter(|t| !t.followups.is_empty()).count(), 2, "one in six");
+        assert!(held_out_categories(&[Category::Simple, Category::Irrelevance]).is_empty());
         let (warm, rl) = split_warm_up(&train, 12, "synth").expect("split");
         assert_eq!((warm.len(), rl.len()), (12, 18));
         assert!(warm.iter().all(|w| rl.iter().all(|r| r.id != w.id)), "no task in both");
