@@ -10,12 +10,12 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::{Map, Value, json};
 
+use crate::corpus::Category;
 use crate::data::answer::ExpectedCall;
 use crate::data::task::{Message, Role, Task};
 use crate::env::Environment;
 use crate::env::builtin::{BuiltinEnv, tools};
 
-use crate::corpus::Category;
 /// Which split: the generated corpus's (held-out prompts come from another random stream).
 pub use crate::corpus::Split;
 
