@@ -49,6 +49,8 @@ pub struct Episode {
     pub reasoning: f64,
     /// The calls are right by BFCL's checker.
     pub correct: bool,
+    /// Well-formed calls over all its messages.
+    pub calls: usize,
 }
 
 impl Episode {
@@ -147,6 +149,7 @@ impl<'t> Live<'t> {
             outcome: 0.0,
             reasoning: 0.0,
             correct: false,
+            calls: 0,
         };
         let env = environment(mode, task)?;
         Ok(Live { task, episode, env, parsed: vec![Parsed::default()], in_turn: 0, done: false })
@@ -209,6 +212,7 @@ impl<'t> Live<'t> {
             correct &= scores.bfcl >= 1.0;
         }
         (self.episode.outcome, self.episode.correct) = (outcome, correct);
+        self.episode.calls = self.parsed.iter().map(|p| p.calls.len()).sum();
         // The judge reads the first request and the model's first user turn.
         let first = std::mem::take(&mut self.parsed[0]);
         let request = self.task.messages.iter().rev().find(|m| m.role == Role::User).map(|m| m.content.clone());
@@ -471,7 +475,7 @@ mod tests {
         assert_eq!(l.episode.messages.last().map(|m| m.content.as_str()), Some("Done."));
         assert!(l.episode.messages.iter().any(|m| m.role == Role::Tool && m.content == stored), "{:?}", l.episode);
         let (e, req) = l.finish(&reward);
-        assert!(e.correct && e.outcome > 0.99, "{e:?}");
+        assert!(e.correct && e.outcome > 0.99 && e.calls == 2, "{e:?}");
         assert_eq!(req.calls.len(), 1, "the judge reads the first turn");
         // The first turn's call repeated in the second: half the outcome, not correct.
         let l = play(&task, EnvMode::Auto, &[right(0), done(), right(0), done()], 2);

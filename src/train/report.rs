@@ -126,6 +126,13 @@ pub fn write(run_dir: &Path) -> Result<PathBuf, ModelError> {
         .unwrap_or(Value::Null);
     let last = rows.last().and_then(|r| r["step"].as_f64()).unwrap_or(0.0);
     let (held, by_category) = held_out_series(&evals, last);
+    let mut rollout_categories: BTreeMap<String, Series> = BTreeMap::new();
+    for r in &rows {
+        for (category, y) in r["accuracy_by_category"].as_object().into_iter().flatten() {
+            let point = r["step"].as_f64().zip(y.as_f64());
+            rollout_categories.entry(category.clone()).or_default().extend(point);
+        }
+    }
     let charts = [
         chart("Rewards (mean over rollouts)", &[("outcome", s("outcome_mean")), ("reasoning", s("reasoning_mean"))]),
         chart("Accuracy", &[("rollouts", s("accuracy")), ("held-out (greedy)", held)]),
@@ -133,6 +140,11 @@ pub fn write(run_dir: &Path) -> Result<PathBuf, ModelError> {
             "Held-out accuracy by category",
             &by_category.iter().map(|(k, v)| (k.as_str(), v.clone())).collect::<Vec<_>>(),
         ),
+        chart(
+            "Rollout accuracy by category (the step's tasks)",
+            &rollout_categories.iter().map(|(k, v)| (k.as_str(), v.clone())).collect::<Vec<_>>(),
+        ),
+        chart("Calls per episode", &[("calls", s("calls"))]),
         chart("Loss", &[("loss", s("loss"))]),
         chart("Gradient norm (before clipping)", &[("grad norm", s("grad_norm"))]),
         chart(
@@ -140,7 +152,7 @@ pub fn write(run_dir: &Path) -> Result<PathBuf, ModelError> {
             &[("gate", s("gate")), ("weight", s("weight")), ("flat groups", s("flat_groups"))],
         ),
         chart("Ratio clipping", &[("low", s("ratio_clip_low")), ("high", s("ratio_clip_high"))]),
-        chart("KL", &[("approx KL", s("approx_kl")), ("KL to base", s("kl_ref"))]),
+        chart("KL", &[("approx KL", s("approx_kl")), ("KL to reference", s("kl_ref"))]),
         chart("Entropy", &[("entropy", s("entropy"))]),
         chart("Reply tokens per episode", &[("length", s("response_len"))]),
         chart("Assistant messages per episode", &[("messages", s("turns"))]),

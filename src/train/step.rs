@@ -43,6 +43,11 @@ pub struct StepMetrics {
     pub reasoning_std: f64,
     /// Share of rollouts whose calls are right (BFCL checker).
     pub accuracy: f64,
+    /// The same share within each task category of the step (`Task::category`, "none" when
+    /// unset).
+    pub accuracy_by_category: std::collections::BTreeMap<String, f64>,
+    /// Mean well-formed calls per episode.
+    pub calls: f64,
     /// Mean AWPO gate over groups.
     pub gate: f64,
     /// Mean difficulty weight.
@@ -57,7 +62,7 @@ pub struct StepMetrics {
     pub ratio_clip_low: f64,
     /// Upper ratio clip share.
     pub ratio_clip_high: f64,
-    /// KL to the base model (`kl_beta > 0`), per token.
+    /// KL to the reference policy (`kl_beta > 0`, `algo.kl_reference`), per token.
     pub kl_ref: f64,
     /// Approximate KL between the rollout and the updated policy.
     pub approx_kl: f64,
@@ -79,6 +84,17 @@ pub struct StepMetrics {
     pub tokens_per_s: f64,
     /// Device memory reserved by the allocator, MiB (when the backend reports it).
     pub memory_mib: Option<f64>,
+}
+
+/// The share of right episodes per task category (`Task::category`, "none" when unset).
+fn by_category(tasks: &[&Task], episodes: &[Episode]) -> std::collections::BTreeMap<String, f64> {
+    let mut counts: std::collections::BTreeMap<String, (usize, usize)> = std::collections::BTreeMap::new();
+    for e in episodes {
+        let category = tasks.get(e.task).and_then(|t| t.category.clone()).unwrap_or_else(|| "none".into());
+        let c = counts.entry(category).or_default();
+        *c = (c.0 + usize::from(e.correct), c.1 + 1);
+    }
+    counts.into_iter().map(|(k, (right, n))| (k, right as f64 / n as f64)).collect()
 }
 
 fn mean_std(xs: impl Iterator<Item = f64> + Clone) -> (f64, f64) {
@@ -169,7 +185,7 @@ pub struct LossSummary {
     pub clip_low: f64,
     /// Share of tokens at the upper ratio clip.
     pub clip_high: f64,
-    /// Mean k3 KL to the base model.
+    /// Mean k3 KL to the reference policy.
     pub kl_ref: f64,
     /// Mean `ratio - 1 - log ratio`.
     pub approx_kl: f64,
@@ -335,6 +351,8 @@ pub fn step(
         reasoning_mean,
         reasoning_std,
         accuracy: episodes.iter().filter(|e| e.correct).count() as f64 / episodes.len().max(1) as f64,
+        accuracy_by_category: by_category(tasks, &episodes),
+        calls: episodes.iter().map(|e| e.calls).sum::<usize>() as f64 / episodes.len().max(1) as f64,
         gate: adv_stats.gate(),
         weight: adv_stats.weight(),
         adv_clip_frac: adv_stats.clip_frac(),

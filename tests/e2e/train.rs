@@ -101,6 +101,11 @@ fn two_steps_move_only_the_adapters() {
             assert!(v.is_finite(), "{m:?}");
         }
         assert!(m.grad_norm > 0.0, "gradients reached the adapters: {m:?}");
+        // One category here: its rollout accuracy is the step's; calls counted per episode.
+        let builtin = m.accuracy_by_category.get("builtin").copied();
+        assert!(m.accuracy_by_category.len() == 1 && builtin == Some(m.accuracy), "{m:?}");
+        let calls = episodes.iter().map(|e| e.calls).sum::<usize>() as f64 / 8.0;
+        assert!(m.calls.is_finite() && (m.calls - calls).abs() < 1e-12, "{m:?}");
     }
     assert_eq!(base_tensors(&model).expect("base"), base, "base weights bit-identical");
     let moved = lora_values(&model).iter().zip(&lora).filter(|(a, b)| a != b).count();
@@ -265,6 +270,7 @@ fn a_killed_run_resumes_on_the_same_trajectory() {
     let html = std::fs::read_to_string(a.join("report.html")).expect("report");
     assert!(html.contains("<svg") && html.contains("Held-out accuracy"), "self-contained HTML with curves");
     assert!(html.contains("Held-out accuracy by category") && html.contains(">builtin<"), "per-category curves");
+    assert!(html.contains("Rollout accuracy by category") && html.contains("Calls per episode"), "rollout curves");
     for d in [a, b] {
         let _ = std::fs::remove_dir_all(d);
     }
