@@ -244,6 +244,28 @@ mod tests {
     }
 
     #[test]
+    fn a_process_environment_needs_its_command_and_a_timeout() {
+        let load = |sets: &[&str]| RunConfig::load(None, &sets.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        let missing = load(&[r#"rollout.environment="process""#]).unwrap_err().to_string();
+        assert!(missing.contains("rollout.env_command"), "{missing}");
+        let bad = load(&[
+            r#"rollout.environment="process""#,
+            r#"rollout.env_command=["python3", "env.py"]"#,
+            "rollout.env_timeout_s=0",
+        ]);
+        assert!(bad.unwrap_err().to_string().contains("rollout.env_timeout_s"));
+        let cfg =
+            load(&[r#"rollout.environment="process""#, r#"rollout.env_command=["python3", "env.py", "-v"]"#]).unwrap();
+        let p = cfg.rollout.process().expect("a program");
+        assert_eq!(
+            (p.program.display().to_string(), p.args),
+            ("python3".into(), vec!["env.py".to_string(), "-v".into()])
+        );
+        assert_eq!(p.timeout, std::time::Duration::from_secs(30));
+        assert!(RunConfig::default().rollout.process().is_none(), "only for environment = process");
+    }
+
+    #[test]
     fn printed_config_parses_back() {
         let cfg = RunConfig::load(None, &["algo.loss_norm_len=512".to_string()]).unwrap();
         let back: RunConfig = toml::from_str(&cfg.to_toml()).unwrap();

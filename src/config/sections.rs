@@ -94,6 +94,11 @@ pub struct RolloutSection {
     /// and the model answers again, up to this many messages (1 = a single message); a message
     /// without calls ends the turn, and a multi-turn task's next follow-up starts another.
     pub max_steps: usize,
+    /// `environment = "process"`: the program serving the JSON-lines protocol
+    /// (`env::protocol`) and its arguments (`["python3", "my_env.py"]`); one process per episode.
+    pub env_command: Vec<String>,
+    /// `environment = "process"`: the longest wait for one answer, seconds.
+    pub env_timeout_s: f64,
 }
 
 /// `rollout.environment`: what answers the model's tool calls in training episodes.
@@ -108,6 +113,10 @@ pub enum EnvMode {
     Builtin,
     /// No environment: one assistant message per episode, scored as it is.
     None,
+    /// A program speaking the JSON-lines protocol (`rollout.env_command`) for every task: it
+    /// answers the calls and sends the follow-ups, and its own reward at the end, when it sends
+    /// one, replaces the checker's outcome.
+    Process,
 }
 
 impl Default for RolloutSection {
@@ -121,11 +130,24 @@ impl Default for RolloutSection {
             top_p: 1.0,
             environment: EnvMode::Auto,
             max_steps: 2,
+            env_command: Vec::new(),
+            env_timeout_s: 30.0,
         }
     }
 }
 
 impl RolloutSection {
+    /// The environment program of `environment = "process"` (`None` otherwise, or without a
+    /// command).
+    pub fn process(&self) -> Option<crate::env::process::ProcessConfig> {
+        let (program, args) = self.env_command.split_first()?;
+        (self.environment == EnvMode::Process).then(|| crate::env::process::ProcessConfig {
+            program: program.into(),
+            args: args.to_vec(),
+            timeout: std::time::Duration::from_secs_f64(self.env_timeout_s.clamp(0.001, 1e6)),
+        })
+    }
+
     /// The sampler settings.
     pub fn sampling(&self) -> Sampling {
         Sampling { temperature: self.temperature, top_k: self.top_k, top_p: self.top_p }
@@ -316,6 +338,15 @@ impl Toggle {
 /// Every invalid key of the trainer's sections.
 pub fn problems(rollout: &RolloutSection, optim: &OptimSection, train: &TrainSection) -> Vec<(&'static str, String)> {
     let mut out: Vec<(&'static str, String)> = rollout.sampling().problems();
+    if rollout.environment == EnvMode::Process && rollout.env_command.is_empty() {
+        out.push(("rollout.env_command", "environment = \"process\" needs the program to run".into()));
+    }
+    if !(rollout.env_timeout_s.is_finite() && rollout.env_timeout_s > 0.0) {
+        out.push((
+            "rollout.env_timeout_s",
+            format!("must be a positive number of seconds, not {}", rollout.env_timeout_s),
+        ));
+    }
     let positive = [
         ("rollout.prompts_per_step", rollout.prompts_per_step),
         ("rollout.group_size", rollout.group_size),

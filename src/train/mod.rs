@@ -8,6 +8,7 @@ pub mod builtin_policy;
 pub mod checkpoint;
 pub mod episode;
 pub mod error;
+mod live;
 pub mod memory;
 pub mod optim;
 pub mod parallel;
@@ -298,6 +299,7 @@ pub fn run(cfg: &RunConfig, resume: bool) -> Result<Summary> {
         reward: &cfg.reward,
         judge: judge.as_ref(),
         environment: cfg.rollout.environment,
+        process: cfg.rollout.process(),
         max_steps: cfg.rollout.max_steps,
         part_rows: if crate::device::is_cpu(&device) { ROLLOUT_PART_ROWS } else { 0 },
         threads,

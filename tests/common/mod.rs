@@ -184,6 +184,7 @@ pub fn builtin_context<'a>(
         reward,
         judge,
         environment: awpo::config::EnvMode::Auto,
+        process: None,
         max_steps: 2,
         part_rows,
         threads,
