@@ -253,8 +253,8 @@ mod tests {
         let l = play(&task, EnvMode::Auto, &[right(0), done(), right(0), done()], 2);
         let (e, _) = l.finish(&reward);
         assert!(!e.correct && (e.outcome - 0.5).abs() < 0.06, "{e:?}");
-        // Each turn's first call right, the whole second turn never reached (the limit of one
-        // message per turn stops the episode at the first reply with calls).
+        // The first turn right, the second never reached: at one message per turn, the first
+        // reply with calls ends the episode.
         let l = play(&task, EnvMode::Auto, &[right(0)], 1);
         assert!(l.done);
         let (e, _) = l.finish(&reward);
