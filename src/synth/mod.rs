@@ -107,6 +107,11 @@ fn draw(rng: &mut ChaCha8Rng) -> (String, Vec<ExpectedCall>) {
     }
 }
 
+/// The built-in tools' schemas as tasks hold them: bare, as `task::load` stores them.
+fn schemas() -> Vec<Value> {
+    tools().into_iter().map(|t| t["function"].clone()).collect()
+}
+
 /// `n` tasks of `split` from `seed`.
 pub fn tasks(seed: u64, split: Split, n: usize) -> Vec<Task> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
@@ -118,8 +123,7 @@ pub fn tasks(seed: u64, split: Split, n: usize) -> Vec<Task> {
         Split::Train => "train",
         Split::HeldOut => "heldout",
     };
-    // Tasks hold bare function schemas, as `task::load` stores them.
-    let schemas: Vec<Value> = tools().into_iter().map(|t| t["function"].clone()).collect();
+    let schemas = schemas();
     (0..n)
         .map(|i| {
             let (text, calls) = draw(&mut rng);
@@ -143,13 +147,11 @@ pub fn mixed(seed: u64, split: Split, n: usize, categories: &[Category]) -> Vec<
     if !categories.iter().any(multi) {
         return crate::corpus::tasks(seed, split, n, categories);
     }
-    let single: Vec<Category> = categories.iter().copied().filter(|c| !multi(c)).collect();
     let is_multi = |i: usize| multi(&categories[i % categories.len()]);
     let n_multi = (0..n).filter(|&i| is_multi(i)).count();
     let mut turns = multi_turn::tasks(seed, split, n_multi).into_iter();
-    let mut others =
-        if single.is_empty() { Vec::new() } else { crate::corpus::tasks(seed, split, n - n_multi, &single) }
-            .into_iter();
+    // `corpus::tasks` takes the other categories in turn (it leaves `multi_turn` out).
+    let mut others = crate::corpus::tasks(seed, split, n - n_multi, categories).into_iter();
     (0..n).filter_map(|i| if is_multi(i) { turns.next() } else { others.next() }).collect()
 }
 

@@ -9,10 +9,9 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::{Value, json};
 
-use super::{FILES, KEYS, Split, UNITS, VALUES, args, pick};
+use super::{FILES, KEYS, Split, UNITS, VALUES, args, pick, schemas};
 use crate::data::answer::ExpectedCall;
 use crate::data::task::{Message, Role, Task};
-use crate::env::builtin::tools;
 
 /// One user turn: the request and its expected calls.
 type Turn = (String, Vec<ExpectedCall>);
@@ -90,7 +89,7 @@ pub fn tasks(seed: u64, split: Split, n: usize) -> Vec<Task> {
         Split::Train => 21,
         Split::HeldOut => 22,
     });
-    let schemas: Vec<Value> = tools().into_iter().map(|t| t["function"].clone()).collect();
+    let schemas = schemas();
     (0..n)
         .map(|i| {
             let mut turns = conversation(&mut rng).into_iter();

@@ -239,6 +239,22 @@ pub struct HeldOutAccuracy {
     pub by_category: std::collections::BTreeMap<String, f64>,
 }
 
+/// The share of right episodes overall and per category ("none" when unset) of
+/// `(category, right)` pairs.
+pub fn tally<'a>(outcomes: impl IntoIterator<Item = (Option<&'a str>, bool)>) -> HeldOutAccuracy {
+    let mut counts: std::collections::BTreeMap<String, (usize, usize)> = std::collections::BTreeMap::new();
+    for (category, right) in outcomes {
+        let entry = counts.entry(category.unwrap_or("none").to_string()).or_default();
+        entry.0 += usize::from(right);
+        entry.1 += 1;
+    }
+    let (right, total) = counts.values().fold((0, 0), |(r, n), c| (r + c.0, n + c.1));
+    HeldOutAccuracy {
+        overall: right as f64 / total.max(1) as f64,
+        by_category: counts.into_iter().map(|(k, (r, n))| (k, r as f64 / n as f64)).collect(),
+    }
+}
+
 /// Held-out tasks generated together (in parts of `Context::part_rows` on the CPU backend).
 pub const HELD_OUT_CHUNK: usize = 64;
 
@@ -255,18 +271,12 @@ pub fn accuracy(
     let mut opts = GenerateOptions { max_new_tokens, ..GenerateOptions::default() };
     opts.sampling.temperature = 0.0;
     opts.stop_tokens = ctx.tokenizer.stop_ids.clone();
-    let mut counts: std::collections::BTreeMap<String, (usize, usize)> = std::collections::BTreeMap::new();
+    let mut outcomes = Vec::with_capacity(tasks.len());
     for chunk in tasks.chunks(HELD_OUT_CHUNK) {
         let refs: Vec<&Task> = chunk.iter().collect();
         for (task, episode) in chunk.iter().zip(collect(model, ctx, &refs, 1, &opts, false)?) {
-            let entry = counts.entry(task.category.clone().unwrap_or_else(|| "none".into())).or_default();
-            entry.0 += usize::from(episode.correct);
-            entry.1 += 1;
+            outcomes.push((task.category.as_deref(), episode.correct));
         }
     }
-    let right: usize = counts.values().map(|c| c.0).sum();
-    Ok(HeldOutAccuracy {
-        overall: right as f64 / tasks.len().max(1) as f64,
-        by_category: counts.into_iter().map(|(k, (r, n))| (k, r as f64 / n as f64)).collect(),
-    })
+    Ok(tally(outcomes))
 }

@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use super::TrainError;
 use super::batch::{Row, Segment, build, pack};
-use super::episode::{Context, Episode, collect};
+use super::episode::{Context, Episode, collect, tally};
 use super::optim::{AdamW, host};
 use super::parallel::summed_grads;
 use crate::algo::reference::Normaliser;
@@ -84,17 +84,6 @@ pub struct StepMetrics {
     pub tokens_per_s: f64,
     /// Device memory reserved by the allocator, MiB (when the backend reports it).
     pub memory_mib: Option<f64>,
-}
-
-/// The share of right episodes per task category (`Task::category`, "none" when unset).
-fn by_category(tasks: &[&Task], episodes: &[Episode]) -> std::collections::BTreeMap<String, f64> {
-    let mut counts: std::collections::BTreeMap<String, (usize, usize)> = std::collections::BTreeMap::new();
-    for e in episodes {
-        let category = tasks.get(e.task).and_then(|t| t.category.clone()).unwrap_or_else(|| "none".into());
-        let c = counts.entry(category).or_default();
-        *c = (c.0 + usize::from(e.correct), c.1 + 1);
-    }
-    counts.into_iter().map(|(k, (right, n))| (k, right as f64 / n as f64)).collect()
 }
 
 fn mean_std(xs: impl Iterator<Item = f64> + Clone) -> (f64, f64) {
@@ -351,7 +340,10 @@ pub fn step(
         reasoning_mean,
         reasoning_std,
         accuracy: episodes.iter().filter(|e| e.correct).count() as f64 / episodes.len().max(1) as f64,
-        accuracy_by_category: by_category(tasks, &episodes),
+        accuracy_by_category: tally(
+            episodes.iter().map(|e| (tasks.get(e.task).and_then(|t| t.category.as_deref()), e.correct)),
+        )
+        .by_category,
         calls: episodes.iter().map(|e| e.calls).sum::<usize>() as f64 / episodes.len().max(1) as f64,
         gate: adv_stats.gate(),
         weight: adv_stats.weight(),
