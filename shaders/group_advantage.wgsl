@@ -9,7 +9,8 @@
 //   3. population std from deviations snapped to 0 when |d| <= zero_tol;
 //   4. Ao = do/den_o, Ar = dr/den_r, c = lambda*g*w*Ar (advantage mode), clipped to
 //      +-c_max in a flat group (every snapped outcome deviation is 0, counted in pass 3) and to
-//      +-kappa*|Ao| in any other group (0 for a sample at its group's mean); A = Ao + c.
+//      +-kappa*|Ao| in any other group (0 for a sample at its group's mean), or left alone when
+//      params.clip = 1 (the clip's ablation); A = Ao + c.
 // Non-finite rewards are detected on their bit pattern (WGSL may assume no NaN) and counted.
 //
 // Bindings (positional, see src/kernels/group_advantage.rs)
@@ -28,7 +29,7 @@ struct Params {
     scale: u32,      // 0: group std, 1: batch std, 2: none
     gate: u32,       // 0: soft, 1: hard, 2: off
     weighting: u32,  // 0: hard-first, 1: mid, 2: off
-    pad0: u32,
+    clip: u32,       // 0: tailored, 1: off
     lambda: f32,
     kappa: f32,
     c_max: f32,
@@ -162,8 +163,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
             c = params.lambda * g * w * (d.y / den.y);
         }
         let bound = select(params.kappa * abs(ao), params.c_max, flat);
-        acc.x += select(0.0, 1.0, abs(c) > bound);
-        adv[base + i] = ao + clamp(c, -bound, bound);
+        let clip = params.clip == 0u;
+        acc.x += select(0.0, 1.0, clip && abs(c) > bound);
+        adv[base + i] = ao + select(c, clamp(c, -bound, bound), clip);
     }
     let clipped = workgroup_sum(lid, acc).x;
 

@@ -3,7 +3,7 @@
 
 use burn::tensor::{DType, Tensor};
 
-use super::config::{AdvantageSpec, AlgoConfig, Gate, Mix, Scale, Weighting};
+use super::config::{AdvantageSpec, AlgoConfig, Clip, Gate, Mix, Scale, Weighting};
 use super::error::{LossTensor, ObjectiveError};
 use super::reference::{self, GroupStats, REWARD_COMPONENTS};
 use super::{read_f32, use_wgsl};
@@ -68,7 +68,10 @@ pub fn kernel_params(spec: &AdvantageSpec, groups: usize, group_size: usize) -> 
             Weighting::Mid => 1,
             Weighting::Off => 2,
         },
-        pad0: 0,
+        clip: match spec.clip {
+            Clip::Tailored => 0,
+            Clip::Off => 1,
+        },
         lambda: spec.lambda as f32,
         kappa: spec.kappa as f32,
         c_max: spec.c_max as f32,
@@ -190,7 +193,11 @@ pub fn advantage_tensor(rewards: Tensor<3>, spec: &AdvantageSpec) -> (Tensor<2>,
         Mix::Advantage => (d_r / den_r) * (gate.clone() * weight.clone()).mul_scalar(spec.lambda),
         Mix::RewardSum => ao.zeros_like(),
     };
-    let bound = ao.clone().abs().mul_scalar(spec.kappa).mask_fill(flat, spec.c_max);
+    let bound = match spec.clip {
+        // f32::MAX, not infinity: `clamp(c, -bound, bound)` stays c and the clip count 0.
+        Clip::Off => ao.ones_like().mul_scalar(f32::MAX),
+        Clip::Tailored => ao.clone().abs().mul_scalar(spec.kappa).mask_fill(flat, spec.c_max),
+    };
     let clip_frac = c.clone().abs().greater(bound.clone()).float().mean_dim(1);
     let adv = ao + c.max_pair(bound.clone().neg()).min_pair(bound);
     let stats = Tensor::cat(vec![mu_o, sd_o, mu_r, sd_r, gate, weight, clip_frac, bad], 1);

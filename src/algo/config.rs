@@ -60,6 +60,17 @@ pub enum Weighting {
     Off,
 }
 
+/// Bound on the reasoning term `c_i = lambda·g·w·Ar_i`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Clip {
+    /// `|c_i| <= kappa·|Ao_i|` in a group whose outcomes differ, `<= c_max` in a flat group.
+    #[default]
+    Tailored,
+    /// No bound (the ablation of the tailored clip).
+    Off,
+}
+
 /// How per-token losses become one scalar.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -119,6 +130,8 @@ pub struct AlgoConfig {
     pub weight: Weighting,
     /// Scale of the reasoning term (AWPO) or of the reasoning reward (naive-sum).
     pub lambda: f64,
+    /// Bound on the reasoning term: `tailored` (`kappa`, `c_max`) or `off`.
+    pub clip: Clip,
     /// Tailored clip: `|c_i| <= kappa·|Ao_i|` in a group whose outcomes differ (so a sample at
     /// its group's mean, `Ao_i = 0`, gets no reasoning term).
     pub kappa: f64,
@@ -155,6 +168,7 @@ impl Default for AlgoConfig {
             gate_tau_r: 0.05,
             weight: Weighting::HardFirst,
             lambda: 1.0,
+            clip: Clip::Tailored,
             kappa: 0.5,
             c_max: 1.0,
             eps: 1e-6,
@@ -192,6 +206,8 @@ pub struct AdvantageSpec {
     pub weight: Weighting,
     /// Reasoning scale (0 = GRPO).
     pub lambda: f64,
+    /// Bound on the reasoning term.
+    pub clip: Clip,
     /// Clip relative to `|Ao|` (groups whose outcomes differ).
     pub kappa: f64,
     /// Clip of a flat group (`std ro = 0`).
@@ -238,6 +254,7 @@ impl AlgoConfig {
             gate: self.gate,
             weight: self.weight,
             lambda,
+            clip: self.clip,
             kappa: self.kappa,
             c_max: self.c_max,
             eps: self.eps,

@@ -7,7 +7,8 @@
 //! Ao_i = (ro_i - mean ro) / (std ro + eps)        Ar_i = (rr_i - mean rr) / (std rr + eps)
 //! g    = g_o(std ro) · min(1, std rr / tau_r)     g_o soft = clamp(1 - std ro / sd_max, 0, 1)
 //! w    = 1 - mean ro            (hard-first; `mid`: 4·mu·(1-mu); `off`: 1)
-//! c_i  = clamp(lambda·g·w·Ar_i, ±kappa·|Ao_i|)    (±c_max in a flat group: std ro = 0)
+//! c_i  = clamp(lambda·g·w·Ar_i, ±kappa·|Ao_i|)    (±c_max in a flat group: std ro = 0;
+//!                                                   `clip = off`: no bound)
 //! A_i  = Ao_i + c_i
 //! loss_t = -min(r_t·A, clamp(r_t, 1-eps_low, 1+eps_high)·A) + beta·k3(ref ‖ policy),
 //!          r_t = exp(logp_t - old_logp_t), aggregated by `loss_agg`
@@ -29,7 +30,7 @@ pub mod reference;
 mod props;
 
 pub use advantage::{AdvantageStats, advantage};
-pub use config::{Aggregation, AlgoConfig, Gate, KernelMode, KlReference, Mode, Scale, Weighting};
+pub use config::{Aggregation, AlgoConfig, Clip, Gate, KernelMode, KlReference, Mode, Scale, Weighting};
 pub use error::ObjectiveError;
 pub use loss::{LossBatch, loss};
 pub use reference::{GroupStats, LossStats};

@@ -2,7 +2,7 @@
 
 use proptest::prelude::*;
 
-use super::config::{AlgoConfig, Gate, Mode, Scale, Weighting};
+use super::config::{AlgoConfig, Clip, Gate, Mode, Scale, Weighting};
 use super::reference::{LossInput, awpo_loss, group_advantage, token_term};
 
 fn rewards(max_groups: usize, max_g: usize) -> impl Strategy<Value = (usize, usize, Vec<f32>)> {
@@ -224,6 +224,22 @@ proptest! {
                 prop_assert!((out.adv[i] - out.outcome_adv[i]).abs() <= want + 1e-12);
             }
         }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    /// With the clip off the reasoning term is added whole, also at a group's mean and in flat
+    /// groups, and nothing counts as clipped.
+    #[test]
+    fn with_the_clip_off_the_reasoning_term_is_added_whole((p, g, r) in rewards(6, 12), cfg in knobs()) {
+        let cfg = AlgoConfig { clip: Clip::Off, ..cfg };
+        let out = group_advantage(&r, p, g, &cfg.advantage_spec()).unwrap();
+        for i in 0..p * g {
+            prop_assert_eq!(out.adv[i], out.outcome_adv[i] + out.reasoning_raw[i], "sample {}", i);
+        }
+        prop_assert!(out.stats.iter().all(|s| s.clip_frac == 0.0));
     }
 }
 

@@ -4,7 +4,7 @@
 //! Layouts (row-major, batch first): rewards `[P, G, 2]` (outcome, reasoning); advantages `[P·G]`
 //! = `[B]`; log-probs, mask and gradient `[B, T]`. Equations in `docs` of `crate::algo`.
 
-use super::config::{AdvantageSpec, Aggregation, Gate, LossSpec, Mix, Scale, Weighting};
+use super::config::{AdvantageSpec, Aggregation, Clip, Gate, LossSpec, Mix, Scale, Weighting};
 use super::error::{LossTensor, ObjectiveError, RewardStream};
 
 /// Reward components per rollout: outcome, reasoning.
@@ -142,7 +142,11 @@ pub fn group_advantage(
                 Mix::Advantage => spec.lambda * g * w * (d_r / den_r),
                 Mix::RewardSum => 0.0,
             };
-            let bound = if flat { spec.c_max } else { spec.kappa * ao.abs() };
+            let bound = match spec.clip {
+                Clip::Off => f64::INFINITY,
+                Clip::Tailored if flat => spec.c_max,
+                Clip::Tailored => spec.kappa * ao.abs(),
+            };
             clipped += usize::from(c_raw.abs() > bound);
             out.adv.push(ao + c_raw.clamp(-bound, bound));
             out.outcome_adv.push(ao);

@@ -21,8 +21,8 @@ pub struct AdvantageParams {
     pub gate: u32,
     /// 0: hard-first, 1: mid, 2: off.
     pub weighting: u32,
-    /// Padding to 16 bytes.
-    pub pad0: u32,
+    /// 0: tailored clip of the reasoning term, 1: off.
+    pub clip: u32,
     /// Reasoning scale.
     pub lambda: f32,
     /// Clip relative to `|Ao|`.

@@ -1,7 +1,7 @@
 //! Helpers shared by the test binaries.
 #![allow(dead_code)]
 
-use awpo::algo::{Aggregation, AlgoConfig, Gate, KernelMode, Mode, Scale, Weighting};
+use awpo::algo::{Aggregation, AlgoConfig, Clip, Gate, KernelMode, Mode, Scale, Weighting};
 use awpo::algo::{LossBatch, loss};
 use awpo::selfcheck::{Comparison, Inputs};
 use burn::tensor::{Device, Tensor, TensorData};
@@ -73,7 +73,7 @@ pub fn gpu_device() -> Option<Device> {
     }
 }
 
-/// A spread of configurations: every mode, scale, gate, weight and aggregation, KL on and off.
+/// A spread of configurations: every mode, scale, gate, weight, clip and aggregation, KL on and off.
 pub fn configs(kernel: KernelMode) -> Vec<AlgoConfig> {
     let base = AlgoConfig { kernel, kl_beta: 0.04, ..AlgoConfig::default() };
     vec![
@@ -82,7 +82,15 @@ pub fn configs(kernel: KernelMode) -> Vec<AlgoConfig> {
         AlgoConfig { mode: Mode::NaiveSum, lambda: 0.5, scale: Scale::Batch, ..base.clone() },
         AlgoConfig { mode: Mode::DrGrpo, loss_norm_len: Some(700), ..base.clone() },
         AlgoConfig { gate: Gate::Hard, gate_tau: 0.3, weight: Weighting::Mid, scale: Scale::Batch, ..base.clone() },
-        AlgoConfig { gate: Gate::Off, weight: Weighting::Off, gate_tau_r: 0.0, kappa: 0.0, lambda: 2.0, ..base },
+        AlgoConfig {
+            gate: Gate::Off,
+            weight: Weighting::Off,
+            gate_tau_r: 0.0,
+            kappa: 0.0,
+            lambda: 2.0,
+            ..base.clone()
+        },
+        AlgoConfig { clip: Clip::Off, lambda: 1.5, ..base },
     ]
 }
 
