@@ -2,6 +2,8 @@
 
 mod common;
 
+#[path = "e2e/ablate.rs"]
+mod ablate;
 #[path = "e2e/bad_input.rs"]
 mod bad_input;
 #[path = "e2e/bfcl.rs"]

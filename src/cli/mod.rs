@@ -39,6 +39,11 @@ pub enum Command {
     /// on generated tool-use tasks, finishing in minutes on a laptop CPU; `--set section.key=value`
     /// changes any key (`awpo config print` lists them), `--resume RUN_DIR` continues a killed run.
     Train(crate::cli::train::TrainArgs),
+    /// Ablation: the same configuration trained per seed as AWPO, GRPO, naive-sum and AWPO
+    /// without the gate, the difficulty weight or the tailored clip, every variant of a seed from
+    /// the same warm-up, data order and rollout seeds; writes OUT/ablation.md (held-out accuracy
+    /// per variant and seed). Run again, it skips finished runs and resumes a killed one.
+    Ablate(crate::cli::train::AblateArgs),
     /// Render a run's curves (metrics.jsonl, evals.json) to RUN_DIR/report.html.
     Report(crate::cli::train::ReportArgs),
     /// Run the AWPO advantage, loss and gradient on a device and compare them with the f64
@@ -177,6 +182,7 @@ pub fn run(cli: Cli) -> Result<bool> {
         Command::Generate(args) => crate::cli::generate::run(&args),
         Command::Train(args) => crate::cli::train::train(&args),
         Command::Report(args) => crate::cli::train::report(&args),
+        Command::Ablate(args) => crate::cli::train::ablate(&args),
         Command::Eval(args) => crate::cli::eval::run(&args),
     }
 }

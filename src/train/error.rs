@@ -82,6 +82,9 @@ pub enum TrainError {
         /// Why.
         source: std::io::Error,
     },
+    /// `awpo ablate` cannot run as asked.
+    #[error("ablation: {0}")]
+    Ablation(String),
     /// The supervised warm-up's loss stopped being finite.
     #[error("supervised loss is {value} at warm-up step {step}")]
     NonFiniteLoss {

@@ -3,6 +3,7 @@
 //! ([`checkpoint`]), `metrics.jsonl`, transcripts and a progress bar; `--resume` continues a
 //! killed run from its last checkpoint on the same trajectory.
 
+pub mod ablate;
 pub mod batch;
 pub mod builtin_policy;
 pub mod checkpoint;
@@ -344,15 +345,18 @@ pub fn run(cfg: &RunConfig, resume: bool) -> Result<Summary> {
     }
     record::truncate_after(&run_dir, done)?;
     let eval_tokens = cfg.rollout.max_new_tokens;
-    let before = if held_out.is_empty() || done > 0 {
-        record::read_eval(&run_dir, "before")
+    // Recorded already when the run resumes, or when it starts from a warm-up another run
+    // evaluated (`awpo ablate` shares a seed's warm-up between its variants).
+    let recorded = record::read_eval(&run_dir, "before");
+    let before = if held_out.is_empty() || recorded.is_some() {
+        recorded
     } else {
         let acc = episode::accuracy(&model.valid(), &ctx, &held_out, eval_tokens)?;
         record::write_eval(&run_dir, "before", &acc)?;
         eprintln!("held-out accuracy before RL: {} ({} tasks)", start::render_accuracy(&acc), held_out.len());
         Some(acc.overall)
     };
-    if let (Some(b), true) = (before, done > 0) {
+    if let Some(b) = recorded {
         eprintln!("held-out accuracy before RL (recorded): {:.1}% ({} tasks)", 100.0 * b, held_out.len());
     }
     let generate = GenerateOptions {

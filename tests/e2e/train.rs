@@ -21,7 +21,7 @@ use awpo::train::step::{StepInputs, step};
 use awpo::train::{builtin_policy, sft};
 use burn::tensor::Device;
 
-fn awpo(args: &[&str]) -> Output {
+pub(crate) fn awpo(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_awpo")).args(args).output().expect("the binary runs")
 }
 
@@ -32,14 +32,14 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-fn temp(name: &str) -> PathBuf {
+pub(crate) fn temp(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("awpo-train-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     dir
 }
 
 /// A short built-in run: tiny warm-up, 2 prompts × 2 samples, short replies.
-const SMALL: [&str; 9] = [
+pub(crate) const SMALL: [&str; 9] = [
     "train.sft_steps=3",
     "train.sft_batch=4",
     "rollout.prompts_per_step=2",
@@ -141,7 +141,7 @@ fn rollouts_do_not_depend_on_the_thread_count() {
 }
 
 /// Metrics that must replay exactly (timings and memory excluded).
-fn replayable(run: &Path) -> Vec<String> {
+pub(crate) fn replayable(run: &Path) -> Vec<String> {
     let text = std::fs::read_to_string(run.join("metrics.jsonl")).expect("metrics");
     text.lines()
         .map(|l| {
