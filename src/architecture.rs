@@ -36,7 +36,7 @@ fn relative(path: &Path) -> String {
 /// The crate's layers, lowest first: a module may use only modules of lower layers (the list in
 /// lib.rs's docs). A new top-level module must be placed here.
 const LAYERS: &[&[&str]] = &[
-    &["chat", "data", "device", "kernels", "reduce", "tools"],
+    &["chat", "data", "device", "kernels", "reduce", "stats", "tools"],
     &["algo", "corpus", "env", "model", "reward"],
     &["tokenizer"],
     &["prompt", "rollout", "synth"],

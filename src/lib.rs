@@ -12,7 +12,8 @@
 //! ```
 //!
 //! Owned boundaries: a module imports only from lower layers (enforced by `architecture.rs`):
-//! 0. [`tools`], [`data`], [`chat`] (std + serde); [`device`], [`kernels`], [`reduce`] (burn);
+//! 0. [`tools`], [`data`], [`chat`] (std + serde); [`stats`] (intervals of accuracies);
+//!    [`device`], [`kernels`], [`reduce`] (burn);
 //! 1. [`model`] (token ids in, logits out), [`algo`] (tensors in, tensors out), [`reward`],
 //!    [`env`], [`corpus`] (the generated training corpus of `awpo data synth`);
 //! 2. [`tokenizer`];
@@ -44,6 +45,7 @@ pub mod reduce;
 pub mod reward;
 pub mod rollout;
 pub mod selfcheck;
+pub mod stats;
 pub mod synth;
 pub mod tokenizer;
 pub mod tools;

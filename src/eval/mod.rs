@@ -11,7 +11,6 @@ pub mod items;
 pub mod multi_turn;
 pub mod responder;
 pub mod results;
-pub mod stats;
 
 use serde::{Deserialize, Serialize};
 use thiserror::Error;

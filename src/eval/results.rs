@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::stats::{paired_bootstrap, wilson};
 use super::{EvalError, ItemResult};
+use crate::stats::{paired_bootstrap, wilson};
 
 /// Format version of results files.
 pub const FORMAT: u32 = 1;

@@ -17,6 +17,7 @@ use super::checkpoint::write_atomic;
 use super::{Result, TrainError};
 use crate::algo::{Clip, Gate, Mode, Weighting};
 use crate::config::RunConfig;
+use crate::stats::paired_bootstrap;
 
 /// One objective of the ablation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -86,6 +87,10 @@ pub struct Cell {
     pub steps: usize,
     /// Its run directory.
     pub run_dir: PathBuf,
+    /// Each held-out task's verdict after RL, in the tasks' order (the same tasks for every
+    /// variant of the seed).
+    #[serde(default)]
+    pub right: Vec<bool>,
 }
 
 /// What marks a finished cell, in its run directory.
@@ -134,6 +139,7 @@ pub fn run(
                         held_out: summary.held_out,
                         steps: summary.steps,
                         run_dir: dir.clone(),
+                        right: super::record::read_verdicts(&dir, "after"),
                     };
                     let text = serde_json::to_string_pretty(&cell).map_err(|e| write_error(&dir, e))?;
                     write_atomic(&dir.join(CELL_FILE), &text)?;
@@ -215,8 +221,9 @@ fn copy_dir(from: &Path, to: &Path) -> Result<()> {
     Ok(())
 }
 
-/// The table: one row per variant, one column per seed, the mean, and the mean difference to
-/// the first variant over the seeds (with its smallest and largest).
+/// The table: one row per variant, one column per seed, the mean, the mean difference to the
+/// first variant over the seeds (with its smallest and largest), and the 95% paired-bootstrap
+/// interval of that difference over the held-out tasks of all seeds pooled.
 pub fn table(cells: &[Cell], variants: &[Variant]) -> String {
     let mut seeds: Vec<u64> = cells.iter().map(|c| c.seed).collect();
     seeds.dedup();
@@ -232,8 +239,11 @@ pub fn table(cells: &[Cell], variants: &[Variant]) -> String {
     out += &format!("Before RL (each seed's warm-up, shared by its variants): {}.\n\n", before.join(", "));
     let head: Vec<String> = seeds.iter().map(|s| format!("seed {s}")).collect();
     let first = variants.first().map_or("", |v| v.name());
-    out += &format!("| variant | {} | mean | mean − {first} (min to max) |\n", head.join(" | "));
-    out += &format!("|---|{}---:|---:|\n", "---:|".repeat(seeds.len()));
+    out += &format!(
+        "| variant | {} | mean | mean − {first} (min to max over seeds) | 95% paired interval (tasks of all seeds) |\n",
+        head.join(" | ")
+    );
+    out += &format!("|---|{}---:|---:|---:|\n", "---:|".repeat(seeds.len()));
     for &v in variants {
         let row: Vec<Option<f64>> = seeds.iter().map(|&s| at(s, v)).collect();
         let mean = mean(row.iter().copied());
@@ -247,9 +257,34 @@ pub fn table(cells: &[Cell], variants: &[Variant]) -> String {
                 _ => "—".into(),
             };
         let cols: Vec<String> = row.iter().map(|&x| pct(x)).collect();
-        out += &format!("| {} | {} | {} | {diff} |\n", v.name(), cols.join(" | "), pct(mean));
+        out += &format!(
+            "| {} | {} | {} | {diff} | {} |\n",
+            v.name(),
+            cols.join(" | "),
+            pct(mean),
+            paired(cells, &seeds, (variants[0], v))
+        );
     }
     out
+}
+
+/// `b − a`'s 95% paired-bootstrap interval over the tasks whose verdicts both runs of a seed
+/// recorded, the seeds pooled; "—" for a variant against itself or without verdicts.
+fn paired(cells: &[Cell], seeds: &[u64], (a, b): (Variant, Variant)) -> String {
+    let verdicts = |s: u64, v: Variant| cells.iter().find(|c| c.seed == s && c.variant == v).map(|c| &c.right);
+    let mut pairs = Vec::new();
+    for &s in seeds {
+        if let (Some(x), Some(y)) = (verdicts(s, a), verdicts(s, b))
+            && x.len() == y.len()
+        {
+            pairs.extend(x.iter().copied().zip(y.iter().copied()));
+        }
+    }
+    if a == b || pairs.is_empty() {
+        return "—".into();
+    }
+    let (lo, hi) = paired_bootstrap(&pairs, 10_000, 0);
+    format!("{:+.1} to {:+.1} ({} tasks)", 100.0 * lo, 100.0 * hi, pairs.len())
 }
 
 fn mean(xs: impl Iterator<Item = Option<f64>>) -> Option<f64> {
@@ -266,7 +301,18 @@ mod tests {
     use super::*;
 
     fn cell(seed: u64, variant: Variant, after: f64) -> Cell {
-        Cell { seed, variant, before: Some(0.5), after: Some(after), held_out: 10, steps: 3, run_dir: PathBuf::new() }
+        // Verdicts with the accuracy `after` on 10 tasks.
+        let right = (0..10).map(|i| (i as f64) < after * 10.0).collect();
+        Cell {
+            seed,
+            variant,
+            before: Some(0.5),
+            after: Some(after),
+            held_out: 10,
+            steps: 3,
+            run_dir: PathBuf::new(),
+            right,
+        }
     }
 
     #[test]
@@ -313,8 +359,18 @@ mod tests {
             cell(1, Variant::Grpo, 0.7),
         ];
         let t = table(&cells, &vs);
-        assert!(t.contains("| awpo | 90.0% | 60.0% | 75.0% | +0.0 (+0.0 to +0.0) |"), "{t}");
-        assert!(t.contains("| grpo | 70.0% | 70.0% | 70.0% | -5.0 (-20.0 to +10.0) |"), "{t}");
+        assert!(t.contains("| awpo | 90.0% | 60.0% | 75.0% | +0.0 (+0.0 to +0.0) | — |"), "{t}");
+        // Paired over 20 tasks, seed 0 then seed 1: seed 0 loses tasks 7 and 8, seed 1 gains task 6.
+        let (tt, tf, ft, ff) = ((true, true), (true, false), (false, true), (false, false));
+        let pairs = [[tt; 7].as_slice(), &[tf, tf, ff], &[tt; 6], &[ft, ff, ff, ff]].concat();
+        let (lo, hi) = paired_bootstrap(&pairs, 10_000, 0);
+        let row = format!(
+            "| grpo | 70.0% | 70.0% | 70.0% | -5.0 (-20.0 to +10.0) | {:+.1} to {:+.1} (20 tasks) |",
+            100.0 * lo,
+            100.0 * hi
+        );
+        assert!(t.contains(&row), "{row}\n{t}");
+        assert!(lo < -0.05 && hi > -0.05, "{lo} {hi}");
         assert!(t.contains("seed 0 50.0%, seed 1 50.0%"), "{t}");
     }
 

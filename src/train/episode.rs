@@ -237,13 +237,17 @@ pub struct HeldOutAccuracy {
     pub overall: f64,
     /// The same share within each category.
     pub by_category: std::collections::BTreeMap<String, f64>,
+    /// Each task's verdict, in the tasks' order (for paired comparisons).
+    pub right: Vec<bool>,
 }
 
 /// The share of right episodes overall and per category ("none" when unset) of
 /// `(category, right)` pairs.
 pub fn tally<'a>(outcomes: impl IntoIterator<Item = (Option<&'a str>, bool)>) -> HeldOutAccuracy {
     let mut counts: std::collections::BTreeMap<String, (usize, usize)> = std::collections::BTreeMap::new();
+    let mut verdicts = Vec::new();
     for (category, right) in outcomes {
+        verdicts.push(right);
         let entry = counts.entry(category.unwrap_or("none").to_string()).or_default();
         entry.0 += usize::from(right);
         entry.1 += 1;
@@ -252,6 +256,7 @@ pub fn tally<'a>(outcomes: impl IntoIterator<Item = (Option<&'a str>, bool)>) ->
     HeldOutAccuracy {
         overall: right as f64 / total.max(1) as f64,
         by_category: counts.into_iter().map(|(k, (r, n))| (k, r as f64 / n as f64)).collect(),
+        right: verdicts,
     }
 }
 

@@ -64,7 +64,17 @@ pub fn write_eval(run_dir: &Path, key: &str, accuracy: &HeldOutAccuracy) -> Resu
         std::fs::read_to_string(&path).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default();
     all.insert(key.into(), json!(accuracy.overall));
     all.insert(format!("{key}_by_category"), json!(accuracy.by_category));
+    all.insert(format!("{key}_right"), json!(accuracy.right));
     write_atomic(&path, &Value::Object(all).to_string())
+}
+
+/// The recorded verdicts of each held-out task (`{key}_right`), in the tasks' order.
+pub fn read_verdicts(run_dir: &Path, key: &str) -> Vec<bool> {
+    let text = std::fs::read_to_string(run_dir.join("evals.json")).unwrap_or_default();
+    serde_json::from_str::<Value>(&text)
+        .ok()
+        .and_then(|v| serde_json::from_value(v[format!("{key}_right")].clone()).ok())
+        .unwrap_or_default()
 }
 
 /// A recorded held-out accuracy.

@@ -60,6 +60,8 @@ fn variants_share_the_warm_up_and_the_command_resumes() {
     let cells: serde_json::Value = serde_json::from_slice(&read(&out.join("ablation.json"))).expect("json");
     let before: Vec<&serde_json::Value> = cells.as_array().expect("cells").iter().map(|c| &c["before"]).collect();
     assert!(before.len() == 3 && before[0].is_f64() && before.iter().all(|b| *b == before[0]), "{cells}");
+    let right = |c: &serde_json::Value| c["right"].as_array().map_or(0, Vec::len);
+    assert!(cells.as_array().expect("cells").iter().all(|c| right(c) == 4), "a verdict per held-out task: {cells}");
 
     // Again: nothing is trained (the finished runs are read back), the same table. A killed cell
     // (its record removed, a checkpoint left) resumes to the same metrics.
