@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+use super::ablate::{Cell, Variant};
 use super::checkpoint::write_atomic;
 use super::record::read_metrics;
 use crate::model::ModelError;
@@ -108,11 +109,15 @@ fn held_out_series(evals: &Value, last: f64) -> (Series, BTreeMap<String, Series
     (overall, by_category)
 }
 
-/// Writes `RUN_DIR/report.html`; returns its path.
+/// Writes `RUN_DIR/report.html` (for the directory of `awpo ablate`, its table and every
+/// variant's curves per seed); returns its path.
 ///
 /// # Errors
 /// No metrics in the run directory, or the file cannot be written.
 pub fn write(run_dir: &Path) -> Result<PathBuf, ModelError> {
+    if run_dir.join("ablation.json").exists() {
+        return write_ablation(run_dir);
+    }
     let rows = read_metrics(run_dir);
     if rows.is_empty() {
         return Err(ModelError::Input(format!("{} has no metrics.jsonl lines", run_dir.display())));
@@ -168,15 +173,97 @@ pub fn write(run_dir: &Path) -> Result<PathBuf, ModelError> {
         }
         _ => String::new(),
     };
-    let html = format!(
-        "<!doctype html><html><head><meta charset=\"utf-8\"><title>awpo run {}</title><style>body{{font-family:sans-serif;max-width:1000px;margin:auto}}figure{{display:inline-block;margin:8px}}figcaption{{font-weight:bold;font-size:13px}}</style></head>\
-         <body><h1>awpo run</h1><p>{}: {} steps.</p>{summary}{}</body></html>\n",
-        escape(&run_dir.display().to_string()),
+    let body = format!(
+        "<p>{}: {} steps.</p>{summary}{}",
         escape(&run_dir.display().to_string()),
         rows.len(),
         charts.join("\n")
     );
-    let path = run_dir.join("report.html");
+    page(run_dir, "awpo run", &body)
+}
+
+/// Writes `dir/report.html`: `title` and `body` in the reports' page.
+fn page(dir: &Path, title: &str, body: &str) -> Result<PathBuf, ModelError> {
+    let html = format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>{title} {}</title><style>body{{font-family:sans-serif;max-width:1000px;margin:auto}}figure{{display:inline-block;margin:8px}}figcaption{{font-weight:bold;font-size:13px}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:2px 6px;text-align:right}}</style></head>\
+         <body><h1>{title}</h1>{body}</body></html>\n",
+        escape(&dir.display().to_string()),
+    );
+    let path = dir.join("report.html");
     write_atomic(&path, &html)?;
     Ok(path)
+}
+
+/// The report of an `awpo ablate` directory: its table, then per seed one chart per metric with
+/// a line per variant.
+fn write_ablation(out: &Path) -> Result<PathBuf, ModelError> {
+    let path = out.join("ablation.json");
+    let text = std::fs::read_to_string(&path).map_err(|e| ModelError::Input(format!("{}: {e}", path.display())))?;
+    let cells: Vec<Cell> =
+        serde_json::from_str(&text).map_err(|e| ModelError::Input(format!("{}: {e}", path.display())))?;
+    let mut variants: Vec<Variant> = Vec::new();
+    let mut seeds: Vec<u64> = Vec::new();
+    for c in &cells {
+        if !variants.contains(&c.variant) {
+            variants.push(c.variant);
+        }
+        if !seeds.contains(&c.seed) {
+            seeds.push(c.seed);
+        }
+    }
+    let mut body = markdown_table(&super::ablate::table(&cells, &variants));
+    let metrics = [
+        ("Outcome reward (mean over rollouts)", "outcome_mean"),
+        ("Rollout accuracy", "accuracy"),
+        ("AWPO gate", "gate"),
+        ("Reasoning terms clipped", "adv_clip_frac"),
+        ("Entropy", "entropy"),
+        ("Gradient norm", "grad_norm"),
+    ];
+    for seed in seeds {
+        let runs: Vec<(&str, Vec<Value>)> =
+            cells.iter().filter(|c| c.seed == seed).map(|c| (c.variant.name(), read_metrics(&c.run_dir))).collect();
+        let _ = write!(body, "<h2>seed {seed}</h2>");
+        for (title, key) in metrics {
+            let series: Vec<(&str, Series)> = runs
+                .iter()
+                .map(|(name, rows)| {
+                    (*name, rows.iter().filter_map(|r| Some((r["step"].as_f64()?, r[key].as_f64()?))).collect())
+                })
+                .collect();
+            body += &chart(title, &series);
+        }
+    }
+    page(out, "awpo ablation", &body)
+}
+
+/// The text before a markdown table as paragraphs, the table's `|` lines as an HTML table.
+fn markdown_table(md: &str) -> String {
+    let mut html = String::new();
+    let mut in_table = false;
+    for line in md.lines() {
+        let cells: Vec<&str> = line.trim().trim_matches('|').split('|').map(str::trim).collect();
+        if in_table && !line.starts_with('|') {
+            html += "</table>";
+            in_table = false;
+        }
+        match line.starts_with('|') {
+            true if cells.iter().all(|c| c.chars().all(|ch| matches!(ch, '-' | ':'))) => {}
+            true => {
+                let tag = if in_table { "td" } else { "th" };
+                html += if in_table { "" } else { "<table>" };
+                in_table = true;
+                let row: Vec<String> = cells.iter().map(|c| format!("<{tag}>{}</{tag}>", escape(c))).collect();
+                let _ = write!(html, "<tr>{}</tr>", row.concat());
+            }
+            false if !line.trim().is_empty() => {
+                let _ = write!(html, "<p>{}</p>", escape(line));
+            }
+            false => {}
+        }
+    }
+    if in_table {
+        html += "</table>";
+    }
+    html
 }

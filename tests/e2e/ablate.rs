@@ -63,6 +63,16 @@ fn variants_share_the_warm_up_and_the_command_resumes() {
     let right = |c: &serde_json::Value| c["right"].as_array().map_or(0, Vec::len);
     assert!(cells.as_array().expect("cells").iter().all(|c| right(c) == 4), "a verdict per held-out task: {cells}");
 
+    // `awpo report OUT`: the table and, per seed, a line per variant in each chart.
+    let report = awpo(&["report", &out.display().to_string()]);
+    assert!(report.status.success(), "{}", String::from_utf8_lossy(&report.stderr));
+    let html = String::from_utf8(read(&out.join("report.html"))).expect("utf-8");
+    assert!(
+        html.contains("<table>") && html.contains("<td>no-clip</td>") && html.contains("<h2>seed 3</h2>"),
+        "{html}"
+    );
+    assert_eq!(html.matches("<polyline").count(), 6 * 3, "six charts of three variants");
+
     // Again: nothing is trained (the finished runs are read back), the same table. A killed cell
     // (its record removed, a checkpoint left) resumes to the same metrics.
     let metrics = replayable(&dir("grpo"));
