@@ -202,13 +202,15 @@ pub fn run(
             sink(score_single(item, *rule, reply))?;
         }
     }
-    let conversations = items.iter().filter(|i| i.kind == ItemKind::Conversation);
+    let conversations: Vec<&EvalItem> = items.iter().filter(|i| i.kind == ItemKind::Conversation).collect();
     let multi: Vec<&EvalItem> = items.iter().filter(|i| matches!(i.kind, ItemKind::MultiTurn { .. })).collect();
-    if (multi.len() + conversations.clone().count() > 0) && opts.samples > 1 {
+    if (multi.len() + conversations.len() > 0) && opts.samples > 1 {
         return Err(EvalError::Input("pass@k (--samples > 1) covers single-turn items only".into()));
     }
-    for item in conversations {
-        sink(conversation::play(item, responder, opts.max_steps)?)?;
+    for chunk in conversations.chunks(opts.batch.max(1)) {
+        for result in conversation::play(chunk, responder, opts.max_steps)? {
+            sink(result)?;
+        }
     }
     if multi.is_empty() {
         return Ok(());

@@ -236,6 +236,21 @@ impl Responder for FirstTurnOnly {
     }
 }
 
+/// The oracle, counting its calls and the largest batch it was asked.
+#[derive(Default)]
+struct Counting {
+    calls: usize,
+    largest: usize,
+}
+
+impl Responder for Counting {
+    fn respond(&mut self, requests: &[Request<'_>], samples: usize) -> Result<Vec<Reply>, ModelError> {
+        self.calls += 1;
+        self.largest = self.largest.max(requests.len());
+        Oracle.respond(requests, samples)
+    }
+}
+
 #[test]
 fn multi_turn_task_files_are_played_turn_by_turn_on_the_builtin_tools() {
     let dir = temp("conversation");
@@ -252,6 +267,19 @@ fn multi_turn_task_files_are_played_turn_by_turn_on_the_builtin_tools() {
         assert!(r.correct, "{r:?}");
         assert!(r.output.iter().any(|m| m.starts_with("user: ")), "the follow-up is in the transcript: {r:?}");
     }
+    // Played side by side in batches of 8: one call per round, the same results as one by one.
+    let mut counting = Counting::default();
+    let batched = collect(&items, &mut counting, &EvalOptions { batch: 8, ..EvalOptions::default() });
+    let messages: usize = oracle.iter().map(|r| r.output.iter().filter(|m| m.starts_with("assistant")).count()).sum();
+    assert!(
+        counting.largest == 8 && counting.calls < messages / 4,
+        "{} calls, largest {}, {messages} messages",
+        counting.calls,
+        counting.largest
+    );
+    let mut one = Counting::default();
+    assert_eq!(collect(&items, &mut one, &EvalOptions { batch: 1, ..EvalOptions::default() }), batched);
+    assert_eq!((one.largest, one.calls), (1, messages));
     // Values stored in one turn are read back in a later one.
     let read_back =
         oracle.iter().filter(|r| r.output.iter().any(|m| m.starts_with("tool: ") && m != "tool: ok")).count();
