@@ -112,7 +112,7 @@ pub fn ablate(args: &AblateArgs) -> Result<bool> {
     let pct = |x: Option<f64>| x.map_or("—".into(), |x| format!("{:.1}%", 100.0 * x));
     let cells = ablate::run(&cfg, (&args.seeds, &args.variants), &args.out, |c| {
         eprintln!(
-            "ablation: seed {} {}: held-out {} before RL -> {} after {} steps ({})",
+            "ablation: seed {} {}: held-out {} before RL -> {} after RL ({} steps; {})",
             c.seed,
             c.variant.name(),
             pct(c.before),

@@ -231,7 +231,8 @@ pub fn table(cells: &[Cell], variants: &[Variant]) -> String {
     let pct = |x: Option<f64>| x.map_or("—".to_string(), |x| format!("{:.1}%", 100.0 * x));
     let held_out = cells.first().map_or(0, |c| c.held_out);
     let steps = cells.first().map_or(0, |c| c.steps);
-    let mut out = format!("Held-out accuracy after {steps} RL steps ({held_out} tasks, greedy).\n\n");
+    let plural = if steps == 1 { "" } else { "s" };
+    let mut out = format!("Held-out accuracy after {steps} RL step{plural} ({held_out} tasks, greedy).\n\n");
     let before: Vec<String> = seeds
         .iter()
         .map(|&s| format!("seed {s} {}", pct(cells.iter().find(|c| c.seed == s).and_then(|c| c.before))))
