@@ -62,7 +62,8 @@ pub struct EvalArgs {
     /// existing file from the same model and settings is continued: a killed eval resumes.
     #[arg(long, value_name = "PATH")]
     pub out: Option<PathBuf>,
-    /// Single-turn items generated together.
+    /// Items generated together: single-turn items, and task-file conversations played side by
+    /// side (one message of each per round).
     #[arg(long, default_value_t = 16)]
     pub batch: usize,
     /// Replies per item: 1 = greedy (with `--temperature 0`); k > 1 scores pass@k.

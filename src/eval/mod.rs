@@ -87,7 +87,7 @@ pub struct ItemResult {
 /// How items are answered.
 #[derive(Clone, Debug)]
 pub struct EvalOptions {
-    /// Single-turn items per generation batch.
+    /// Single-turn items per generation batch, and conversations played side by side.
     pub batch: usize,
     /// Replies per single-turn item (pass@k; 1 = greedy or one sample).
     pub samples: usize,
