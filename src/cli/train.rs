@@ -110,9 +110,11 @@ pub fn ablate(args: &AblateArgs) -> Result<bool> {
         cfg.device.backend = b;
     }
     let pct = |x: Option<f64>| x.map_or("—".into(), |x| format!("{:.1}%", 100.0 * x));
+    let (total, mut done) = (args.seeds.len() * args.variants.len(), 0);
     let cells = ablate::run(&cfg, (&args.seeds, &args.variants), &args.out, |c| {
+        done += 1;
         eprintln!(
-            "ablation: seed {} {}: held-out {} before RL -> {} after RL ({} steps; {})",
+            "ablation {done}/{total}: seed {} {}: held-out {} before RL -> {} after RL ({} steps; {})",
             c.seed,
             c.variant.name(),
             pct(c.before),
