@@ -11,9 +11,9 @@
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
 
 use super::checkpoint::write_atomic;
+use super::record;
 use super::{Result, TrainError};
 use crate::algo::{Clip, Gate, Mode, Weighting};
 use crate::config::RunConfig;
@@ -139,7 +139,7 @@ pub fn run(
                         held_out: summary.held_out,
                         steps: summary.steps,
                         run_dir: dir.clone(),
-                        right: super::record::read_verdicts(&dir, "after"),
+                        right: record::read_verdicts(&dir, "after"),
                     };
                     let text = serde_json::to_string_pretty(&cell).map_err(|e| write_error(&dir, e))?;
                     write_atomic(&dir.join(CELL_FILE), &text)?;
@@ -189,20 +189,13 @@ fn share_warm_up(from: &Path, to: &Path) -> Result<()> {
             copy_dir(&src, &to.join(sub))?;
         }
     }
-    let read = |p: &Path| -> Map<String, Value> {
-        std::fs::read_to_string(p.join("evals.json"))
-            .ok()
-            .and_then(|t| serde_json::from_str(&t).ok())
-            .unwrap_or_default()
-    };
-    let mut evals = read(to);
-    for (k, v) in read(from) {
+    let mut evals = record::evals(to);
+    for (k, v) in record::evals(from) {
         if k.starts_with("base") || k.starts_with("before") {
             evals.entry(k).or_insert(v);
         }
     }
-    write_atomic(&to.join("evals.json"), &Value::Object(evals).to_string())?;
-    Ok(())
+    Ok(record::write_evals(to, evals)?)
 }
 
 /// Copies the files of `from` (one level) into `to`, each through a temporary name.

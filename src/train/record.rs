@@ -59,28 +59,37 @@ pub fn truncate_after(run_dir: &Path, step: usize) -> Result<(), ModelError> {
 /// # Errors
 /// The file cannot be written.
 pub fn write_eval(run_dir: &Path, key: &str, accuracy: &HeldOutAccuracy) -> Result<(), ModelError> {
-    let path = run_dir.join("evals.json");
-    let mut all: Map<String, Value> =
-        std::fs::read_to_string(&path).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default();
+    let mut all = evals(run_dir);
     all.insert(key.into(), json!(accuracy.overall));
     all.insert(format!("{key}_by_category"), json!(accuracy.by_category));
     all.insert(format!("{key}_right"), json!(accuracy.right));
-    write_atomic(&path, &Value::Object(all).to_string())
+    write_evals(run_dir, all)
+}
+
+/// Everything `evals.json` records (empty when there is no file or it does not parse).
+pub fn evals(run_dir: &Path) -> Map<String, Value> {
+    std::fs::read_to_string(run_dir.join("evals.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default()
+}
+
+/// Replaces `evals.json` (atomically).
+///
+/// # Errors
+/// The file cannot be written.
+pub fn write_evals(run_dir: &Path, all: Map<String, Value>) -> Result<(), ModelError> {
+    write_atomic(&run_dir.join("evals.json"), &Value::Object(all).to_string())
 }
 
 /// The recorded verdicts of each held-out task (`{key}_right`), in the tasks' order.
 pub fn read_verdicts(run_dir: &Path, key: &str) -> Vec<bool> {
-    let text = std::fs::read_to_string(run_dir.join("evals.json")).unwrap_or_default();
-    serde_json::from_str::<Value>(&text)
-        .ok()
-        .and_then(|v| serde_json::from_value(v[format!("{key}_right")].clone()).ok())
-        .unwrap_or_default()
+    evals(run_dir).remove(&format!("{key}_right")).and_then(|v| serde_json::from_value(v).ok()).unwrap_or_default()
 }
 
 /// A recorded held-out accuracy.
 pub fn read_eval(run_dir: &Path, key: &str) -> Option<f64> {
-    let text = std::fs::read_to_string(run_dir.join("evals.json")).ok()?;
-    serde_json::from_str::<Value>(&text).ok()?[key].as_f64()
+    evals(run_dir).get(key)?.as_f64()
 }
 
 /// Writes the first few episodes of a step in full.

@@ -125,10 +125,7 @@ pub fn write(run_dir: &Path) -> Result<PathBuf, ModelError> {
     let s = |key: &str| -> Vec<(f64, f64)> {
         rows.iter().filter_map(|r| Some((r["step"].as_f64()?, r[key].as_f64()?))).collect()
     };
-    let evals: Value = std::fs::read_to_string(run_dir.join("evals.json"))
-        .ok()
-        .and_then(|t| serde_json::from_str(&t).ok())
-        .unwrap_or(Value::Null);
+    let evals = Value::Object(super::record::evals(run_dir));
     let last = rows.last().and_then(|r| r["step"].as_f64()).unwrap_or(0.0);
     let (held, by_category) = held_out_series(&evals, last);
     let mut rollout_categories: BTreeMap<String, Series> = BTreeMap::new();
