@@ -215,8 +215,9 @@ fn copy_dir(from: &Path, to: &Path) -> Result<()> {
 }
 
 /// The table: one row per variant, one column per seed, the mean, the mean difference to the
-/// first variant over the seeds (with its smallest and largest), and the 95% paired-bootstrap
-/// interval of that difference over the held-out tasks of all seeds pooled.
+/// first variant over the seeds (with its smallest and largest), how many seeds it is above,
+/// equal to and below the first variant, and the 95% paired-bootstrap interval of the difference
+/// over the held-out tasks of all seeds pooled.
 pub fn table(cells: &[Cell], variants: &[Variant]) -> String {
     let mut seeds: Vec<u64> = cells.iter().map(|c| c.seed).collect();
     seeds.dedup();
@@ -234,10 +235,10 @@ pub fn table(cells: &[Cell], variants: &[Variant]) -> String {
     let head: Vec<String> = seeds.iter().map(|s| format!("seed {s}")).collect();
     let first = variants.first().map_or("", |v| v.name());
     out += &format!(
-        "| variant | {} | mean | mean − {first} (min to max over seeds) | 95% paired interval (tasks of all seeds) |\n",
+        "| variant | {} | mean | mean − {first} (min to max over seeds) | seeds above / equal / below {first} | 95% paired interval (tasks of all seeds) |\n",
         head.join(" | ")
     );
-    out += &format!("|---|{}---:|---:|---:|\n", "---:|".repeat(seeds.len()));
+    out += &format!("|---|{}---:|---:|---:|---:|\n", "---:|".repeat(seeds.len()));
     for &v in variants {
         let row: Vec<Option<f64>> = seeds.iter().map(|&s| at(s, v)).collect();
         let mean = mean(row.iter().copied());
@@ -250,9 +251,11 @@ pub fn table(cells: &[Cell], variants: &[Variant]) -> String {
                 }
                 _ => "—".into(),
             };
+        let count = |keep: fn(f64) -> bool| diffs.iter().filter(|&&d| keep(d)).count();
+        let signs = format!("{} / {} / {}", count(|d| d > 1e-9), count(|d| d.abs() <= 1e-9), count(|d| d < -1e-9));
         let cols: Vec<String> = row.iter().map(|&x| pct(x)).collect();
         out += &format!(
-            "| {} | {} | {} | {diff} | {} |\n",
+            "| {} | {} | {} | {diff} | {signs} | {} |\n",
             v.name(),
             cols.join(" | "),
             pct(mean),
@@ -353,13 +356,13 @@ mod tests {
             cell(1, Variant::Grpo, 0.7),
         ];
         let t = table(&cells, &vs);
-        assert!(t.contains("| awpo | 90.0% | 60.0% | 75.0% | +0.0 (+0.0 to +0.0) | — |"), "{t}");
+        assert!(t.contains("| awpo | 90.0% | 60.0% | 75.0% | +0.0 (+0.0 to +0.0) | 0 / 2 / 0 | — |"), "{t}");
         // Paired over 20 tasks, seed 0 then seed 1: seed 0 loses tasks 7 and 8, seed 1 gains task 6.
         let (tt, tf, ft, ff) = ((true, true), (true, false), (false, true), (false, false));
         let pairs = [[tt; 7].as_slice(), &[tf, tf, ff], &[tt; 6], &[ft, ff, ff, ff]].concat();
         let (lo, hi) = paired_bootstrap(&pairs, 10_000, 0);
         let row = format!(
-            "| grpo | 70.0% | 70.0% | 70.0% | -5.0 (-20.0 to +10.0) | {:+.1} to {:+.1} (20 tasks) |",
+            "| grpo | 70.0% | 70.0% | 70.0% | -5.0 (-20.0 to +10.0) | 1 / 0 / 1 | {:+.1} to {:+.1} (20 tasks) |",
             100.0 * lo,
             100.0 * hi
         );
