@@ -43,6 +43,8 @@ pub enum Command {
     /// without the gate, the difficulty weight or the tailored clip, every variant of a seed from
     /// the same warm-up, data order and rollout seeds; writes OUT/ablation.md (held-out accuracy
     /// per variant and seed). Run again, it skips finished runs and resumes a killed one.
+    /// `--config` and `--set` give the shared configuration; `algo.mode` and the ablated keys
+    /// are set per variant, `seed` and `train.run_dir` per run (OUT/seed-S/VARIANT).
     Ablate(crate::cli::train::AblateArgs),
     /// Render a run's curves (metrics.jsonl, evals.json) to RUN_DIR/report.html.
     Report(crate::cli::train::ReportArgs),

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
+use crate::cli::ConfigArgs;
 use crate::config::RunConfig;
 use crate::device::Backend;
 use crate::error::Result;
@@ -30,13 +31,10 @@ pub struct TrainArgs {
 /// `awpo ablate` options.
 #[derive(Debug, Args)]
 pub struct AblateArgs {
-    /// TOML configuration shared by every run (`algo.mode` and the ablated keys are set per
-    /// variant; `seed` and `train.run_dir` per run).
-    #[arg(long, value_name = "PATH")]
-    pub config: Option<PathBuf>,
-    /// Override one key of that configuration (repeatable).
-    #[arg(long = "set", value_name = "SECTION.KEY=VALUE")]
-    pub overrides: Vec<String>,
+    /// The configuration shared by every run (`algo.mode` and the ablated keys are set per
+    /// variant, `seed` and `train.run_dir` per run).
+    #[command(flatten)]
+    pub config: ConfigArgs,
     /// Seeds, comma-separated; each gets its own warm-up.
     #[arg(long, value_delimiter = ',', default_value = "0,1")]
     pub seeds: Vec<u64>,
@@ -105,7 +103,7 @@ pub fn train(args: &TrainArgs) -> Result<bool> {
 /// # Errors
 /// Configuration, data, model, device or I/O errors of any run, each naming what is wrong.
 pub fn ablate(args: &AblateArgs) -> Result<bool> {
-    let mut cfg = RunConfig::load(args.config.as_deref(), &args.overrides)?;
+    let mut cfg = RunConfig::load(args.config.config.as_deref(), &args.config.overrides)?;
     if let Some(b) = args.device {
         cfg.device.backend = b;
     }
