@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 
 use crate::data::answer::ExpectedCall;
 
-use super::vocab::{CHANGE_VERBS, DOMAINS, NUMBER_WORDS, PARAMS, Param, QUALIFIERS, Ty, VERBS};
+use super::vocab::{ASKED, CHANGE_VERBS, DOMAINS, NUMBER_WORDS, PARAMS, Param, QUALIFIERS, Ty, VERBS};
 
 /// Which functions a split may use: a name's hash decides, so the held-out split's functions
 /// never appear in training tasks.
@@ -43,8 +43,10 @@ pub struct Function {
     pub verb: &'static str,
     /// The thing it acts on (one of its domain's things).
     pub thing: &'static str,
-    /// The request's words for the verb and the thing ("Get the air quality").
+    /// Its description's words for the verb and the thing ("Get the air quality").
     pub phrase: String,
+    /// The thing (and qualifier) in words ("air quality report").
+    pub object: String,
     /// Its parameters, the first required.
     pub args: Vec<Arg>,
 }
@@ -124,20 +126,33 @@ pub fn function(rng: &mut ChaCha8Rng, held_out: bool, like: &Like) -> Function {
             args.push(Arg { param, required, default });
         }
         let words = thing.replace('_', " ");
-        let says = match says.strip_suffix(" a") {
-            Some(head) if words.starts_with(['a', 'e', 'i', 'o', 'u']) => format!("{head} an"),
-            _ => says.to_string(),
-        };
-        let phrase = if qualifier.is_empty() || qualifier == "v2" {
-            format!("{says} {words}")
-        } else {
-            format!("{says} {words} {qualifier}")
-        };
-        return Function { name, domain, verb, thing, phrase, args };
+        let object = if qualifier.is_empty() || qualifier == "v2" { words } else { format!("{words} {qualifier}") };
+        let phrase = with_article(says, &object);
+        return Function { name, domain, verb, thing, phrase, object, args };
+    }
+}
+
+/// `says` then `object`, "a" made "an" before a vowel ("Book an appointment").
+fn with_article(says: &str, object: &str) -> String {
+    match says.strip_suffix(" a") {
+        Some(head) if object.starts_with(['a', 'e', 'i', 'o', 'u']) => format!("{head} an {object}"),
+        _ => format!("{says} {object}"),
     }
 }
 
 impl Function {
+    /// How a request asks for it: its own words ([`Function::phrase`]) half the time, else
+    /// another way of asking for the same kind of action ([`ASKED`]: "Look up the air quality"
+    /// for `get_air_quality`).
+    pub fn asked(&self, rng: &mut ChaCha8Rng) -> String {
+        let others: &[&str] = ASKED.iter().find(|(v, _)| *v == self.verb).map_or(&[], |(_, o)| o);
+        if others.is_empty() || rng.random_bool(0.5) {
+            return self.phrase.clone();
+        }
+        let says: &&str = pick(rng, others);
+        with_article(says, &self.object)
+    }
+
     /// Its schema as a task lists it: `{name, description, parameters}` (JSON Schema).
     pub fn schema(&self) -> Value {
         let mut properties = Map::new();
@@ -322,7 +337,7 @@ pub fn calls(rng: &mut ChaCha8Rng, f: &Function, n: usize) -> (String, Vec<Expec
     let listable = |a: &Arg| a.required && matches!(a.param.ty, Ty::Str(..) | Ty::Int(..) | Ty::Num(..));
     let candidates: Vec<usize> = (0..f.args.len()).filter(|&i| listable(&f.args[i])).collect();
     let varied = (n > 1 && !candidates.is_empty()).then(|| candidates[rng.random_range(0..candidates.len())]);
-    let mut words = vec![f.phrase.clone()];
+    let mut words = vec![f.asked(rng)];
     let mut shared = Map::new();
     let mut values = Vec::new();
     for (i, a) in f.args.iter().enumerate() {

@@ -90,9 +90,16 @@ impl Category {
 /// How a request opens.
 const OPENINGS: [&str; 6] = ["", "Please ", "Can you ", "I need you to ", "Could you ", "Hey, "];
 
-/// The request for `clauses` (each "Get the forecast in Lyon ..."), with an opening.
+/// Whether a clause asks a question ("What is the forecast in Lyon").
+fn question(clause: &str) -> bool {
+    ["What ", "Where ", "Roughly what "].iter().any(|q| clause.starts_with(q))
+}
+
+/// The request for `clauses` (each "Get the forecast in Lyon ..."), with an opening (none
+/// before a question); it ends in "?" when it asks something.
 fn request(rng: &mut ChaCha8Rng, clauses: &[String]) -> String {
-    let opening = OPENINGS[rng.random_range(0..OPENINGS.len())];
+    let drawn = OPENINGS[rng.random_range(0..OPENINGS.len())];
+    let opening = if question(&clauses[0]) { "" } else { drawn };
     let lower = |s: &str| {
         let mut c = s.chars();
         c.next().map(|f| f.to_lowercase().chain(c).collect::<String>()).unwrap_or_default()
@@ -103,7 +110,8 @@ fn request(rng: &mut ChaCha8Rng, clauses: &[String]) -> String {
         text.push_str(joint);
         text.push_str(&lower(clause));
     }
-    let end = if opening.starts_with("Can") || opening.starts_with("Could") { "?" } else { "." };
+    let asks = opening.starts_with("Can") || opening.starts_with("Could") || clauses.iter().any(|c| question(c));
+    let end = if asks { "?" } else { "." };
     text + end
 }
 
@@ -229,6 +237,27 @@ mod tests {
         assert!(train.iter().all(|n| !function::held_out_name(n)) && held.iter().all(|n| function::held_out_name(n)));
         assert_eq!(tasks(3, Split::Train, 50, &[]), tasks(3, Split::Train, 50, &[]));
         assert_ne!(tasks(3, Split::Train, 50, &[]), tasks(4, Split::Train, 50, &[]));
+    }
+
+    #[test]
+    fn requests_ask_in_other_words_than_the_functions_own_and_questions_end_in_a_question_mark() {
+        let (mut other_words, mut questions) = (0, 0);
+        let all = tasks(5, Split::Train, 400, &[Category::Simple]);
+        for t in &all {
+            let text = &t.messages[0].content;
+            let description = t.tools[0]["description"].as_str().unwrap_or_default();
+            // The description's phrase, less the " (domain)." it ends with.
+            let phrase = description.rsplit_once(" (").map_or(description, |(p, _)| p);
+            let lower = |s: &str| s.to_lowercase();
+            other_words += usize::from(!lower(text).contains(&lower(phrase)));
+            if super::question(text) {
+                questions += 1;
+                assert!(text.ends_with('?'), "{text}");
+            }
+            assert!(!["Please what", "Can you what", "Hey, what"].iter().any(|o| text.starts_with(o)), "{text}");
+        }
+        assert!(other_words > 120 && other_words < 280, "{other_words} of 400 in other words");
+        assert!(questions > 20, "{questions} questions");
     }
 
     #[test]

@@ -373,6 +373,32 @@ pub const VERBS: &[(&str, &str)] = &[
     ("predict", "Predict the"),
 ];
 
+/// Other ways a request asks for a verb's action (besides [`VERBS`]' own words), each of the
+/// same kind: a look-up is asked as a look-up ("Look up the", "What is the"), a change as a
+/// change ("Reserve a" for `book`). Requests are not bound to the function's own verb: a model
+/// that learns to call only when the request repeats the name's words declines requests that
+/// say it otherwise.
+pub const ASKED: &[(&str, &[&str])] = &[
+    ("get", &["Look up the", "Tell me the", "Show me the", "Retrieve the", "What is the", "I'd like to know the"]),
+    ("find", &["Look up the", "Tell me the", "Get the", "What is the", "Locate the"]),
+    ("search", &["Look for the", "Find the", "Search the web for the"]),
+    ("list", &["Show all the", "Give me the", "What are the"]),
+    ("check", &["Look up the", "Verify the", "What is the", "Tell me the"]),
+    ("calculate", &["Compute the", "Work out the", "What is the", "Determine the"]),
+    ("estimate", &["Approximate the", "Give me an estimate of the", "Roughly what is the"]),
+    ("create", &["Make a", "Set up a", "Add a"]),
+    ("update", &["Change the", "Modify the", "Edit the"]),
+    ("cancel", &["Call off the", "Revoke the", "Withdraw the"]),
+    ("book", &["Reserve a", "Make a reservation for a"]),
+    ("schedule", &["Arrange a", "Plan a", "Set a time for a"]),
+    ("track", &["Follow the", "Monitor the", "Where is the"]),
+    ("compare", &["Contrast the", "Weigh up the"]),
+    ("recommend", &["Suggest a", "Propose a"]),
+    ("summarize", &["Give me a summary of the", "Sum up the"]),
+    ("fetch", &["Get the", "Retrieve the", "Pull the", "What is the"]),
+    ("predict", &["Forecast the", "What will be the", "Project the"]),
+];
+
 /// Verbs that change something (the others look something up or work it out): a request to
 /// change a thing is not served by a function that only looks at it, and the other way round.
 pub const CHANGE_VERBS: &[&str] = &["create", "update", "cancel", "book", "schedule"];

@@ -180,15 +180,8 @@ pub fn fewer_tools(mut tasks: Vec<Task>, n: usize, seed: u64) -> Vec<Task> {
     tasks
 }
 
-fn plain(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
-}
-
 /// The demonstration reply of a task: a short reasoning naming the tool and the values it
-/// passes (`<think>Use convert_units with 5, km, m.</think>`), then the calls with their first
+/// passes (`<think>Use convert_units with 5, "km", "m".</think>`), then the calls with their first
 /// acceptable values in the `<tool_call>` form.
 pub fn demonstration(task: &Task) -> String {
     teacher_reply(task, false)
@@ -221,7 +214,10 @@ pub fn teacher_turn(task: &Task, k: usize, careless: bool) -> String {
         for v in call.arguments.values_mut() {
             whole_as_integer(v);
         }
-        let values: Vec<String> = call.arguments.values().map(plain).collect();
+        // Strings quoted as the call writes them: a model copies its reasoning's values into
+        // the call, and values planned bare came out bare (`"place1":San Francisco`, invalid
+        // JSON: 117 of BFCL's 1,000 call items for the e7 warm-up).
+        let values: Vec<String> = call.arguments.values().map(Value::to_string).collect();
         think.push(format!("Use {} with {}.", call.name, values.join(", ")));
         if careless && call.name == "convert_units" {
             call.name = HALLUCINATED_TOOL.to_string();
@@ -339,6 +335,27 @@ mod tests {
             assert_eq!(score(&parsed, want).bfcl, 1.0, "{}: {demo}", t.id);
         }
         assert!(whole > 10, "the corpus has whole-number floats to write: {whole}");
+    }
+
+    #[test]
+    fn the_reasoning_quotes_string_values_as_the_call_writes_them() {
+        use crate::corpus::{Category, tasks as corpus_tasks};
+        let mut strings = 0;
+        for t in corpus_tasks(4, Split::Train, 200, &Category::ALL) {
+            let demo = demonstration(&t);
+            let think = demo.split("</think>").next().unwrap_or_default();
+            for call in &parse(&demo).calls {
+                for v in call.arguments.values() {
+                    // Every value is planned in its JSON form: `"San Francisco"`, never bare.
+                    assert!(think.contains(&v.to_string()), "{}: {v} not planned as written in {think}", t.id);
+                    if let Value::String(s) = v {
+                        assert!(!think.contains(&format!(" {s},")) && !think.contains(&format!(" {s}.")), "{think}");
+                        strings += 1;
+                    }
+                }
+            }
+        }
+        assert!(strings > 100, "the corpus has string arguments to plan: {strings}");
     }
 
     #[test]
