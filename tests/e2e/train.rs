@@ -185,7 +185,7 @@ fn a_killed_run_resumes_on_the_same_trajectory() {
             "train.sft_steps=200",
             "train.sft_batch=16",
             "rollout.group_size=4",
-            "rollout.max_new_tokens=48",
+            "rollout.max_new_tokens=64",
         ];
         for s in SMALL.iter().chain(fixed.iter()).chain(extra) {
             args.push("--set".into());
