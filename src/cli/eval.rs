@@ -66,6 +66,10 @@ pub struct EvalArgs {
     /// side (one message of each per round).
     #[arg(long, default_value_t = 16)]
     pub batch: usize,
+    /// CPU backend: threads that generate parts of each batch at once (0 = one per core). The
+    /// replies do not depend on it, sampled ones included. GPU backends use one.
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
     /// Replies per item: 1 = greedy (with `--temperature 0`); k > 1 scores pass@k.
     #[arg(long, default_value_t = 1)]
     pub samples: usize,
@@ -177,7 +181,9 @@ fn responder(args: &EvalArgs, model: &str) -> Result<Box<dyn Responder>> {
         adapter: args.adapter.is_some(),
         ..GenerateOptions::default()
     };
-    Ok(Box::new(Policy::new(lm, tokenizer, prompter, options)))
+    let threads = crate::rollout::parallel::threads(&selected.device, args.threads);
+    eprintln!("threads: {threads}");
+    Ok(Box::new(Policy::new(lm, tokenizer, prompter, options).with_threads(threads)))
 }
 
 /// Runs `awpo eval`: the score table on stdout; `Ok(true)` unless nothing could be scored.

@@ -9,7 +9,8 @@ use serde_json::Value;
 use crate::data::task::Message;
 use crate::model::{CausalLm, ModelError};
 use crate::prompt::Prompter;
-use crate::rollout::{GenerateOptions, generate};
+use crate::rollout::parallel::in_parallel;
+use crate::rollout::{GenerateOptions, generate_part};
 use crate::tokenizer::TextTokenizer;
 use crate::tools::ToolCall;
 
@@ -67,11 +68,15 @@ impl Responder for Oracle {
 }
 
 /// A language model (with its adapter, if one is attached) answering through its chat template.
+/// On the CPU backend a batch is split into `threads` parts generated at once (one core each);
+/// row `r` of the batch samples from its own stream (`generate_part`), so the replies do not
+/// depend on the split.
 pub struct Policy {
     model: CausalLm,
     tokenizer: TextTokenizer,
     prompter: Prompter,
     options: GenerateOptions,
+    threads: usize,
 }
 
 impl Policy {
@@ -80,7 +85,15 @@ impl Policy {
         if options.stop_tokens.is_empty() {
             options.stop_tokens = tokenizer.stop_ids.clone();
         }
-        Policy { model, tokenizer, prompter, options }
+        Policy { model, tokenizer, prompter, options, threads: 1 }
+    }
+
+    /// Generates each batch in up to `threads` parts at once (1 = the whole batch on one
+    /// thread; see `rollout::parallel::threads` for the device's count).
+    #[must_use]
+    pub fn with_threads(mut self, threads: usize) -> Self {
+        self.threads = threads.max(1);
+        self
     }
 
     /// The prompt text of a request.
@@ -96,12 +109,28 @@ impl Responder for Policy {
     fn respond(&mut self, requests: &[Request<'_>], samples: usize) -> Result<Vec<Reply>, ModelError> {
         let prompts: Vec<String> = requests.iter().map(|r| self.prompt(r)).collect::<Result<_, _>>()?;
         let ids: Vec<Vec<u32>> = prompts.iter().map(|p| self.tokenizer.encode(p)).collect::<Result<_, _>>()?;
-        let out = generate(&self.model, &ids, samples, &self.options, Some(&self.tokenizer), &mut |_, _| {})?;
+        // Contiguous parts: part k's first prompt is batch row `start`, its rows `start * samples..`.
+        let per_part = ids.len().div_ceil(self.threads.clamp(1, ids.len().max(1))).max(1);
+        let parts: Vec<(usize, &[Vec<u32>])> =
+            ids.chunks(per_part).enumerate().map(|(k, c)| (k * per_part, c)).collect();
+        let (model, options, tokenizer) = (&self.model, &self.options, &self.tokenizer);
+        let outs = in_parallel(
+            parts,
+            self.threads,
+            || (),
+            |(), (start, part)| {
+                generate_part(model, part, samples, options, Some(tokenizer), start * samples, &mut |_, _| {})
+                    .map(|out| (start, out))
+            },
+        )?;
         let mut replies: Vec<Reply> =
             prompts.into_iter().map(|prompt| Reply { prompt, texts: Vec::with_capacity(samples) }).collect();
-        for s in out.samples {
-            let text = self.tokenizer.decode(&s.tokens, true)?;
-            replies[s.prompt].texts.push(text);
+        for out in outs {
+            let (start, out) = out?;
+            for s in out.samples {
+                let text = self.tokenizer.decode(&s.tokens, true)?;
+                replies[start + s.prompt].texts.push(text);
+            }
         }
         Ok(replies)
     }

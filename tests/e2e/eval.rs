@@ -299,3 +299,46 @@ fn multi_turn_task_files_are_played_turn_by_turn_on_the_builtin_tools() {
     assert!(scored.len() == items.len() && scored.iter().all(|r| r.correct));
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// A policy that splits each batch across threads (CPU backend) gives the replies one thread
+/// gives, sampled ones included: SmolLM2 (GGUF), 5 requests × 2 samples at temperature 1, on 1
+/// thread and on 3 (parts of 2, 2 and 1 requests).
+#[test]
+fn policy_replies_do_not_depend_on_the_threads_that_generate_them() {
+    use awpo::data::task::{Message, Role};
+    use awpo::eval::Policy;
+    use awpo::model::CausalLm;
+    use awpo::prompt::{PromptConfig, Prompter};
+    use awpo::rollout::{GenerateOptions, Sampling};
+    use awpo::tokenizer::TextTokenizer;
+    use burn::tensor::Device;
+
+    let path = crate::common::generation::smollm2();
+    let model = CausalLm::load(&path, &Device::flex()).unwrap_or_else(|e| panic!("{e}"));
+    let policy = |threads: usize| {
+        let gguf = awpo::model::gguf::Gguf::open(&path).unwrap_or_else(|e| panic!("{e}"));
+        let tokenizer = TextTokenizer::from_gguf(&gguf, &path).unwrap_or_else(|e| panic!("{e}"));
+        let prompter = Prompter::new(&tokenizer, &PromptConfig::default()).unwrap_or_else(|e| panic!("{e}"));
+        let options = GenerateOptions {
+            sampling: Sampling { temperature: 1.0, ..Sampling::default() },
+            max_new_tokens: 10,
+            seed: 11,
+            ..GenerateOptions::default()
+        };
+        Policy::new(model.clone(), tokenizer, prompter, options).with_threads(threads)
+    };
+    let tool = serde_json::json!({"name": "get_weather", "description": "Weather now",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}});
+    let tools = [tool];
+    let asks = ["Weather in Paris?", "Is it raining in Oslo?", "Hi!", "Weather in Lima and Quito?", "Tell me a joke."];
+    let conversations: Vec<Vec<Message>> =
+        asks.iter().map(|a| vec![Message { role: Role::User, content: (*a).into() }]).collect();
+    let requests: Vec<Request<'_>> =
+        conversations.iter().map(|m| Request { messages: m, tools: &tools, reference: &[] }).collect();
+    let one = policy(1).respond(&requests, 2).unwrap_or_else(|e| panic!("{e}"));
+    let three = policy(3).respond(&requests, 2).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(one, three, "the same replies on 1 and 3 threads");
+    assert!(one.iter().all(|r| r.texts.len() == 2 && r.texts.iter().all(|t| !t.is_empty())), "{one:?}");
+    assert!(one.iter().any(|r| r.texts[0] != r.texts[1]), "sampling is live: {one:?}");
+    assert!(one.iter().zip(&asks).all(|(r, a)| r.prompt.contains(a)), "each reply answers its own request");
+}
