@@ -2,7 +2,9 @@
 //! generated functions across 24 domains, with typed parameters (string, integer, number,
 //! boolean, enum, array, nested object, optional with a default), and requests whose values
 //! the calls must copy or convert (small numbers in words, money as "$12", rates as "4.5%",
-//! enum values from phrases, lists from "a, b and c", objects from "city, country"). Five
+//! enum values from phrases, lists from "a, b and c", objects from "city, country") and that
+//! ask for the action in the function's own words or in others of the same kind ("Look up the
+//! forecast" for `get_forecast`: `vocab::ASKED`), sometimes as a question. Five
 //! categories mirror BFCL's non-live ones: one call (`simple`), a choice among offered functions
 //! (`multiple`), one function called several times (`parallel`: a clause per call, or one
 //! clause listing the values that differ, "in Lyon, Porto and Oslo"), several functions each
