@@ -56,5 +56,5 @@ impl From<crate::train::TrainError> for Error {
     }
 }
 
-/// `Result` with [`Error`].
+/// `Result` with [`enum@Error`].
 pub type Result<T> = std::result::Result<T, Error>;

@@ -15,7 +15,7 @@
 //! 0. [`tools`], [`data`], [`chat`] (std + serde); [`stats`] (intervals of accuracies);
 //!    [`device`], [`kernels`], [`reduce`] (burn);
 //! 1. [`model`] (token ids in, logits out), [`algo`] (tensors in, tensors out), [`reward`],
-//!    [`env`], [`corpus`] (the generated training corpus of `awpo data synth`);
+//!    [`mod@env`], [`corpus`] (the generated training corpus of `awpo data synth`);
 //! 2. [`tokenizer`];
 //! 3. [`prompt`], [`rollout`] (generation), [`synth`] (the generated task set);
 //! 4. [`judge`];

@@ -182,7 +182,7 @@ fn wgsl(_: LossBatch, _: &LossSpec, _: Option<DeviceNorm>) -> (Tensor<1>, Tensor
     unreachable!("use_wgsl is false without the wgpu feature")
 }
 
-/// The burn tensor-op twin of `shaders/awpo_loss*.wgsl`: `out [8]` (out[0] tracked) and the
+/// The burn tensor-op twin of `shaders/awpo_loss*.wgsl`: `out [8]` (`out[0]` tracked) and the
 /// per-row table `[B, 8]`, in the kernels' layouts, under the whole batch's normaliser `norm`
 /// when given. Masked-out tokens are zeroed before any arithmetic so that garbage there cannot
 /// reach the loss or the gradient.

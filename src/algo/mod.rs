@@ -16,7 +16,7 @@
 //!
 //! The gate, weight and clip forms are a documented reconstruction (the paper's exact formulas
 //! are not public); every choice is a knob of [`AlgoConfig`]. Three twins compute it:
-//! [`reference`] (f64, the spec), the WGSL kernels (`crate::kernels`, on wgpu) and burn tensor
+//! [`mod@reference`] (f64, the spec), the WGSL kernels (`crate::kernels`, on wgpu) and burn tensor
 //! ops ([`advantage::advantage_tensor`], [`loss::loss_tensor`], everywhere else).
 //! Layer 2: tensors in, tensors out; knows nothing of models, text or rewards' origin.
 

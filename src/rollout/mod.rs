@@ -1,6 +1,6 @@
 //! Rollouts: sampling the policy. [`sampler`] draws one token from a row of logits on the host
 //! (the reference); [`device_draw`] draws a batch's tokens on the device;
-//! [`generate`] runs batched, KV-cached generation with one shared prefill per group;
+//! [`generate()`] runs batched, KV-cached generation with one shared prefill per group;
 //! [`parallel`] runs parts of a batch on threads (CPU backend).
 
 pub mod device_draw;

@@ -3,7 +3,7 @@
 //!
 //! A model's call arguments arrive as JSON; BFCL's arrive as Python values. The mapping is the
 //! one `json.loads` makes (integer literal → int, `5.0` → float, object → dict, array → list),
-//! and every comparison is Python's ([`python`]). The rules: acceptable-value lists per
+//! and every comparison is Python's (`python`). The rules: acceptable-value lists per
 //! argument, `""` marking an argument that may be omitted, int → float promotion for Python
 //! `float` parameters, string standardisation (spaces and `,./-_*^` removed, lower-cased,
 //! `'` → `"`), one level of nested type checks, a "variable" escape when the acceptable values
