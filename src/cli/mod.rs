@@ -90,6 +90,16 @@ pub struct ConfigArgs {
     pub overrides: Vec<String>,
 }
 
+impl ConfigArgs {
+    /// The configuration: the file (or the defaults), then the overrides.
+    ///
+    /// # Errors
+    /// The file cannot be read or parsed, or a key or value is wrong.
+    pub fn load(&self) -> Result<RunConfig> {
+        Ok(RunConfig::load(self.config.as_deref(), &self.overrides)?)
+    }
+}
+
 /// `awpo check` options.
 #[derive(Debug, Args)]
 pub struct CheckArgs {
@@ -144,7 +154,7 @@ pub const CHECK_TOLERANCE: f64 = 1e-5;
 pub fn run(cli: Cli) -> Result<bool> {
     match cli.command {
         Command::Config(ConfigCommand::Print(args)) => {
-            let cfg = RunConfig::load(args.config.as_deref(), &args.overrides)?;
+            let cfg = args.load()?;
             print!("{}", cfg.to_toml());
             Ok(true)
         }
@@ -190,7 +200,7 @@ pub fn run(cli: Cli) -> Result<bool> {
 }
 
 fn check(args: CheckArgs) -> Result<bool> {
-    let mut cfg = RunConfig::load(args.config.config.as_deref(), &args.config.overrides)?;
+    let mut cfg = args.config.load()?;
     cfg.device.backend = args.device.unwrap_or(cfg.device.backend);
     cfg.algo.kernel = args.kernel.map_or(cfg.algo.kernel, KernelMode::from);
     let selected = device::select(&cfg.device)?;

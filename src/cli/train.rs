@@ -103,7 +103,7 @@ pub fn train(args: &TrainArgs) -> Result<bool> {
 /// # Errors
 /// Configuration, data, model, device or I/O errors of any run, each naming what is wrong.
 pub fn ablate(args: &AblateArgs) -> Result<bool> {
-    let mut cfg = RunConfig::load(args.config.config.as_deref(), &args.config.overrides)?;
+    let mut cfg = args.config.load()?;
     if let Some(b) = args.device {
         cfg.device.backend = b;
     }
