@@ -109,8 +109,9 @@ impl Responder for Policy {
     fn respond(&mut self, requests: &[Request<'_>], samples: usize) -> Result<Vec<Reply>, ModelError> {
         let prompts: Vec<String> = requests.iter().map(|r| self.prompt(r)).collect::<Result<_, _>>()?;
         let ids: Vec<Vec<u32>> = prompts.iter().map(|p| self.tokenizer.encode(p)).collect::<Result<_, _>>()?;
-        // Contiguous parts: part k's first prompt is batch row `start`, its rows `start * samples..`.
-        let per_part = ids.len().div_ceil(self.threads.clamp(1, ids.len().max(1))).max(1);
+        // Contiguous parts: part k's first prompt is `k * per_part`, its first row that times
+        // `samples` (`in_parallel` returns the parts' outputs in order).
+        let per_part = ids.len().div_ceil(self.threads).max(1);
         let parts: Vec<(usize, &[Vec<u32>])> =
             ids.chunks(per_part).enumerate().map(|(k, c)| (k * per_part, c)).collect();
         let (model, options, tokenizer) = (&self.model, &self.options, &self.tokenizer);
@@ -120,14 +121,13 @@ impl Responder for Policy {
             || (),
             |(), (start, part)| {
                 generate_part(model, part, samples, options, Some(tokenizer), start * samples, &mut |_, _| {})
-                    .map(|out| (start, out))
             },
         )?;
         let mut replies: Vec<Reply> =
             prompts.into_iter().map(|prompt| Reply { prompt, texts: Vec::with_capacity(samples) }).collect();
-        for out in outs {
-            let (start, out) = out?;
-            for s in out.samples {
+        for (k, out) in outs.into_iter().enumerate() {
+            let start = k * per_part;
+            for s in out?.samples {
                 let text = self.tokenizer.decode(&s.tokens, true)?;
                 replies[start + s.prompt].texts.push(text);
             }
