@@ -22,7 +22,7 @@ pub enum DataCommand {
     Check(CheckArgs),
     /// Write BFCL v4 single-turn categories in the task format (JSON lines on stdout or --out).
     FromBfcl(FromBfclArgs),
-    /// Write generated tool-use tasks (thousands of distinct functions over 24 domains; see
+    /// Write generated tool-use tasks (thousands of distinct functions over 25 domains; see
     /// `awpo::corpus`) in the task format: seeded, so the same arguments give the same file. The
     /// held-out split uses functions the training split never does.
     Synth(SynthArgs),

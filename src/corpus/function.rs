@@ -7,7 +7,8 @@ use serde_json::{Map, Value, json};
 
 use crate::data::answer::ExpectedCall;
 
-use super::vocab::{ASKED, CHANGE_VERBS, DOMAINS, NUMBER_WORDS, PARAMS, Param, QUALIFIERS, Ty, VERBS};
+use super::said::{Said, joined, listed, pick, value};
+use super::vocab::{ASKED, CHANGE_VERBS, DOMAINS, PAIRS, PARAMS, Param, QUALIFIERS, Ty, VERBS};
 
 /// Which functions a split may use: a name's hash decides, so the held-out split's functions
 /// never appear in training tasks.
@@ -17,8 +18,15 @@ pub fn held_out_name(name: &str) -> bool {
     hash % 8 == 0
 }
 
-fn pick<'a, T>(rng: &mut ChaCha8Rng, items: &'a [T]) -> &'a T {
-    &items[rng.random_range(0..items.len())]
+fn find_param(name: &str) -> Option<Param> {
+    PARAMS.iter().find(|p| p.name == name).copied()
+}
+
+/// Whether several calls of one clause may differ in `a` alone, its values listed ("in Lyon,
+/// Porto and Oslo"): a required string or number that is not one of a pair ([`PAIRS`]).
+fn listable(a: &Arg) -> bool {
+    let paired = PAIRS.iter().any(|(first, second)| a.param.name == *first || a.param.name == *second);
+    a.required && !paired && matches!(a.param.ty, Ty::Str(..) | Ty::Int(..) | Ty::Num(..))
 }
 
 /// One function's parameter.
@@ -114,8 +122,13 @@ pub fn function(rng: &mut ChaCha8Rng, held_out: bool, like: &Like) -> Function {
         let mut args = Vec::with_capacity(n);
         for k in 0..n {
             let name = names.swap_remove(rng.random_range(0..names.len()));
-            let Some(param) = PARAMS.iter().find(|p| p.name == name).copied() else { continue };
-            let required = k == 0 || rng.random_bool(0.5);
+            // The second of a pair comes only right after its first.
+            if PAIRS.iter().any(|(_, second)| *second == name) {
+                continue;
+            }
+            let Some(param) = find_param(name) else { continue };
+            let second = PAIRS.iter().find(|(first, _)| *first == name).and_then(|(_, s)| find_param(s));
+            let required = k == 0 || second.is_some() || rng.random_bool(0.5);
             let default = match param.ty {
                 _ if required => None,
                 Ty::Int(lo, ..) => Some(json!(lo)),
@@ -124,6 +137,9 @@ pub fn function(rng: &mut ChaCha8Rng, held_out: bool, like: &Like) -> Function {
                 _ => None,
             };
             args.push(Arg { param, required, default });
+            if let Some(param) = second {
+                args.push(Arg { param, required: true, default: None });
+            }
         }
         let words = thing.replace('_', " ");
         let object = if qualifier.is_empty() || qualifier == "v2" { words } else { format!("{words} {qualifier}") };
@@ -192,125 +208,6 @@ impl Function {
     }
 }
 
-/// A value put into words: its acceptable values, and the words before it, for it and after it
-/// ("for", "three", "days").
-struct Said {
-    acceptable: Value,
-    prefix: &'static str,
-    words: String,
-    unit: &'static str,
-}
-
-fn joined(parts: [&str; 3]) -> String {
-    parts.into_iter().filter(|p| !p.is_empty()).collect::<Vec<_>>().join(" ")
-}
-
-/// A value of `ty` and its words; `symbols`: money as "$12" and rates as "4.5%" rather than
-/// "12 dollars" and "4.5 percent"; `spelled`: small integers sometimes in words ("three").
-fn value(rng: &mut ChaCha8Rng, ty: Ty, symbols: bool, spelled: bool) -> Said {
-    let said = |acceptable, prefix, words, unit| Said { acceptable, prefix, words, unit };
-    match ty {
-        Ty::Str(pool, prefix) => {
-            let v = *pick(rng, pool);
-            said(json!([v]), prefix, v.to_string(), "")
-        }
-        Ty::Int(lo, hi, prefix, unit) => {
-            let v = rng.random_range(lo..=hi);
-            let words = match usize::try_from(v).ok().and_then(|i| NUMBER_WORDS.get(i)) {
-                Some(w) if spelled && rng.random_bool(0.4) => (*w).to_string(),
-                // "80,000 square feet"; never a year or a floor (no unit).
-                _ if spelled && !unit.is_empty() && v >= 1000 && rng.random_bool(0.5) => thousands(v),
-                _ => v.to_string(),
-            };
-            said(json!([v]), prefix, words, unit)
-        }
-        Ty::Num(lo, hi, prefix, unit) => {
-            let cents = rng.random_range((lo * 100.0) as i64..=(hi * 100.0) as i64);
-            let v = if rng.random_bool(0.5) { (cents / 100 * 100) as f64 / 100.0 } else { cents as f64 / 100.0 };
-            let digits = if spelled && v >= 1000.0 && v.fract() == 0.0 && rng.random_bool(0.5) {
-                thousands(v as i64)
-            } else {
-                v.to_string()
-            };
-            match unit {
-                "dollars" if symbols => said(json!([v]), prefix, format!("${digits}"), ""),
-                "percent" if symbols => said(json!([v]), prefix, format!("{digits}%"), ""),
-                _ => said(json!([v]), prefix, digits, unit),
-            }
-        }
-        Ty::Ints(lo, hi, prefix) => {
-            let mut items: Vec<i64> = Vec::new();
-            let n = rng.random_range(2..=4);
-            while items.len() < n {
-                let v = rng.random_range(lo..=hi);
-                if !items.contains(&v) {
-                    items.push(v);
-                }
-            }
-            let words: Vec<String> = items.iter().map(i64::to_string).collect();
-            said(json!([items]), prefix, listed(&words), "")
-        }
-        Ty::Coords => {
-            // Never a whole degree (the demonstration writes the value as the request does),
-            // and never past `max`.
-            let degree = |rng: &mut ChaCha8Rng, max: i64| {
-                let v = rng.random_range(-max * 10_000..=max * 10_000);
-                let v = match v % 10_000 {
-                    0 if v > 0 => v - 1,
-                    0 => v + 1,
-                    _ => v,
-                };
-                v as f64 / 10_000.0
-            };
-            let (lat, lon) = (degree(rng, 70), degree(rng, 179));
-            said(json!([[lat, lon]]), "at coordinates", format!("{lat}, {lon}"), "")
-        }
-        Ty::Bool(on, off) => {
-            let v = rng.random_bool(0.5);
-            said(json!([v]), "", (if v { on } else { off }).to_string(), "")
-        }
-        Ty::Enum(options) => {
-            let (v, words) = *pick(rng, options);
-            said(json!([v]), "", words.to_string(), "")
-        }
-        Ty::List(pool, prefix) => {
-            let mut items: Vec<&str> = pool.to_vec();
-            let n = rng.random_range(2..=3);
-            let chosen: Vec<&str> = (0..n).map(|_| items.swap_remove(rng.random_range(0..items.len()))).collect();
-            said(json!([chosen]), prefix, listed(&chosen), "")
-        }
-        Ty::Place => {
-            let (city, country) = (*pick(rng, super::vocab::CITIES), *pick(rng, super::vocab::COUNTRIES));
-            said(json!([{"city": [city], "country": [country]}]), "in", format!("{city}, {country}"), "")
-        }
-    }
-}
-
-/// `1234567` as "1,234,567".
-fn thousands(v: i64) -> String {
-    let digits = v.unsigned_abs().to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    if v < 0 { format!("-{out}") } else { out }
-}
-
-/// "a and b", "a, b and c".
-fn listed<S: AsRef<str>>(items: &[S]) -> String {
-    match items {
-        [] => String::new(),
-        [a] => a.as_ref().to_string(),
-        [init @ .., last] => {
-            let init: Vec<&str> = init.iter().map(AsRef::as_ref).collect();
-            format!("{} and {}", init.join(", "), last.as_ref())
-        }
-    }
-}
-
 /// `arg`'s acceptable values: a value equal to its default may also be left out.
 fn acceptable(arg: &Arg, mut values: Value) -> Value {
     if let (Some(d), Value::Array(list)) = (&arg.default, &mut values)
@@ -331,10 +228,9 @@ pub fn call(rng: &mut ChaCha8Rng, f: &Function) -> (String, ExpectedCall) {
 
 /// `n` calls of `f` (n ≥ 1) said in one clause: they share every argument but one, whose values
 /// the clause lists ("Get the forecast in Lyon, Porto and Oslo for three days": three calls).
-/// One call when `f` has no required string or number argument to list.
+/// One call when `f` has no argument to list ([`listable`]).
 pub fn calls(rng: &mut ChaCha8Rng, f: &Function, n: usize) -> (String, Vec<ExpectedCall>) {
     let symbols = rng.random_bool(0.5);
-    let listable = |a: &Arg| a.required && matches!(a.param.ty, Ty::Str(..) | Ty::Int(..) | Ty::Num(..));
     let candidates: Vec<usize> = (0..f.args.len()).filter(|&i| listable(&f.args[i])).collect();
     let varied = (n > 1 && !candidates.is_empty()).then(|| candidates[rng.random_range(0..candidates.len())]);
     let mut words = vec![f.asked(rng)];
@@ -385,44 +281,7 @@ mod tests {
     use rand::SeedableRng;
 
     use super::*;
-
-    #[test]
-    fn number_lists_coordinates_and_thousands_are_said_as_their_values() {
-        assert_eq!(
-            (thousands(999), thousands(80_000), thousands(-1_234_567)),
-            ("999".into(), "80,000".into(), "-1,234,567".into())
-        );
-        let mut rng = ChaCha8Rng::seed_from_u64(3);
-        let mut seen = [0usize; 3];
-        for ty in [Ty::Ints(-50, 100, "of"), Ty::Coords, Ty::Int(1000, 5_000_000, "of", "people")]
-            .into_iter()
-            .cycle()
-            .take(600)
-        {
-            let s = value(&mut rng, ty, false, true);
-            let v = &s.acceptable[0];
-            match ty {
-                Ty::Ints(..) => {
-                    let items = v.as_array().expect("a list");
-                    assert!((2..=4).contains(&items.len()), "{v}");
-                    let words: Vec<String> = items.iter().map(Value::to_string).collect();
-                    assert_eq!(s.words, listed(&words));
-                    seen[0] += 1;
-                }
-                Ty::Coords => {
-                    let [lat, lon] = [0, 1].map(|i| v[i].as_f64().expect("a number"));
-                    assert!(lat.abs() <= 70.0 && lon.abs() <= 179.0 && lat.fract() != 0.0 && lon.fract() != 0.0, "{v}");
-                    assert_eq!(s.words, format!("{lat}, {lon}"));
-                }
-                _ => {
-                    let n = v.as_i64().expect("an integer");
-                    assert_eq!(s.words.replace(',', ""), n.to_string());
-                    seen[1 + usize::from(s.words.contains(','))] += 1;
-                }
-            }
-        }
-        assert!(seen[1] > 50 && seen[2] > 50, "digits {} and with commas {}", seen[1], seen[2]);
-    }
+    use crate::corpus::vocab::NUMBER_WORDS;
 
     #[test]
     fn listed_calls_share_all_arguments_but_the_listed_one() {
@@ -434,11 +293,7 @@ mod tests {
             let (clause, calls) = calls(&mut rng, &f, n);
             assert!(calls.iter().all(|(name, _)| *name == f.name));
             if calls.len() == 1 {
-                assert!(
-                    f.args
-                        .iter()
-                        .all(|a| !a.required || !matches!(a.param.ty, Ty::Str(..) | Ty::Int(..) | Ty::Num(..)))
-                );
+                assert!(f.args.iter().all(|a| !listable(a)), "{f:?}");
                 continue;
             }
             listed_seen += 1;
@@ -458,6 +313,36 @@ mod tests {
             symbols_seen += usize::from(clause.contains('$') || clause.contains('%'));
         }
         assert!(listed_seen > 150 && symbols_seen > 10, "{listed_seen} listed, {symbols_seen} with $ or %");
+    }
+
+    #[test]
+    fn the_two_numbers_of_a_pair_are_both_required_and_said_together_in_order() {
+        let mut rng = ChaCha8Rng::seed_from_u64(11);
+        let arithmetic = DOMAINS.iter().position(|d| d.name == "arithmetic").expect("the domain");
+        let mut seen = 0;
+        for k in 0..200 {
+            let like = Like { thing: Some((arithmetic, "greatest_common_divisor")), ..Like::default() };
+            let f = function(&mut rng, k % 2 == 0, &like);
+            let Some(i) = f.args.iter().position(|a| a.param.name == "num1") else { continue };
+            seen += 1;
+            let (first, second) = (&f.args[i], &f.args.get(i + 1).expect("num2 after num1"));
+            assert_eq!((second.param.name, first.required, second.required), ("num2", true, true), "{f:?}");
+            assert_eq!(f.args.iter().filter(|a| a.param.name.starts_with("num")).count(), 2, "{f:?}");
+            let (clause, calls) = calls(&mut rng, &f, 2);
+            // Another argument may be listed ("rounded to 3 and 6 decimal places"), never the pair.
+            for (_, args) in &calls {
+                assert_eq!((&args["num1"], &args["num2"]), (&calls[0].1["num1"], &calls[0].1["num2"]), "{clause}");
+            }
+            let said = |key: &str| {
+                let v = calls[0].1[key][0].as_i64().expect("an integer");
+                let word = usize::try_from(v).ok().and_then(|i| NUMBER_WORDS.get(i)).copied();
+                [Some(v.to_string()), word.map(str::to_string)].into_iter().flatten().collect::<Vec<_>>()
+            };
+            let together =
+                said("num1").iter().any(|a| said("num2").iter().any(|b| clause.contains(&format!(" of {a} and {b}"))));
+            assert!(together, "{clause}: {calls:?}");
+        }
+        assert!(seen > 100, "{seen} of 200 functions took the pair");
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! A procedural corpus of tool-use tasks for training (`awpo data synth`): thousands of distinct
-//! generated functions across 24 domains, with typed parameters (string, integer, number,
+//! generated functions across 25 domains, with typed parameters (string, integer, number,
 //! boolean, enum, array, nested object, optional with a default), and requests whose values
 //! the calls must copy or convert (small numbers in words, money as "$12", rates as "4.5%",
 //! enum values from phrases, lists from "a, b and c", objects from "city, country") and that
@@ -18,6 +18,7 @@
 //! another random stream.
 
 pub mod function;
+mod said;
 pub mod vocab;
 
 use rand::{Rng, SeedableRng};

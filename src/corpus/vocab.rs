@@ -176,6 +176,8 @@ pub const PARAMS: &[Param] = &[
     p("radius", "Radius in meters.", Ty::Num(0.5, 50.0, "with radius", "meters")),
     p("base", "Length of the base in meters.", Ty::Num(0.5, 50.0, "with base", "meters")),
     p("height", "Height in meters.", Ty::Num(0.5, 50.0, "and height", "meters")),
+    p("num1", "The first number.", Ty::Int(2, 500, "of", "")),
+    p("num2", "The second number.", Ty::Int(2, 500, "and", "")),
     p("decimals", "Decimal places to round the result to.", Ty::Int(0, 6, "rounded to", "decimal places")),
     p("numbers", "The numbers to work on.", Ty::Ints(-50, 100, "of")),
     p("scores", "The scores, each out of 100.", Ty::Ints(0, 100, "with scores")),
@@ -211,6 +213,11 @@ pub const PARAMS: &[Param] = &[
     p("attendees", "People to invite.", Ty::List(PEOPLE, "with")),
     p("symbols", "Ticker symbols.", Ty::List(SYMBOLS, "for")),
 ];
+
+/// Parameters said together, the second right after the first ("of 36 and 24" for `num1` and
+/// `num2`): a function that takes the first takes both, required, and a request never lists
+/// either's values for several calls (two numbers of one call are not two calls).
+pub const PAIRS: &[(&str, &str)] = &[("num1", "num2")];
 
 /// A domain: its things (nouns in function names) and the parameters its functions take.
 #[derive(Clone, Copy, Debug)]
@@ -298,6 +305,11 @@ pub const DOMAINS: &[Domain] = &[
         "statistics",
         &["average", "median", "standard_deviation", "variance", "percentile_rank"],
         &["numbers", "decimals", "scores"],
+    ),
+    d(
+        "arithmetic",
+        &["greatest_common_divisor", "least_common_multiple", "power", "ratio", "remainder"],
+        &["num1", "decimals"],
     ),
     d(
         "geometry",
