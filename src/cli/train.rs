@@ -13,15 +13,12 @@ use crate::train::ablate::{self, Variant};
 /// `awpo train` options.
 #[derive(Debug, Args)]
 pub struct TrainArgs {
-    /// TOML configuration; every key is optional (`awpo config print` shows them all).
-    #[arg(long, value_name = "PATH")]
-    pub config: Option<PathBuf>,
-    /// Override one key, e.g. `--set algo.mode=grpo --set train.steps=20` (repeatable).
-    #[arg(long = "set", value_name = "SECTION.KEY=VALUE")]
-    pub overrides: Vec<String>,
+    /// Configuration (`awpo config print` shows every key).
+    #[command(flatten)]
+    pub config: ConfigArgs,
     /// Continue the run in this directory from its last checkpoint (its config.toml, plus any
     /// `--set`), on the same trajectory as if it had not stopped.
-    #[arg(long, value_name = "RUN_DIR")]
+    #[arg(long, value_name = "RUN_DIR", conflicts_with = "config")]
     pub resume: Option<PathBuf>,
     /// Backend: auto (hardware GPU, else CPU), wgpu, cpu or cuda (overrides device.backend).
     #[arg(long, value_enum)]
@@ -65,11 +62,11 @@ pub struct ReportArgs {
 pub fn train(args: &TrainArgs) -> Result<bool> {
     let mut cfg = match &args.resume {
         Some(dir) => {
-            let mut sets = args.overrides.clone();
+            let mut sets = args.config.overrides.clone();
             sets.push(format!("train.run_dir={:?}", dir.display().to_string()));
             RunConfig::load(Some(&dir.join("config.toml")), &sets)?
         }
-        None => RunConfig::load(args.config.as_deref(), &args.overrides)?,
+        None => args.config.load()?,
     };
     if let Some(b) = args.device {
         cfg.device.backend = b;
