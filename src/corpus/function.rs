@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 
 use crate::data::answer::ExpectedCall;
 
-use super::said::{Said, joined, listed, pick, value};
+use super::said::{Said, joined, listed, lower_first, pick, value};
 use super::vocab::{ASKED, CHANGE_VERBS, DOMAINS, PAIRS, PARAMS, Param, QUALIFIERS, Ty, VERBS};
 
 /// Which functions a split may use: a name's hash decides, so the held-out split's functions
@@ -66,6 +66,8 @@ pub struct Like<'a> {
     pub not_domains: &'a [usize],
     /// Of this domain, acting on this thing.
     pub thing: Option<(usize, &'static str)>,
+    /// Of this domain (when `thing` is not set).
+    pub domain: Option<usize>,
     /// Whose verb changes something ([`CHANGE_VERBS`]), or whose verb does not.
     pub changes: Option<bool>,
 }
@@ -74,7 +76,8 @@ impl Like<'_> {
     /// A function that acts on `f`'s thing but does another kind of action (it looks the thing
     /// up where `f` changes it, or the other way round): it cannot serve a request for `f`.
     pub fn other_action(f: &Function) -> Like<'static> {
-        Like { not_domains: &[], thing: Some((f.domain, f.thing)), changes: Some(!CHANGE_VERBS.contains(&f.verb)) }
+        let changes = Some(!CHANGE_VERBS.contains(&f.verb));
+        Like { thing: Some((f.domain, f.thing)), changes, ..Like::default() }
     }
 
     /// Whether a function of `domain` doing `verb` to `thing` fits; `exact`: the thing must be
@@ -93,9 +96,9 @@ pub fn function(rng: &mut ChaCha8Rng, held_out: bool, like: &Like) -> Function {
     let mut tries = 0usize;
     loop {
         tries += 1;
-        let domain = match like.thing {
-            Some((d, _)) => d,
-            None => rng.random_range(0..DOMAINS.len()),
+        let domain = match (like.thing, like.domain) {
+            (Some((d, _)), _) | (None, Some(d)) => d,
+            (None, None) => rng.random_range(0..DOMAINS.len()),
         };
         let dom = &DOMAINS[domain];
         let (verb, says) = *pick(rng, VERBS);
@@ -238,42 +241,100 @@ pub fn calls(rng: &mut ChaCha8Rng, f: &Function, n: usize) -> (String, Vec<Expec
     let mut values = Vec::new();
     for (i, a) in f.args.iter().enumerate() {
         if Some(i) == varied {
-            let mut said: Vec<Said> = Vec::with_capacity(n);
-            for _ in 0..8 * n {
-                // Listed numbers in digits: "1 and six results" reads badly.
-                let s = value(rng, a.param.ty, symbols, false);
-                if said.iter().all(|t| t.acceptable != s.acceptable) {
-                    said.push(s);
-                }
-                if said.len() == n {
-                    break;
-                }
-            }
-            let items: Vec<&str> = said.iter().map(|s| s.words.as_str()).collect();
-            words.push(joined([said[0].prefix, &listed(&items), said[0].unit]));
-            values = said.into_iter().map(|s| acceptable(a, s.acceptable)).collect();
-        } else if a.required || rng.random_bool(0.5) {
-            let s = value(rng, a.param.ty, symbols, true);
-            words.push(joined([s.prefix, &s.words, s.unit]));
-            shared.insert(a.param.name.to_string(), acceptable(a, s.acceptable));
+            let (said, v) = listed_values(rng, a, n, symbols);
+            words.push(said);
+            values = v;
         } else {
-            let mut unsaid = vec![json!("")];
-            unsaid.extend(a.default.clone());
-            shared.insert(a.param.name.to_string(), Value::Array(unsaid));
+            say(rng, a, symbols, &mut words, &mut shared);
         }
     }
     let calls = match varied {
-        Some(i) => values
-            .into_iter()
-            .map(|v| {
-                let mut args = shared.clone();
-                args.insert(f.args[i].param.name.to_string(), v);
-                (f.name.clone(), args)
-            })
-            .collect(),
+        Some(i) => spread(f, &shared, f.args[i].param.name, values),
         None => vec![(f.name.clone(), shared)],
     };
     (words.join(" "), calls)
+}
+
+/// Two functions of one domain, each called once per value of a parameter both require, the
+/// values said once for both ("Get the rainfall for three days and book a hotel room in Lyon
+/// and Oslo": four calls); each function's other arguments are said after its own words.
+/// `None` when no such pair turns up in a few tries.
+pub fn crossed(rng: &mut ChaCha8Rng, held_out: bool) -> Option<(Vec<Function>, String, Vec<ExpectedCall>)> {
+    for _ in 0..50 {
+        let f = function(rng, held_out, &Like::default());
+        let candidates: Vec<&Arg> = f.args.iter().filter(|a| listable(a)).collect();
+        let Some(&arg) = candidates.get(rng.random_range(0..candidates.len().max(1))) else { continue };
+        let name = arg.param.name;
+        let like = Like { domain: Some(f.domain), ..Like::default() };
+        let Some(g) = (0..100)
+            .map(|_| function(rng, held_out, &like))
+            .find(|g| g.name != f.name && g.args.iter().any(|a| a.param.name == name && listable(a)))
+        else {
+            continue;
+        };
+        let symbols = rng.random_bool(0.5);
+        let n = rng.random_range(2..=3);
+        let (listed_words, values) = listed_values(rng, arg, n, symbols);
+        let (mut words, mut calls) = (Vec::new(), Vec::new());
+        for (k, h) in [&f, &g].into_iter().enumerate() {
+            let asked = h.asked(rng);
+            words.push(if k == 0 { asked } else { format!("and {}", lower_first(&asked)) });
+            let mut shared = Map::new();
+            for a in h.args.iter().filter(|a| a.param.name != name) {
+                say(rng, a, symbols, &mut words, &mut shared);
+            }
+            calls.extend(spread(h, &shared, name, values.clone()));
+        }
+        words.push(listed_words);
+        return Some((vec![f, g], words.join(" "), calls));
+    }
+    None
+}
+
+/// `n` distinct values of `a` listed in one phrase ("in Lyon, Porto and Oslo"), and each one's
+/// acceptable values.
+fn listed_values(rng: &mut ChaCha8Rng, a: &Arg, n: usize, symbols: bool) -> (String, Vec<Value>) {
+    let mut said: Vec<Said> = Vec::with_capacity(n);
+    for _ in 0..8 * n {
+        // Listed numbers in digits: "1 and six results" reads badly.
+        let s = value(rng, a.param.ty, symbols, false);
+        if said.iter().all(|t| t.acceptable != s.acceptable) {
+            said.push(s);
+        }
+        if said.len() == n {
+            break;
+        }
+    }
+    let items: Vec<&str> = said.iter().map(|s| s.words.as_str()).collect();
+    let words = joined([said[0].prefix, &listed(&items), said[0].unit]);
+    (words, said.into_iter().map(|s| acceptable(a, s.acceptable)).collect())
+}
+
+/// Says `a` (a required one always, an optional one half the time) into `words` and records its
+/// acceptable values in `args`; an unsaid optional one may be omitted or given its default.
+fn say(rng: &mut ChaCha8Rng, a: &Arg, symbols: bool, words: &mut Vec<String>, args: &mut Map<String, Value>) {
+    let values = if a.required || rng.random_bool(0.5) {
+        let s = value(rng, a.param.ty, symbols, true);
+        words.push(joined([s.prefix, &s.words, s.unit]));
+        acceptable(a, s.acceptable)
+    } else {
+        let mut unsaid = vec![json!("")];
+        unsaid.extend(a.default.clone());
+        Value::Array(unsaid)
+    };
+    args.insert(a.param.name.to_string(), values);
+}
+
+/// One call of `f` per value of `name`, each with `shared`'s other arguments.
+fn spread(f: &Function, shared: &Map<String, Value>, name: &str, values: Vec<Value>) -> Vec<ExpectedCall> {
+    values
+        .into_iter()
+        .map(|v| {
+            let mut args = shared.clone();
+            args.insert(name.to_string(), v);
+            (f.name.clone(), args)
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -313,6 +374,39 @@ mod tests {
             symbols_seen += usize::from(clause.contains('$') || clause.contains('%'));
         }
         assert!(listed_seen > 150 && symbols_seen > 10, "{listed_seen} listed, {symbols_seen} with $ or %");
+    }
+
+    #[test]
+    fn crossed_calls_give_each_function_every_listed_value_said_once() {
+        let mut rng = ChaCha8Rng::seed_from_u64(12);
+        let (mut made, mut strings_seen) = (0, 0);
+        for k in 0..100 {
+            let Some((fs, clause, calls)) = crossed(&mut rng, k % 2 == 0) else { continue };
+            made += 1;
+            let [f, g] = [&fs[0], &fs[1]];
+            assert!(f.domain == g.domain && f.name != g.name, "{clause}");
+            let of = |h: &Function| calls.iter().filter(|(n, _)| *n == h.name).map(|(_, a)| a).collect::<Vec<_>>();
+            let (fc, gc) = (of(f), of(g));
+            assert!(fc.len() == gc.len() && (2..=3).contains(&fc.len()) && calls.len() == 2 * fc.len(), "{clause}");
+            // The listed parameter is the one key whose values differ among f's calls; g's
+            // calls take the same values, in the same order, and each is said once.
+            let varied: Vec<&String> = fc[0].keys().filter(|key| fc.iter().any(|a| a[*key] != fc[0][*key])).collect();
+            assert_eq!(varied.len(), 1, "{clause}: {calls:?}");
+            let key = varied[0];
+            assert_eq!(fc.iter().map(|a| &a[key]).collect::<Vec<_>>(), gc.iter().map(|a| &a[key]).collect::<Vec<_>>());
+            let strings: Vec<&str> = fc.iter().filter_map(|a| a[key][0].as_str()).collect();
+            if strings.len() == fc.len() {
+                // A string list ends the clause, said once for both functions.
+                assert!(
+                    clause.ends_with(&listed(&strings)) && clause.matches(&listed(&strings)).count() == 1,
+                    "{clause}"
+                );
+                strings_seen += 1;
+            }
+            let same = |h: &[&Map<String, Value>]| h.iter().all(|b| b.keys().all(|k| k == key || b[k] == h[0][k]));
+            assert!(same(&fc) && same(&gc), "{clause}: {calls:?}");
+        }
+        assert!(made > 80 && strings_seen > 20, "{made} of 100 tries made a pair, {strings_seen} listing strings");
     }
 
     #[test]

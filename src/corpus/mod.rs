@@ -28,6 +28,7 @@ use serde_json::Value;
 use crate::data::answer::ExpectedCall;
 use crate::data::task::{Message, Role, Task};
 use function::{Function, Like, call, function};
+use said::lower_first;
 
 /// Which split.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -103,15 +104,12 @@ fn question(clause: &str) -> bool {
 fn request(rng: &mut ChaCha8Rng, clauses: &[String]) -> String {
     let drawn = OPENINGS[rng.random_range(0..OPENINGS.len())];
     let opening = if question(&clauses[0]) { "" } else { drawn };
-    let lower = |s: &str| {
-        let mut c = s.chars();
-        c.next().map(|f| f.to_lowercase().chain(c).collect::<String>()).unwrap_or_default()
-    };
-    let mut text = if opening.is_empty() { clauses[0].clone() } else { format!("{opening}{}", lower(&clauses[0])) };
+    let mut text =
+        if opening.is_empty() { clauses[0].clone() } else { format!("{opening}{}", lower_first(&clauses[0])) };
     for (k, clause) in clauses.iter().enumerate().skip(1) {
         let joint = if k + 1 == clauses.len() { ", and also " } else { ", then " };
         text.push_str(joint);
-        text.push_str(&lower(clause));
+        text.push_str(&lower_first(clause));
     }
     let asks = opening.starts_with("Can") || opening.starts_with("Could") || clauses.iter().any(|c| question(c));
     let end = if asks { "?" } else { "." };
@@ -156,7 +154,22 @@ fn draw(rng: &mut ChaCha8Rng, split: Split, category: Category) -> (String, Vec<
             }
             (fs, None)
         }
-        Category::ParallelMultiple => {
+        Category::ParallelMultiple => 'drawn: {
+            // A third of the time two functions over the same listed values ("... in Lyon and
+            // Oslo": each function once per value).
+            if rng.random_bool(1.0 / 3.0)
+                && let Some((mut fs, clause, expected)) = function::crossed(rng, split == Split::HeldOut)
+            {
+                let extra = rng.random_range(0..=2);
+                for f in functions(rng, split, extra + 2, &[]) {
+                    if fs.len() < 2 + extra && fs.iter().all(|g| g.name != f.name) {
+                        fs.push(f);
+                    }
+                }
+                clauses.push(clause);
+                calls.extend(expected);
+                break 'drawn (fs, None);
+            }
             let n = 2 + rng.random_range(0..=2);
             let fs = functions(rng, split, n, &[]);
             for f in &fs[..2] {
@@ -278,7 +291,7 @@ mod tests {
                     Category::Simple => n_calls == 1 && n_tools == 1,
                     Category::Multiple => n_calls == 1 && (2..=4).contains(&n_tools),
                     Category::Parallel => (2..=3).contains(&n_calls) && n_tools == 1,
-                    Category::ParallelMultiple => (2..=4).contains(&n_calls) && distinct == 2,
+                    Category::ParallelMultiple => (2..=6).contains(&n_calls) && distinct == 2,
                     Category::Irrelevance => n_calls == 0 && (1..=3).contains(&n_tools),
                     Category::MultiTurn => false,
                 };

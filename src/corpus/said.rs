@@ -7,6 +7,12 @@ use serde_json::{Value, json};
 
 use super::vocab::{CITIES, COUNTRIES, NUMBER_WORDS, Ty};
 
+/// `s` with its first letter lower-cased ("Get the" → "get the").
+pub(super) fn lower_first(s: &str) -> String {
+    let mut c = s.chars();
+    c.next().map(|f| f.to_lowercase().chain(c).collect::<String>()).unwrap_or_default()
+}
+
 pub(super) fn pick<'a, T>(rng: &mut ChaCha8Rng, items: &'a [T]) -> &'a T {
     &items[rng.random_range(0..items.len())]
 }
