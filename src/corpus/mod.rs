@@ -128,6 +128,27 @@ fn functions(rng: &mut ChaCha8Rng, split: Split, n: usize, not_domains: &[usize]
     out
 }
 
+/// Adds a clause asking for `per_clause` calls of `f` ([`function::calls`]) unless one of them
+/// is already expected: a request never asks for the same call twice ("cancel the goal on
+/// 2025-09-23, and also call off the goal on 2025-09-23"). False when 20 draws all repeat one.
+fn add_clause(
+    rng: &mut ChaCha8Rng,
+    f: &Function,
+    per_clause: usize,
+    clauses: &mut Vec<String>,
+    calls: &mut Vec<ExpectedCall>,
+) -> bool {
+    for _ in 0..20 {
+        let (clause, expected) = function::calls(rng, f, per_clause);
+        if expected.iter().all(|c| !calls.contains(c)) {
+            clauses.push(clause);
+            calls.extend(expected);
+            return true;
+        }
+    }
+    false
+}
+
 /// One task of `category`: its request, offered schemas and expected calls.
 fn draw(rng: &mut ChaCha8Rng, split: Split, category: Category) -> (String, Vec<Value>, Vec<ExpectedCall>) {
     let mut clauses = Vec::new();
@@ -147,11 +168,7 @@ fn draw(rng: &mut ChaCha8Rng, split: Split, category: Category) -> (String, Vec<
             let n = rng.random_range(2..=3);
             // Half the time one clause lists the values ("in Lyon, Porto and Oslo").
             let clauses_of_one = if rng.random_bool(0.5) { n } else { 1 };
-            while calls.len() < n {
-                let (clause, expected) = function::calls(rng, &fs[0], clauses_of_one);
-                clauses.push(clause);
-                calls.extend(expected);
-            }
+            while calls.len() < n && add_clause(rng, &fs[0], clauses_of_one, &mut clauses, &mut calls) {}
             (fs, None)
         }
         Category::ParallelMultiple => 'drawn: {
@@ -177,11 +194,7 @@ fn draw(rng: &mut ChaCha8Rng, split: Split, category: Category) -> (String, Vec<
                 // Two calls said in one clause half the time, else one clause each.
                 let per_clause = if rng.random_bool(0.5) { k } else { 1 };
                 let before = calls.len();
-                while calls.len() < before + k {
-                    let (clause, expected) = function::calls(rng, f, per_clause);
-                    clauses.push(clause);
-                    calls.extend(expected);
-                }
+                while calls.len() < before + k && add_clause(rng, f, per_clause, &mut clauses, &mut calls) {}
             }
             (fs, None)
         }
@@ -283,6 +296,7 @@ mod tests {
             for t in tasks(9, Split::Train, 60, &[c]) {
                 let calls = &t.answers[0];
                 let names: Vec<&str> = t.tools.iter().filter_map(|s| s["name"].as_str()).collect();
+                assert!(calls.iter().enumerate().all(|(i, c)| !calls[..i].contains(c)), "a call asked twice: {t:?}");
                 let mut called: Vec<&str> = calls.iter().map(|(n, _)| n.as_str()).collect();
                 assert!(called.iter().all(|n| names.contains(n)), "{t:?}");
                 called.dedup();
