@@ -231,7 +231,7 @@ pub fn call(rng: &mut ChaCha8Rng, f: &Function) -> (String, ExpectedCall) {
 
 /// `n` calls of `f` (n ≥ 1) said in one clause: they share every argument but one, whose values
 /// the clause lists ("Get the forecast in Lyon, Porto and Oslo for three days": three calls).
-/// One call when `f` has no argument to list ([`listable`]).
+/// One call when `f` has no argument to list (a required string or number outside a pair).
 pub fn calls(rng: &mut ChaCha8Rng, f: &Function, n: usize) -> (String, Vec<ExpectedCall>) {
     let symbols = rng.random_bool(0.5);
     let candidates: Vec<usize> = (0..f.args.len()).filter(|&i| listable(&f.args[i])).collect();
